@@ -1,0 +1,33 @@
+# Two commands: `make run` and `make test`. Both create .venv when missing (torch
+# 2.13.0 CPU first, then the package under a constraint that keeps that torch).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.soundmatch-installed
+CONSTRAINTS := $(VENV)/constraints.txt
+ARGS ?=
+
+.PHONY: run test bench lint clean-results
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	printf 'torch==2.13.0\nnumpy<2.4\n' > $(CONSTRAINTS)
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev,dexed]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m benchmark run $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m pytest -q tests/perf --benchmark-only --benchmark-columns=min,mean,stddev,rounds
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean-results:
+	rm -rf results/*

@@ -1,0 +1,1 @@
+"""The soundmatch harness: CLI, Hydra configs, target suites, runner, tracking, leaderboards."""

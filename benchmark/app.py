@@ -1,0 +1,137 @@
+"""The ``run`` command: Hydra composition, validation of names, and the job function.
+
+Before Hydra sees the command line, every choice of the ``solver``, ``synth``,
+``loss`` and ``target`` groups is checked against the registries (so an unknown
+name is one clear line, not a Hydra traceback), and registry entries that ship
+no YAML (plugins) get a generated config from their constructor's defaults.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import hydra
+import yaml
+from omegaconf import DictConfig
+
+from benchmark.targets import suite_registry
+from metrics.base import loss_registry
+from solvers.base import solver_registry
+from soundmatch.errors import UserError
+from soundmatch.registry import Registry
+from synths.base import synth_registry
+
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+GROUPS: dict[str, Registry] = {
+    "solver": solver_registry,
+    "synth": synth_registry,
+    "loss": loss_registry,
+    "target": suite_registry,
+}
+
+
+def preset_names(group: str) -> set[str]:
+    """Names of the YAML presets shipped in ``conf/<group>/``."""
+    return {p.stem for p in (CONF_DIR / group).glob("*.yaml")}
+
+
+def group_choices(group: str) -> list[str]:
+    return sorted(preset_names(group) | set(GROUPS[group].names()))
+
+
+def default_options(factory: Any) -> dict[str, Any]:
+    """Constructor keyword defaults that YAML can hold (for generated plugin configs)."""
+    options: dict[str, Any] = {}
+    for name, param in inspect.signature(factory).parameters.items():
+        if param.default is inspect.Parameter.empty or name == "sample_rate":
+            continue
+        if isinstance(param.default, bool | int | float | str | list | type(None)):
+            options[name] = param.default
+    return options
+
+
+def write_plugin_configs(root: Path) -> Path:
+    """YAML for registry entries without a preset, under ``root/<group>/<name>.yaml``."""
+    for group, registry in GROUPS.items():
+        presets = preset_names(group)
+        for name in registry.names():
+            if name in presets:
+                continue
+            folder = root / group
+            folder.mkdir(parents=True, exist_ok=True)
+            body = {"name": name, **default_options(registry.get(name))}
+            (folder / f"{name}.yaml").write_text(yaml.safe_dump(body, sort_keys=False))
+    return root
+
+
+def check_overrides(args: list[str]) -> list[str]:
+    """Validate group choices in ``args``; return one override list with each sweep's first value."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    overrides = [a for a in args if "=" in a and not a.startswith("-")]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except OverrideParseException as err:
+        raise UserError(f"bad override: {str(err).splitlines()[0]}") from None
+    first: list[str] = []
+    for ov, text in zip(parsed, overrides, strict=True):
+        key = ov.key_or_group
+        if ov.is_sweep_override():
+            values = list(ov.sweep_string_iterator())
+        else:
+            values = [ov.get_value_element_as_str()] if ov.value() is not None else []
+        if key in GROUPS and ov.package is None:
+            choices = group_choices(key)
+            for value in values:
+                if value not in choices:
+                    kind = GROUPS[key].kind
+                    raise UserError(
+                        f"unknown {kind} '{value}'; available: {', '.join(choices)} "
+                        f"(see `python -m benchmark list`)"
+                    )
+        first.append(f"{text.split('=', 1)[0]}={values[0]}" if ov.is_sweep_override() else text)
+    return first
+
+
+def compose_check(overrides: list[str], searchpath: str) -> None:
+    """Compose the config once (first value of every sweep) so config errors are one line."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            compose("config", overrides=[*overrides, searchpath])
+    except Exception as err:  # Hydra/OmegaConf config errors, reported as the user's
+        lines = [ln for ln in str(err).splitlines() if ln.strip()]
+        raise UserError(f"bad configuration: {' '.join(lines[:2])}") from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def run_cli(args: list[str]) -> int:
+    """``python -m benchmark run [overrides]``: validate, then hand over to Hydra."""
+    plugin_root = Path(tempfile.mkdtemp(prefix="soundmatch-conf-"))
+    write_plugin_configs(plugin_root)
+    searchpath = f"hydra.searchpath=[file://{plugin_root}]"
+    compose_check(check_overrides(args), searchpath)
+    sys.argv = [sys.argv[0] or "benchmark", *args, searchpath]
+    _hydra_main()
+    return 0
+
+
+@hydra.main(version_base=None, config_path="conf", config_name="config")
+def _hydra_main(cfg: DictConfig) -> None:
+    from benchmark.runner import run
+    from benchmark.summary import print_summary
+
+    try:
+        outcome = run(cfg)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print_summary(cfg, outcome)

@@ -1,0 +1,72 @@
+"""Command-line interface: ``python -m benchmark {run,list,leaderboard} ...``.
+
+``run`` takes Hydra overrides (``-m`` for sweeps); the other commands take
+ordinary options. A user's mistake ends with one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from soundmatch.errors import UserError
+
+USAGE = """usage: python -m benchmark <command> [options]
+
+commands:
+  run [-m] [key=value ...]   run a benchmark (Hydra overrides; -m sweeps comma lists)
+  list                       solvers, synths, losses, metrics and target suites (plugins too)
+  leaderboard [options]      compare finished runs from the store (--help for options)
+
+examples:
+  python -m benchmark run solver=cma synth=fm2 target.n=4 budget.renders=500
+  python -m benchmark run -m solver=random,cma loss=mss,l2
+  python -m benchmark leaderboard --format markdown
+"""
+
+
+def _run(args: list[str]) -> int:
+    from benchmark.app import run_cli
+
+    return run_cli(args)
+
+
+def _list(args: list[str]) -> int:
+    from benchmark.listing import list_cli
+
+    return list_cli(args)
+
+
+def _leaderboard(args: list[str]) -> int:
+    from benchmark.leaderboard import leaderboard_cli
+
+    return leaderboard_cli(args)
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "run": _run,
+    "list": _list,
+    "leaderboard": _leaderboard,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(
+            f"error: unknown command '{command}'; available: {', '.join(COMMANDS)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        return COMMANDS[command](rest)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished runs are kept in the store", file=sys.stderr)
+        return 130

@@ -1,0 +1,263 @@
+"""Run one benchmark configuration: build the parts, solve every target, score, log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from benchmark import artifacts
+from benchmark.progress import ProgressView
+from benchmark.targets import SuiteContext, suite_registry
+from benchmark.tracking import Tracker, flatten, resolve_uri
+from metrics.base import Evaluation, loss_registry, metric_registry
+from solvers.base import Budget, BudgetExhausted, Problem, Result, Target, solver_registry
+from soundmatch.errors import UserError
+from soundmatch.registry import Registry
+from soundmatch.seeding import derive_seed
+from synths.base import Note, synth_registry
+
+# config keys that do not change a run's outcome (left out of its hash)
+NON_SEMANTIC_KEYS = ("tracking", "results_dir", "force", "progress", "hydra")
+
+
+@dataclass
+class TargetOutcome:
+    """One target's result as logged: final metrics, spend, and where it is stored."""
+
+    target: str
+    metrics: dict[str, float | None]
+    renders: int
+    seconds: float
+    run_id: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunOutcome:
+    parent_run_id: str
+    tracking_uri: str
+    experiment: str
+    suite: str
+    targets: list[TargetOutcome]
+
+
+def build(registry: Registry, node: DictConfig, **extra: Any) -> Any:
+    """Instantiate ``registry[node.name]`` with the node's other keys as options."""
+    options = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(options, dict)
+    name = options.pop("name", None)
+    if name is None:
+        raise UserError(f"the {registry.kind} config has no 'name' key")
+    return registry.create(str(name), **extra, **options)
+
+
+def config_dict(cfg: DictConfig) -> dict[str, Any]:
+    data = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(data, dict)
+    data.pop("hydra", None)
+    return data
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """sha1 (12 hex digits) of the config without the keys that do not change the outcome."""
+    data = {k: v for k, v in config_dict(cfg).items() if k not in NON_SEMANTIC_KEYS}
+    return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def suite_id(cfg: DictConfig, uses_synth: bool) -> str:
+    """A name that changes whenever the suite's targets would: e.g. ``synthetic-fm2-3f2a9c01``."""
+    data = config_dict(cfg)
+    key = {k: data[k] for k in ("target", "sample_rate", "duration", "note")}
+    if uses_synth:
+        key["synth"] = data["synth"]
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    prefix = f"{cfg.target.name}-{cfg.synth.name}" if uses_synth else str(cfg.target.name)
+    return f"{prefix}-{digest}"
+
+
+def code_version() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+        if out.returncode == 0:
+            return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    from importlib.metadata import version
+
+    return f"soundmatch-{version('soundmatch')}"
+
+
+def solve_one(solver: Any, problem: Problem) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Run the solver; the parameters it returns (or the best it evaluated) and its info."""
+    result: Result | None = None
+    try:
+        result = solver.solve(problem)
+    except BudgetExhausted:
+        pass
+    info = dict(result.info) if result is not None else {}
+    x = result.x if result is not None and result.x is not None else problem.best_x
+    if x is None:
+        raise RuntimeError(f"solver '{solver.name}' evaluated nothing and returned nothing")
+    return x.detach().reshape(-1).cpu().float(), info
+
+
+def score(
+    problem: Problem, x: torch.Tensor, metric_names: list[str]
+) -> tuple[dict[str, float | None], torch.Tensor]:
+    """Re-evaluate ``x`` (no budget spent) and compute every metric; returns metrics and audio."""
+    with torch.no_grad():
+        audio = problem.render(x.unsqueeze(0))
+        loss = float(problem.loss_of(x.unsqueeze(0))[0])
+    pred = audio[0].cpu().numpy()
+    target = problem.target
+    ev = Evaluation(
+        pred=pred,
+        target=target.audio.cpu().numpy(),
+        sample_rate=target.sample_rate,
+        pred_params=x.numpy(),
+        target_params=None if target.params is None else target.params.cpu().numpy(),
+        note_hz=None if target.note is None else target.note.hz,
+    )
+    values: dict[str, float | None] = {"loss": loss}
+    for name in metric_names:
+        values[name] = metric_registry.get(name)(ev)
+    return values, audio[0].cpu()
+
+
+def run(cfg: DictConfig) -> RunOutcome:
+    """Run every target of the configured suite with the configured solver; log to MLflow."""
+    torch.manual_seed(int(cfg.seed))
+    device = torch.device(cfg.device)
+    synth = build(synth_registry, cfg.synth)
+    loss = build(loss_registry, cfg.loss, sample_rate=int(cfg.sample_rate))
+    solver = build(solver_registry, cfg.solver)
+    suite = build(suite_registry, cfg.target)
+    metric_names = [str(m) for m in cfg.metrics]
+    for m in metric_names:
+        metric_registry.get(m)  # fail before any work on an unknown metric
+    budget = Budget(cfg.budget.renders, cfg.budget.seconds)
+    note = Note(float(cfg.note.pitch), int(cfg.note.velocity))
+    ctx = SuiteContext(synth, int(cfg.sample_rate), float(cfg.duration), note, device)
+    targets: list[Target] = suite.targets(ctx)
+    if not targets:
+        raise UserError(f"target suite '{cfg.target.name}' produced no targets; check its options")
+
+    suite_name = suite_id(cfg, suite.uses_synth)
+    results_dir = Path(cfg.results_dir)
+    uri = resolve_uri(cfg.tracking.uri, results_dir)
+    local = uri.startswith("sqlite:") or uri.startswith("file:")
+    tracker = Tracker(uri, cfg.tracking.experiment, results_dir / "artifacts" if local else None)
+    params = flatten(config_dict(cfg))
+    chash = config_hash(cfg)
+    tags = {
+        "soundmatch.solver": str(cfg.solver.name),
+        "soundmatch.synth": str(cfg.synth.name),
+        "soundmatch.loss": str(cfg.loss.name),
+        "soundmatch.suite": suite_name,
+        "soundmatch.config_hash": chash,
+        "soundmatch.code_version": code_version(),
+    }
+    run_name = f"{cfg.solver.name}-{cfg.synth.name}-{cfg.loss.name}-{suite_name}"
+    outcomes: list[TargetOutcome] = []
+    with ProgressView(enabled=bool(cfg.progress), targets=len(targets), budget=budget) as view:
+        with tracker.run(run_name, params, {**tags, "soundmatch.level": "invocation"}) as parent:
+            for target in targets:
+                child_tags = {**tags, "soundmatch.level": "target", "soundmatch.target": target.name}
+                with tracker.run(target.name, params, child_tags, parent_id=parent) as child:
+                    outcome = _run_target(
+                        cfg, synth, loss, solver, target, budget, device, metric_names, view
+                    )
+                    outcome.run_id = child
+                    _log_target(tracker, child, outcome, target, synth, view.last_problem)
+                outcomes.append(outcome)
+                view.target_done()
+            _log_summary(tracker, parent, outcomes)
+    return RunOutcome(parent, uri, str(cfg.tracking.experiment), suite_name, outcomes)
+
+
+def _run_target(
+    cfg: DictConfig,
+    synth: Any,
+    loss: Any,
+    solver: Any,
+    target: Target,
+    budget: Budget,
+    device: torch.device,
+    metric_names: list[str],
+    view: ProgressView,
+) -> TargetOutcome:
+    seed = derive_seed(int(cfg.seed), "solver", target.name) % 2**31
+    problem = Problem(synth, target, loss, budget, seed=seed, device=device, on_progress=view.update)
+    view.start_target(target.name, problem)
+    t0 = time.perf_counter()
+    x, info = solve_one(solver, problem)
+    seconds = time.perf_counter() - t0
+    values, _ = score(problem, x, metric_names)
+    values.update(renders=float(problem.renders), backwards=float(problem.backwards))
+    values["seconds"] = seconds
+    return TargetOutcome(target.name, values, problem.renders, seconds, info={"x": x, **info})
+
+
+def _log_target(
+    tracker: Tracker,
+    run_id: str,
+    outcome: TargetOutcome,
+    target: Target,
+    synth: Any,
+    problem: Problem | None,
+) -> None:
+    tracker.log_metrics(run_id, outcome.metrics)
+    if problem is not None:
+        curve = [("anytime_loss", p.best_loss, p.renders) for p in problem.curve]
+        curve += [("anytime_seconds", p.seconds, p.renders) for p in problem.curve]
+        tracker.log_series(run_id, ((k, v, s) for k, v, s in curve if math.isfinite(v)))
+    x: torch.Tensor = outcome.info["x"]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        sr = target.sample_rate
+        match = problem.render(x.unsqueeze(0))[0].detach().cpu().numpy() if problem else None
+        artifacts.write_wav(folder / "target.wav", target.audio.numpy(), sr)
+        if match is not None:
+            artifacts.write_wav(folder / "match.wav", match, sr)
+            artifacts.spectrogram_comparison(
+                folder / "spectrogram.png", target.audio.numpy(), match, sr, title=target.name
+            )
+        record = {
+            "synth": synth.name,
+            "unit": x.tolist(),
+            "physical": synth.spec.describe(x),
+            "target_unit": None if target.params is None else target.params.tolist(),
+            "target_physical": None if target.params is None else synth.spec.describe(target.params),
+            "note": None if target.note is None else vars(target.note),
+            "solver_info": {k: v for k, v in outcome.info.items() if k != "x"},
+        }
+        artifacts.write_json(folder / "params.json", record)
+        export = getattr(synth, "export_patch", None)
+        if export is not None:
+            export(x, folder)
+        tracker.log_artifacts(run_id, folder)
+
+
+def _log_summary(tracker: Tracker, run_id: str, outcomes: list[TargetOutcome]) -> None:
+    keys = {k for o in outcomes for k, v in o.metrics.items() if v is not None}
+    means = {}
+    for k in sorted(keys):
+        vals = [o.metrics[k] for o in outcomes if o.metrics.get(k) is not None]
+        means[f"mean_{k}"] = float(sum(vals) / len(vals))  # type: ignore[arg-type]
+    tracker.log_metrics(run_id, means)

@@ -1,0 +1,41 @@
+"""The table printed at the end of ``run``."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from benchmark.runner import RunOutcome
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 1000 or float(value).is_integer():
+        return f"{value:.0f}"
+    return f"{value:.4g}"
+
+
+def print_summary(cfg: DictConfig, outcome: RunOutcome) -> None:
+    console = Console()
+    keys = ["loss", *[str(m) for m in cfg.metrics], "renders", "seconds"]
+    table = Table(
+        title=f"{cfg.solver.name} on {cfg.synth.name} ({cfg.loss.name} loss), suite {outcome.suite}"
+    )
+    table.add_column("target")
+    for k in keys:
+        table.add_column(k, justify="right")
+    for t in outcome.targets:
+        table.add_row(t.target, *(fmt(t.metrics.get(k)) for k in keys))
+    means = []
+    for k in keys:
+        vals = [t.metrics[k] for t in outcome.targets if t.metrics.get(k) is not None]
+        means.append(fmt(sum(vals) / len(vals)) if vals else "-")  # type: ignore[arg-type]
+    table.add_section()
+    table.add_row("mean", *means, style="bold")
+    console.print(table)
+    console.print(
+        f"results: {outcome.tracking_uri} (experiment '{outcome.experiment}', "
+        f"run {outcome.parent_run_id}); compare with `python -m benchmark leaderboard`"
+    )

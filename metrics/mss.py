@@ -1,0 +1,63 @@
+"""Multi-resolution STFT loss (linear + log magnitude), as in DDSP and auraloss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from metrics.base import Evaluation, Loss, loss_registry, metric_registry
+from metrics.spectral import stft_power
+
+
+@loss_registry.register("mss")
+@dataclass
+class MultiScaleSpectral(Loss):
+    """Multi-resolution STFT distance.
+
+    For each FFT size n (Hann window of n samples, hop = n * hop_ratio, centred),
+    with magnitudes ``S = sqrt(max(|X|^2, eps))``::
+
+        L_n = w_lin * mean|S_pred - S_target| + w_log * mean|log S_pred - log S_target|
+
+    and the loss is the mean of L_n over the FFT sizes (means over frequency bins
+    and frames). With w_lin = w_log = 1 and eps = 1e-8 this equals auraloss's
+    ``MultiResolutionSTFTLoss(w_sc=0, w_lin_mag=1, w_log_mag=1)``. Unitless.
+    """
+
+    sample_rate: int = 16000
+    fft_sizes: list[int] = field(default_factory=lambda: [2048, 1024, 512, 256, 128, 64])
+    hop_ratio: float = 0.25
+    w_lin: float = 1.0
+    w_log: float = 1.0
+    eps: float = 1e-8
+
+    def _hop(self, n_fft: int) -> int:
+        return max(1, int(n_fft * self.hop_ratio))
+
+    def features(self, audio: Tensor) -> list[tuple[Tensor, Tensor]]:
+        out = []
+        for n in self.fft_sizes:
+            mag = stft_power(audio, n, self._hop(n)).clamp(min=self.eps).sqrt()
+            out.append((mag, mag.log()))
+        return out
+
+    def compare(self, pred: Tensor, target_features: list[tuple[Tensor, Tensor]]) -> Tensor:
+        total = pred.new_zeros(pred.shape[0])
+        for n, (mag_t, log_t) in zip(self.fft_sizes, target_features, strict=True):
+            mag = stft_power(pred, n, self._hop(n)).clamp(min=self.eps).sqrt()
+            if self.w_lin:
+                total = total + self.w_lin * (mag - mag_t).abs().mean(dim=(-2, -1))
+            if self.w_log:
+                total = total + self.w_log * (mag.log() - log_t).abs().mean(dim=(-2, -1))
+        return total / len(self.fft_sizes)
+
+
+@metric_registry.register("mss")
+def mss_metric(ev: Evaluation) -> float:
+    """The ``mss`` loss with its default settings (6 FFT sizes 2048..64, linear + log); unitless."""
+    pred = torch.as_tensor(ev.pred, dtype=torch.float32).unsqueeze(0)
+    target = torch.as_tensor(ev.target, dtype=torch.float32).unsqueeze(0)
+    with torch.no_grad():
+        return float(MultiScaleSpectral(ev.sample_rate)(pred, target)[0])

@@ -1,0 +1,254 @@
+"""The solver contract: Target, Budget, Problem, Result, Solver, and the registry.
+
+A solver sees only a :class:`Problem`. It spends budget through
+:meth:`Problem.evaluate` (black-box, batched) or :meth:`Problem.value_and_grad`
+(gradient solvers); the problem counts renders, records the anytime curve and
+keeps the best parameters actually evaluated, so every solver is measured the
+same way and none can report a point it did not evaluate.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from soundmatch.errors import UserError
+from soundmatch.registry import Registry
+from synths.base import Note, Synth
+
+solver_registry: Registry = Registry("solver", "soundmatch.solvers", package="solvers")
+
+
+class BudgetExhausted(Exception):
+    """Raised by a Problem when a solver asks for more than its budget; the runner catches it."""
+
+
+@dataclass
+class Budget:
+    """What a solver may spend on one target.
+
+    Args:
+        renders: synth renders (one forward, or one forward + backward, per
+            candidate); None for no limit.
+        seconds: wall-clock seconds; None for no limit.
+    """
+
+    renders: int | None = 2000
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.renders is None and self.seconds is None:
+            raise UserError("budget: set budget.renders or budget.seconds (both are null)")
+        if self.renders is not None and self.renders < 1:
+            raise UserError(f"budget.renders must be >= 1, got {self.renders}")
+
+
+@dataclass
+class Target:
+    """A sound to match.
+
+    Args:
+        audio: mono float32 ``[T]``.
+        sample_rate: Hz.
+        name: unique within its suite (used in logs and file names).
+        note: pitch and velocity the synth should play, when known.
+        params: true parameters ``[D]`` in the unit cube (synthetic targets only).
+        meta: anything else worth logging (source file, instrument ...).
+    """
+
+    audio: Tensor
+    sample_rate: int
+    name: str
+    note: Note | None = None
+    params: Tensor | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return self.audio.shape[-1] / self.sample_rate
+
+
+@dataclass
+class CurvePoint:
+    """One point of the anytime curve: best loss after ``renders`` renders and ``seconds`` s."""
+
+    renders: int
+    seconds: float
+    best_loss: float
+
+
+class Problem:
+    """One target to match with one synth under one loss and budget.
+
+    Args:
+        synth: the synth whose parameters are searched.
+        target: the sound to match (its length and rate fix the render's).
+        loss: a :class:`metrics.base.Loss`; bound to the target once here.
+        budget: what may be spent.
+        seed: seeds ``generator`` for the solver's random choices.
+        device: where renders and losses run.
+        on_progress: called as ``on_progress(problem)`` after every evaluation.
+    """
+
+    def __init__(
+        self,
+        synth: Synth,
+        target: Target,
+        loss: Any,
+        budget: Budget,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+        on_progress: Callable[[Problem], None] | None = None,
+    ):
+        self.synth = synth
+        self.target = target
+        self.budget = budget
+        self.seed = seed
+        self.device = torch.device(device)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.loss = loss
+        self._target_audio = target.audio.to(self.device, torch.float32).reshape(1, -1)
+        self._bound_loss = loss.bind(self._target_audio)
+        self.on_progress = on_progress
+        self.renders = 0
+        self.backwards = 0
+        self.best_loss = math.inf
+        self.best_x: Tensor | None = None
+        self.curve: list[CurvePoint] = []
+        self._t0 = time.perf_counter()
+
+    # --- what the solver may read -------------------------------------------------
+    @property
+    def spec(self):
+        return self.synth.spec
+
+    @property
+    def dim(self) -> int:
+        return self.synth.dim
+
+    @property
+    def sample_rate(self) -> int:
+        return self.target.sample_rate
+
+    @property
+    def duration(self) -> float:
+        return self.target.duration
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._t0
+
+    @property
+    def remaining(self) -> int | None:
+        """Renders left, or None when only seconds are limited."""
+        if self.budget.renders is None:
+            return None
+        return max(0, self.budget.renders - self.renders)
+
+    @property
+    def exhausted(self) -> bool:
+        if self.budget.renders is not None and self.renders >= self.budget.renders:
+            return True
+        return self.budget.seconds is not None and self.elapsed >= self.budget.seconds
+
+    # --- spending budget ------------------------------------------------------------
+    def render(self, x: Tensor) -> Tensor:
+        """Audio ``[B, T]`` for unit parameters ``x[B, D]`` (no budget spent; for logging)."""
+        return self.synth.render(
+            x.to(self.device, torch.float32),
+            sample_rate=self.sample_rate,
+            duration=self.duration,
+            note=self.target.note,
+        )
+
+    def loss_of(self, x: Tensor) -> Tensor:
+        """Loss ``[B]`` of ``x[B, D]`` without spending budget or recording (harness use only)."""
+        return self._bound_loss(self.render(x))
+
+    def _admit(self, x: Tensor) -> Tensor:
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"expected parameters of shape [B, {self.dim}], got {tuple(x.shape)}")
+        if self.exhausted:
+            raise BudgetExhausted
+        rem = self.remaining
+        if rem is not None and x.shape[0] > rem:
+            x = x[:rem]
+        return x.detach().to(self.device, torch.float32).clamp(0.0, 1.0)
+
+    def _record(self, x: Tensor, losses: Tensor) -> None:
+        losses = losses.detach().to("cpu", torch.float64)
+        self.renders += x.shape[0]
+        finite = torch.where(torch.isfinite(losses), losses, torch.full_like(losses, math.inf))
+        i = int(torch.argmin(finite))
+        if float(finite[i]) < self.best_loss:
+            self.best_loss = float(finite[i])
+            self.best_x = x[i].detach().cpu().clone()
+        self.curve.append(CurvePoint(self.renders, self.elapsed, self.best_loss))
+        if self.on_progress is not None:
+            self.on_progress(self)
+
+    def evaluate(self, x: Tensor) -> Tensor:
+        """Losses ``[B]`` of candidates ``x[B, D]`` (unit cube; clamped to it).
+
+        Spends one render per row. A batch larger than what is left is cut to fit,
+        its head evaluated and recorded, and then BudgetExhausted is raised.
+        """
+        full = x.shape[0] if x.ndim == 2 else 0
+        xa = self._admit(x)
+        with torch.no_grad():
+            losses = self.loss_of(xa)
+        self._record(xa, losses)
+        if xa.shape[0] < full:
+            raise BudgetExhausted
+        return losses.cpu()
+
+    def value_and_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Losses ``[B]`` and their gradients ``[B, D]`` with respect to ``x[B, D]``.
+
+        One forward plus backward counts as one render per row (backward passes
+        are also counted apart, in ``backwards``). Categorical coordinates get a
+        zero gradient.
+        """
+        if not self.synth.differentiable:
+            raise UserError(f"synth '{self.synth.name}' has no gradients; use a black-box solver (e.g. cma)")
+        full = x.shape[0]
+        xa = self._admit(x).requires_grad_(True)
+        with torch.enable_grad():
+            losses = self.loss_of(xa)
+            (grad,) = torch.autograd.grad(losses.sum(), xa)
+        grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
+        for i in self.spec.categorical_indices:
+            grad[:, i] = 0.0
+        self.backwards += xa.shape[0]
+        self._record(xa, losses)
+        if xa.shape[0] < full:
+            raise BudgetExhausted
+        return losses.detach().cpu(), grad.detach().cpu()
+
+
+@dataclass
+class Result:
+    """What a solver returns: its chosen parameters ``x[D]`` (unit cube) and any extras to log.
+
+    The harness re-evaluates ``x`` itself; a solver cannot claim a loss.
+    """
+
+    x: Tensor
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Solver(ABC):
+    """A sound-matching strategy. Subclasses are dataclasses whose fields are config options."""
+
+    name: ClassVar[str] = ""
+
+    @abstractmethod
+    def solve(self, problem: Problem) -> Result:
+        """Search for parameters matching ``problem.target``; stop when the budget is spent."""

@@ -1,0 +1,1 @@
+"""The Yamaha DX7: a differentiable 6-operator phase-modulation engine, voices and sysex."""

@@ -1,0 +1,43 @@
+"""Shared fixtures: an isolated results store and a way to call the CLI as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CliRunner = Callable[..., subprocess.CompletedProcess]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """An empty folder to run the CLI in; its results/ is the store."""
+    return tmp_path
+
+
+@pytest.fixture
+def cli(workdir: Path) -> CliRunner:
+    """``cli("run", "solver=random", ...)`` runs ``python -m benchmark`` in ``workdir``.
+
+    Returns the CompletedProcess (text stdout/stderr). ``env=`` adds variables;
+    ``timeout=`` defaults to 300 s.
+    """
+
+    def call(*args: str, env: dict[str, str] | None = None, timeout: float = 300):
+        full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+        return subprocess.run(
+            [sys.executable, "-m", "benchmark", *args],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=full_env,
+        )
+
+    return call

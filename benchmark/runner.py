@@ -20,7 +20,7 @@ from benchmark.progress import ProgressView
 from benchmark.targets import SuiteContext, suite_registry
 from benchmark.tracking import Tracker, flatten, resolve_uri
 from metrics.base import Evaluation, loss_registry, metric_registry
-from solvers.base import Budget, BudgetExhausted, Problem, Result, Target, solver_registry
+from solvers.base import Budget, BudgetExhausted, Problem, Result, Target, Task, solver_registry
 from soundmatch.errors import UserError
 from soundmatch.registry import Registry
 from soundmatch.seeding import derive_seed
@@ -160,6 +160,10 @@ def run(cfg: DictConfig) -> RunOutcome:
 
     suite_name = suite_id(cfg, suite.uses_synth)
     results_dir = Path(cfg.results_dir)
+    # solvers that learn train once here, outside every target's budget; the cache is theirs
+    cache = results_dir / "cache"
+    task = Task(synth, loss, ctx.sample_rate, ctx.duration, note, device, cache, _suite_loader(ctx))
+    training = solver.fit(task)
     uri = resolve_uri(cfg.tracking.uri, results_dir)
     local = uri.startswith("sqlite:") or uri.startswith("file:")
     tracker = Tracker(uri, cfg.tracking.experiment, results_dir / "artifacts" if local else None)
@@ -184,11 +188,21 @@ def run(cfg: DictConfig) -> RunOutcome:
                         cfg, synth, loss, solver, target, budget, device, metric_names, view
                     )
                     outcome.run_id = child
+                    outcome.metrics.update({k: v for k, v in training.items() if k not in outcome.metrics})
                     _log_target(tracker, child, outcome, target, synth, view.last_problem)
                 outcomes.append(outcome)
                 view.target_done()
             _log_summary(tracker, parent, outcomes)
     return RunOutcome(parent, uri, str(cfg.tracking.experiment), suite_name, outcomes)
+
+
+def _suite_loader(ctx: SuiteContext):
+    """``load_suite(options) -> targets`` for :class:`Task`: any suite, built from a config dict."""
+
+    def load_suite(options: dict[str, Any]) -> list[Target]:
+        return build(suite_registry, OmegaConf.create(dict(options))).targets(ctx)
+
+    return load_suite
 
 
 def _run_target(

@@ -7,6 +7,7 @@ from solvers.base import (
     Result,
     Solver,
     Target,
+    Task,
     solver_registry,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "Result",
     "Solver",
     "Target",
+    "Task",
     "solver_registry",
 ]

@@ -12,8 +12,10 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -76,6 +78,35 @@ class Target:
 
 
 @dataclass
+class Task:
+    """What is fixed for every target of a run, offered to solvers that learn before solving.
+
+    Args:
+        synth: the synth every target is matched with.
+        loss: the run's :class:`metrics.base.Loss` (not bound to any target).
+        sample_rate: Hz of every render and target.
+        duration: seconds of every render and target.
+        note: the note synthetic targets are played at (real targets may carry their own).
+        device: where renders and losses run.
+        cache_dir: a folder where a solver may keep what it trained, keyed by a hash
+            of its configuration; None: nothing is cached on disk.
+        load_suite: builds the targets of a suite from its config, e.g.
+            ``{"name": "gm_notes", "split": "train"}``, at this task's rate, duration
+            and note; the harness provides it so solvers can train on real audio
+            without importing the harness. None when no suites are offered.
+    """
+
+    synth: Synth
+    loss: Any
+    sample_rate: int
+    duration: float
+    note: Note | None = None
+    device: str | torch.device = "cpu"
+    cache_dir: Path | None = None
+    load_suite: Callable[[dict[str, Any]], list[Target]] | None = None
+
+
+@dataclass
 class CurvePoint:
     """One point of the anytime curve: best loss after ``renders`` renders and ``seconds`` s."""
 
@@ -122,6 +153,7 @@ class Problem:
         self.best_loss = math.inf
         self.best_x: Tensor | None = None
         self.curve: list[CurvePoint] = []
+        self._cap: int | None = None  # a temporary render cap set by limit()
         self._t0 = time.perf_counter()
 
     # --- what the solver may read -------------------------------------------------
@@ -147,16 +179,35 @@ class Problem:
 
     @property
     def remaining(self) -> int | None:
-        """Renders left, or None when only seconds are limited."""
-        if self.budget.renders is None:
+        """Renders left (under a :meth:`limit` cap, if one is set), or None when only seconds are limited."""
+        caps = [c for c in (self.budget.renders, self._cap) if c is not None]
+        if not caps:
             return None
-        return max(0, self.budget.renders - self.renders)
+        return max(0, min(caps) - self.renders)
 
     @property
     def exhausted(self) -> bool:
-        if self.budget.renders is not None and self.renders >= self.budget.renders:
+        rem = self.remaining
+        if rem is not None and rem <= 0:
             return True
         return self.budget.seconds is not None and self.elapsed >= self.budget.seconds
+
+    @contextmanager
+    def limit(self, renders: int) -> Iterator[Problem]:
+        """Cap spending at ``renders`` more renders while the block runs (for staged solvers).
+
+        Inside the block the problem behaves as if its budget ended at the cap
+        (``remaining``, ``exhausted``, and BudgetExhausted from evaluate); the
+        render count, curve and best point carry on as usual, and the cap is
+        lifted on leaving the block. Caps nest (the tighter one holds).
+        """
+        previous = self._cap
+        cap = self.renders + max(0, int(renders))
+        self._cap = cap if previous is None else min(previous, cap)
+        try:
+            yield self
+        finally:
+            self._cap = previous
 
     # --- spending budget ------------------------------------------------------------
     def render(self, x: Tensor) -> Tensor:
@@ -248,6 +299,15 @@ class Solver(ABC):
     """A sound-matching strategy. Subclasses are dataclasses whose fields are config options."""
 
     name: ClassVar[str] = ""
+
+    def fit(self, task: Task) -> dict[str, float]:
+        """Learn what can be learnt before any target is seen (amortized solvers).
+
+        The runner calls this once per run, before the first target, outside every
+        target's budget. Returns training figures to log as metrics (e.g.
+        ``training_renders``, ``training_seconds``). The default learns nothing.
+        """
+        return {}
 
     @abstractmethod
     def solve(self, problem: Problem) -> Result:

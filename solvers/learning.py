@@ -1,0 +1,92 @@
+"""Shared by solvers that learn: the key of a training configuration and its on-disk cache.
+
+A fit is identified by the solver's own options plus everything about the task
+that changes what is learnt (synth and its options, sample rate, duration,
+note). The cache lives under ``Task.cache_dir/<solver>/<key>.pt``; files are
+written to a temporary name and renamed, so parallel workers of a sweep never
+read half a file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from solvers.base import Task
+
+
+def options_of(obj: Any) -> dict[str, Any]:
+    """The dataclass fields of a solver or synth (its config options) as plain data."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if not f.name.startswith("_")}
+    return {}
+
+
+def fit_key(solver: Any, task: Task, *extra: Any) -> str:
+    """sha1 (16 hex digits) of the solver's options and the task's synth, rate, duration and note."""
+    note = None if task.note is None else [task.note.pitch, task.note.velocity]
+    data = {
+        "solver": [type(solver).__name__, options_of(solver)],
+        "synth": [task.synth.name, options_of(task.synth)],
+        "sample_rate": task.sample_rate,
+        "duration": task.duration,
+        "note": note,
+        "extra": list(extra),
+    }
+    blob = json.dumps(data, sort_keys=True, default=repr).encode()
+    return hashlib.sha1(blob).hexdigest()[:16]
+
+
+def cached_fit(
+    task: Task, solver_name: str, key: str, train: Callable[[], dict[str, Any]]
+) -> tuple[dict[str, Any], bool]:
+    """Load the fit stored under ``key``, or run ``train()`` and store what it returns.
+
+    ``train`` returns a dict of tensors and plain values (``torch.save``-able).
+    Returns ``(state, from_cache)``. Without ``task.cache_dir`` nothing is stored.
+    """
+    path = None if task.cache_dir is None else Path(task.cache_dir) / solver_name / f"{key}.pt"
+    if path is not None and path.exists():
+        return torch.load(path, map_location="cpu", weights_only=True), True
+    state = train()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    return state, False
+
+
+class Stopwatch:
+    """Seconds since creation (``stopwatch.seconds``)."""
+
+    def __init__(self) -> None:
+        self._t0 = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self._t0
+
+
+def render_batches(task: Task, params: torch.Tensor, batch_size: int, note: Any = None) -> torch.Tensor:
+    """Render ``params[N, D]`` with the task's synth in batches (no gradients), ``[N, T]`` on CPU."""
+    out = []
+    device = torch.device(task.device)
+    with torch.no_grad():
+        for i in range(0, params.shape[0], batch_size):
+            chunk = params[i : i + batch_size].to(device)
+            audio = task.synth.render(
+                chunk, sample_rate=task.sample_rate, duration=task.duration, note=note or task.note
+            )
+            out.append(audio.cpu())
+    return torch.cat(out)

@@ -6,8 +6,10 @@ import hashlib
 import json
 import math
 import subprocess
+import sys
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,8 @@ class RunOutcome:
     experiment: str
     suite: str
     targets: list[TargetOutcome]
+    skipped: bool = False  # every target of this config had already finished in the store
+    failed: list[str] = field(default_factory=list)  # targets whose run ended FAILED
 
 
 def build(registry: Registry, node: DictConfig, **extra: Any) -> Any:
@@ -114,7 +118,10 @@ def solve_one(solver: Any, problem: Problem) -> tuple[torch.Tensor, dict[str, An
     x = result.x if result is not None and result.x is not None else problem.best_x
     if x is None:
         raise RuntimeError(f"solver '{solver.name}' evaluated nothing and returned nothing")
-    return x.detach().reshape(-1).cpu().float(), info
+    x = x.detach().reshape(-1).cpu().float()
+    if not bool(torch.isfinite(x).all()):
+        raise FloatingPointError(f"solver '{solver.name}' returned non-finite parameters: {x.tolist()}")
+    return x, info
 
 
 def score(
@@ -134,6 +141,8 @@ def score(
         target_params=None if target.params is None else target.params.cpu().numpy(),
         note_hz=None if target.note is None else target.note.hz,
     )
+    if not math.isfinite(loss):
+        raise FloatingPointError(f"the loss of the returned parameters is {loss}")
     values: dict[str, float | None] = {"loss": loss}
     for name in metric_names:
         values[name] = metric_registry.get(name)(ev)
@@ -160,15 +169,28 @@ def run(cfg: DictConfig) -> RunOutcome:
 
     suite_name = suite_id(cfg, suite.uses_synth)
     results_dir = Path(cfg.results_dir)
+    uri = resolve_uri(cfg.tracking.uri, results_dir)
+    local = uri.startswith("sqlite:") or uri.startswith("file:")
+    tracker = Tracker(uri, cfg.tracking.experiment, results_dir / "artifacts" if local else None)
+    chash = config_hash(cfg)
+    run_name = f"{cfg.solver.name}-{cfg.synth.name}-{cfg.loss.name}-{suite_name}"
+    # resumable sweeps: targets this exact config already finished are not run again
+    done = {} if cfg.force else tracker.finished_targets(chash)
+    done_outcomes = [_stored_outcome(done[t.name]) for t in targets if t.name in done]
+    if len(done_outcomes) == len(targets):
+        print(
+            f"skipped {run_name} seed={cfg.seed}: config {chash} already finished in the store "
+            f"({len(targets)} targets); force=true runs it again"
+        )
+        return RunOutcome("", uri, str(cfg.tracking.experiment), suite_name, done_outcomes, skipped=True)
+    if done_outcomes:
+        print(f"resuming {run_name}: {len(done_outcomes)} of {len(targets)} targets already finished")
+        targets = [t for t in targets if t.name not in done]
     # solvers that learn train once here, outside every target's budget; the cache is theirs
     cache = results_dir / "cache"
     task = Task(synth, loss, ctx.sample_rate, ctx.duration, note, device, cache, _suite_loader(ctx))
     training = solver.fit(task)
-    uri = resolve_uri(cfg.tracking.uri, results_dir)
-    local = uri.startswith("sqlite:") or uri.startswith("file:")
-    tracker = Tracker(uri, cfg.tracking.experiment, results_dir / "artifacts" if local else None)
     params = flatten(config_dict(cfg))
-    chash = config_hash(cfg)
     tags = {
         "soundmatch.solver": str(cfg.solver.name),
         "soundmatch.synth": str(cfg.synth.name),
@@ -177,23 +199,57 @@ def run(cfg: DictConfig) -> RunOutcome:
         "soundmatch.config_hash": chash,
         "soundmatch.code_version": code_version(),
     }
-    run_name = f"{cfg.solver.name}-{cfg.synth.name}-{cfg.loss.name}-{suite_name}"
     outcomes: list[TargetOutcome] = []
+    failed: list[str] = []
     with ProgressView(enabled=bool(cfg.progress), targets=len(targets), budget=budget) as view:
         with tracker.run(run_name, params, {**tags, "soundmatch.level": "invocation"}) as parent:
             for target in targets:
                 child_tags = {**tags, "soundmatch.level": "target", "soundmatch.target": target.name}
                 with tracker.run(target.name, params, child_tags, parent_id=parent) as child:
-                    outcome = _run_target(
-                        cfg, synth, loss, solver, target, budget, device, metric_names, view
-                    )
-                    outcome.run_id = child
-                    outcome.metrics.update({k: v for k, v in training.items() if k not in outcome.metrics})
-                    _log_target(tracker, child, outcome, target, synth, view.last_problem)
-                outcomes.append(outcome)
+                    try:
+                        outcome = _run_target(
+                            cfg, synth, loss, solver, target, budget, device, metric_names, view
+                        )
+                        outcome.run_id = child
+                        outcome.metrics.update(
+                            {k: v for k, v in training.items() if k not in outcome.metrics}
+                        )
+                        _log_target(tracker, child, outcome, target, synth, view.last_problem)
+                    except UserError:
+                        raise
+                    except Exception:
+                        # a faulty solver fails this target's run only; the sweep goes on
+                        tracker.fail(child, traceback.format_exc())
+                        failed.append(target.name)
+                        outcome = None
+                if outcome is not None:
+                    outcomes.append(outcome)
                 view.target_done()
-            _log_summary(tracker, parent, outcomes)
-    return RunOutcome(parent, uri, str(cfg.tracking.experiment), suite_name, outcomes)
+            if failed:
+                tracker.fail(parent)  # not every target finished: a resume runs the failed ones again
+                tracker.set_tags(parent, {"soundmatch.failed_targets": ",".join(failed)})
+            _log_summary(tracker, parent, [*done_outcomes, *outcomes])
+    if failed:
+        print(
+            f"warning: {len(failed)} target(s) FAILED ({', '.join(failed)}); "
+            "the traceback of each is its run's artifact traceback.txt",
+            file=sys.stderr,
+        )
+    return RunOutcome(
+        parent, uri, str(cfg.tracking.experiment), suite_name, [*done_outcomes, *outcomes], failed=failed
+    )
+
+
+def _stored_outcome(run: Any) -> TargetOutcome:
+    """A target already finished in the store, as the outcome of this run (for its summary)."""
+    metrics = dict(run.data.metrics)
+    return TargetOutcome(
+        run.data.tags.get("soundmatch.target", run.info.run_name),
+        metrics,
+        int(metrics.get("renders", 0)),
+        float(metrics.get("seconds", 0.0)),
+        run_id=run.info.run_id,
+    )
 
 
 def _suite_loader(ctx: SuiteContext):

@@ -18,6 +18,8 @@ def fmt(value: float | None) -> str:
 
 
 def print_summary(cfg: DictConfig, outcome: RunOutcome) -> None:
+    if outcome.skipped:
+        return  # the runner said so in one line
     console = Console()
     keys = ["loss", *[str(m) for m in cfg.metrics], "renders", "seconds"]
     table = Table(

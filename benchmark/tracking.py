@@ -7,16 +7,27 @@ MLflow's global "active run" state.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import random
+import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 PARAM_VALUE_MAX = 6000
 BATCH = 900  # MLflow accepts at most 1000 metrics per log_batch
+SEARCH_PAGE = 5000
+# MLflow already sets ``PRAGMA busy_timeout = 20000`` per session, but SQLite answers
+# "database is locked" at once (without waiting) when a reading transaction must be
+# upgraded to a writing one while another process writes; such calls are retried.
+RETRY_SECONDS = 120.0
+LOCK_MESSAGES = ("database is locked", "database table is locked", "database schema has changed")
+
+T = TypeVar("T")
 
 
 def quiet_mlflow() -> None:
@@ -37,6 +48,72 @@ def resolve_uri(uri: str | None, results_dir: str | Path) -> str:
     return uri if uri else default_uri(results_dir)
 
 
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI, else None."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+
+
+def is_lock_error(err: BaseException) -> bool:
+    """True for SQLite's transient lock errors, however MLflow or SQLAlchemy wrap them."""
+    seen: set[int] = set()
+    cur: BaseException | None = err
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if any(m in str(cur) for m in LOCK_MESSAGES):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def with_retry(call: Callable[[], T], budget_s: float = RETRY_SECONDS) -> T:
+    """``call()``, retried with jittered exponential back-off while SQLite reports a lock."""
+    deadline = time.monotonic() + budget_s
+    delay = 0.05
+    while True:
+        try:
+            return call()
+        except Exception as err:
+            if not is_lock_error(err) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 2, 2.0)
+
+
+@contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """An exclusive file lock beside a sqlite store (no-op for servers).
+
+    Held while a process opens the store, so that parallel workers of a sweep
+    do not race to create the schema (MLflow runs its migrations on first open).
+    """
+    db = sqlite_path(uri)
+    if db is None:
+        yield
+        return
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def use_wal(uri: str) -> None:
+    """Switch a sqlite store to write-ahead logging (persistent; readers then never block writers)."""
+    db = sqlite_path(uri)
+    if db is None or not db.exists():
+        return
+    con = sqlite3.connect(db, timeout=30)
+    try:
+        if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            con.execute("PRAGMA journal_mode=WAL")
+    finally:
+        con.close()
+
+
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested mapping -> {"a.b.c": value}; lists stay whole (logged as strings)."""
     out: dict[str, Any] = {}
@@ -51,6 +128,10 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 class Tracker:
     """A thin layer over ``mlflow.MlflowClient`` for soundmatch's run layout.
+
+    Every store call is retried while SQLite reports a transient lock, so many
+    workers of a sweep can share one sqlite store; a sqlite store is opened
+    under a file lock and switched to write-ahead logging.
 
     Args:
         uri: tracking URI (sqlite:///..., http://..., ...).
@@ -67,17 +148,20 @@ class Tracker:
 
         self._mlflow = mlflow
         self.uri = uri
-        self.client = MlflowClient(tracking_uri=uri)
-        found = self.client.get_experiment_by_name(experiment)
-        if found is None:
-            location = artifact_root.resolve().as_uri() if artifact_root is not None else None
-            try:
-                self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
-            except mlflow.exceptions.MlflowException:
-                # another worker of the same sweep created it first
-                self.experiment_id = self.client.get_experiment_by_name(experiment).experiment_id
-        else:
-            self.experiment_id = found.experiment_id
+        self._final_status: dict[str, str] = {}
+        with store_lock(uri):
+            self.client = MlflowClient(tracking_uri=uri)
+            found = with_retry(lambda: self.client.get_experiment_by_name(experiment))
+            if found is None:
+                location = artifact_root.resolve().as_uri() if artifact_root is not None else None
+                try:
+                    self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
+                except mlflow.exceptions.MlflowException:
+                    # another machine of the same sweep created it first
+                    self.experiment_id = self.client.get_experiment_by_name(experiment).experiment_id
+            else:
+                self.experiment_id = found.experiment_id
+            use_wal(uri)
 
     @contextmanager
     def run(
@@ -87,30 +171,38 @@ class Tracker:
         tags: Mapping[str, str] | None = None,
         parent_id: str | None = None,
     ) -> Iterator[str]:
-        """Start a run, yield its id, and end it FINISHED (FAILED on error, KILLED on Ctrl-C)."""
+        """Start a run, yield its id, and end it FINISHED (FAILED on error or :meth:`fail`,
+        KILLED on Ctrl-C)."""
         all_tags = dict(tags or {})
         if parent_id is not None:
             all_tags["mlflow.parentRunId"] = parent_id
-        run = self.client.create_run(self.experiment_id, run_name=name, tags=all_tags)
+        run = with_retry(lambda: self.client.create_run(self.experiment_id, run_name=name, tags=all_tags))
         run_id = run.info.run_id
         status = "FAILED"
         try:
             if params:
                 self.log_params(run_id, params)
             yield run_id
-            status = "FINISHED"
+            status = self._final_status.pop(run_id, "FINISHED")
         except KeyboardInterrupt:
             status = "KILLED"
             raise
         finally:
-            self.client.set_terminated(run_id, status=status)
+            with_retry(lambda: self.client.set_terminated(run_id, status=status))
+
+    def fail(self, run_id: str, traceback_text: str | None = None) -> None:
+        """End ``run_id`` FAILED when its ``run`` block exits; log the traceback as traceback.txt."""
+        self._final_status[run_id] = "FAILED"
+        if traceback_text:
+            with_retry(lambda: self.client.log_text(run_id, traceback_text, "traceback.txt"))
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param
 
         items = [Param(k, str(v)[:PARAM_VALUE_MAX]) for k, v in params.items()]
         for i in range(0, len(items), 100):
-            self.client.log_batch(run_id, params=items[i : i + 100])
+            chunk = items[i : i + 100]
+            with_retry(lambda chunk=chunk: self.client.log_batch(run_id, params=chunk))
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float | None], step: int = 0) -> None:
         self.log_series(run_id, ((k, v, step) for k, v in metrics.items() if v is not None))
@@ -122,12 +214,40 @@ class Tracker:
         now = int(time.time() * 1000)
         batch = [Metric(k, float(v), now, int(s)) for k, v, s in points]
         for i in range(0, len(batch), BATCH):
-            self.client.log_batch(run_id, metrics=batch[i : i + BATCH])
+            chunk = batch[i : i + BATCH]
+            with_retry(lambda chunk=chunk: self.client.log_batch(run_id, metrics=chunk))
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         from mlflow.entities import RunTag
 
-        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        items = [RunTag(k, str(v)) for k, v in tags.items()]
+        with_retry(lambda: self.client.log_batch(run_id, tags=items))
 
     def log_artifacts(self, run_id: str, local_dir: Path) -> None:
-        self.client.log_artifacts(run_id, str(local_dir))
+        with_retry(lambda: self.client.log_artifacts(run_id, str(local_dir)))
+
+    def search(self, filter_string: str) -> list[Any]:
+        """Every run of the experiment matching ``filter_string`` (all pages)."""
+        found: list[Any] = []
+        token = None
+        while True:
+            page = with_retry(
+                lambda token=token: self.client.search_runs(
+                    [self.experiment_id], filter_string, max_results=SEARCH_PAGE, page_token=token
+                )
+            )
+            found.extend(page)
+            token = page.token
+            if not token:
+                return found
+
+    def finished_targets(self, config_hash: str) -> dict[str, Any]:
+        """Target name -> its FINISHED per-target run (the latest) for one config hash."""
+        runs = self.search(
+            f"tags.`soundmatch.config_hash` = '{config_hash}' and tags.`soundmatch.level` = 'target' "
+            "and attributes.status = 'FINISHED'"
+        )
+        done: dict[str, Any] = {}
+        for run in sorted(runs, key=lambda r: r.info.start_time):
+            done[run.data.tags.get("soundmatch.target", run.info.run_name)] = run
+        return done

@@ -17,6 +17,7 @@ commands:
   run [-m] [key=value ...]   run a benchmark (Hydra overrides; -m sweeps comma lists)
   list                       solvers, synths, losses, metrics and target suites (plugins too)
   leaderboard [options]      compare finished runs from the store (--help for options)
+  render key=value ...       write a DX7 voice (patch=FILE.syx) as WAV (--help for options)
 
 examples:
   python -m benchmark run solver=cma synth=fm2 target.n=4 budget.renders=500
@@ -43,10 +44,17 @@ def _leaderboard(args: list[str]) -> int:
     return leaderboard_cli(args)
 
 
+def _render(args: list[str]) -> int:
+    from benchmark.render import render_cli
+
+    return render_cli(args)
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": _run,
     "list": _list,
     "leaderboard": _leaderboard,
+    "render": _render,
 }
 
 

@@ -18,6 +18,7 @@ commands:
   list                       solvers, synths, losses, metrics and target suites (plugins too)
   leaderboard [options]      compare finished runs from the store (--help for options)
   render key=value ...       write a DX7 voice (patch=FILE.syx) as WAV (--help for options)
+  fidelity [key=value ...]   the dx7 engine against Dexed on 20 voices: LSD per voice (--help)
 
 examples:
   python -m benchmark run solver=cma synth=fm2 target.n=4 budget.renders=500
@@ -50,11 +51,18 @@ def _render(args: list[str]) -> int:
     return render_cli(args)
 
 
+def _fidelity(args: list[str]) -> int:
+    from benchmark.fidelity import fidelity_cli
+
+    return fidelity_cli(args)
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": _run,
     "list": _list,
     "leaderboard": _leaderboard,
     "render": _render,
+    "fidelity": _fidelity,
 }
 
 

@@ -42,6 +42,7 @@ class TargetOutcome:
     seconds: float
     run_id: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    match: torch.Tensor | None = None  # the match's audio [T], for suite-level metrics (fad)
 
 
 @dataclass
@@ -160,6 +161,9 @@ def run(cfg: DictConfig) -> RunOutcome:
     metric_names = [str(m) for m in cfg.metrics]
     for m in metric_names:
         metric_registry.get(m)  # fail before any work on an unknown metric
+    # suite-level metrics (fad) see every match and target once, at the end; built now to fail early
+    suite_metrics = _suite_metrics(cfg, metric_names)
+    metric_names = [m for m in metric_names if m not in suite_metrics]
     budget = Budget(cfg.budget.renders, cfg.budget.seconds)
     note = Note(float(cfg.note.pitch), int(cfg.note.velocity))
     ctx = SuiteContext(synth, int(cfg.sample_rate), float(cfg.duration), note, device)
@@ -202,7 +206,8 @@ def run(cfg: DictConfig) -> RunOutcome:
     outcomes: list[TargetOutcome] = []
     failed: list[str] = []
     with ProgressView(enabled=bool(cfg.progress), targets=len(targets), budget=budget) as view:
-        with tracker.run(run_name, params, {**tags, "soundmatch.level": "invocation"}) as parent:
+        parent_tags = {**tags, "soundmatch.level": "invocation", **suite.run_tags()}
+        with tracker.run(run_name, params, parent_tags) as parent:
             for target in targets:
                 child_tags = {**tags, "soundmatch.level": "target", "soundmatch.target": target.name}
                 with tracker.run(target.name, params, child_tags, parent_id=parent) as child:
@@ -229,6 +234,7 @@ def run(cfg: DictConfig) -> RunOutcome:
                 tracker.fail(parent)  # not every target finished: a resume runs the failed ones again
                 tracker.set_tags(parent, {"soundmatch.failed_targets": ",".join(failed)})
             _log_summary(tracker, parent, [*done_outcomes, *outcomes])
+            _log_suite_metrics(tracker, parent, suite_metrics, targets, outcomes)
     if failed:
         print(
             f"warning: {len(failed)} target(s) FAILED ({', '.join(failed)}); "
@@ -278,10 +284,10 @@ def _run_target(
     t0 = time.perf_counter()
     x, info = solve_one(solver, problem)
     seconds = time.perf_counter() - t0
-    values, _ = score(problem, x, metric_names)
+    values, match = score(problem, x, metric_names)
     values.update(renders=float(problem.renders), backwards=float(problem.backwards))
     values["seconds"] = seconds
-    return TargetOutcome(target.name, values, problem.renders, seconds, info={"x": x, **info})
+    return TargetOutcome(target.name, values, problem.renders, seconds, info={"x": x, **info}, match=match)
 
 
 def _log_target(
@@ -322,6 +328,42 @@ def _log_target(
         if export is not None:
             export(x, folder)
         tracker.log_artifacts(run_id, folder)
+
+
+def _suite_metrics(cfg: DictConfig, metric_names: list[str]) -> dict[str, Any]:
+    """The metrics marked ``suite_level``, built with their ``metric_options.<name>`` options."""
+    options = OmegaConf.to_container(cfg.get("metric_options") or {}, resolve=True)
+    assert isinstance(options, dict)
+    built: dict[str, Any] = {}
+    for name in metric_names:
+        factory = metric_registry.get(name)
+        if getattr(factory, "suite_level", False):
+            built[name] = metric_registry.create(name, **(options.get(name) or {}))
+    return built
+
+
+def _log_suite_metrics(
+    tracker: Tracker,
+    run_id: str,
+    metrics: dict[str, Any],
+    targets: list[Target],
+    outcomes: list[TargetOutcome],
+) -> None:
+    """Suite-level metrics over this invocation's matches and their targets, on the parent run.
+
+    Targets resumed from an earlier invocation are not re-rendered, so they are left
+    out; ``suite_metric_targets`` records how many matches the values cover.
+    """
+    audio = {t.name: t for t in targets}
+    done = [o for o in outcomes if o.match is not None and o.target in audio]
+    if not metrics or not done:
+        return
+    preds = [o.match.numpy() for o in done]  # type: ignore[union-attr]
+    refs = [audio[o.target].audio.cpu().numpy() for o in done]
+    rate = audio[done[0].target].sample_rate
+    values: dict[str, float | None] = {name: m(preds, refs, rate) for name, m in metrics.items()}
+    values["suite_metric_targets"] = float(len(done))
+    tracker.log_metrics(run_id, values)
 
 
 def _log_summary(tracker: Tracker, run_id: str, outcomes: list[TargetOutcome]) -> None:

@@ -43,6 +43,10 @@ class TargetSuite(ABC):
     def targets(self, ctx: SuiteContext) -> list[Target]:
         """The suite's targets, in a fixed order."""
 
+    def run_tags(self) -> dict[str, str]:
+        """Tags for the parent run, read after :meth:`targets` (e.g. how many files were skipped)."""
+        return {}
+
 
 def rms(audio: torch.Tensor) -> torch.Tensor:
     """Root-mean-square level over the last axis."""

@@ -17,6 +17,8 @@ commands:
   run [-m] [key=value ...]   run a benchmark (Hydra overrides; -m sweeps comma lists)
   list                       solvers, synths, losses, metrics and target suites (plugins too)
   leaderboard [options]      compare finished runs from the store (--help for options)
+  report [options]           self-contained HTML report: leaderboard, plots, audio (--help)
+  ui [--port N] [--host H]   the MLflow UI / tracking server on the store (127.0.0.1)
   render key=value ...       write a DX7 voice (patch=FILE.syx) as WAV (--help for options)
   fidelity [key=value ...]   the dx7 engine against Dexed on 20 voices: LSD per voice (--help)
 
@@ -30,7 +32,10 @@ examples:
 def _run(args: list[str]) -> int:
     from benchmark.app import run_cli
 
-    return run_cli(args)
+    try:
+        return run_cli(args)
+    except SystemExit as stop:  # Hydra jobs end a user's error with SystemExit(2)
+        return stop.code if isinstance(stop.code, int) else 1
 
 
 def _list(args: list[str]) -> int:
@@ -43,6 +48,18 @@ def _leaderboard(args: list[str]) -> int:
     from benchmark.leaderboard import leaderboard_cli
 
     return leaderboard_cli(args)
+
+
+def _report(args: list[str]) -> int:
+    from benchmark.report import report_cli
+
+    return report_cli(args)
+
+
+def _ui(args: list[str]) -> int:
+    from benchmark.ui import ui_cli
+
+    return ui_cli(args)
 
 
 def _render(args: list[str]) -> int:
@@ -61,6 +78,8 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": _run,
     "list": _list,
     "leaderboard": _leaderboard,
+    "report": _report,
+    "ui": _ui,
     "render": _render,
     "fidelity": _fidelity,
 }

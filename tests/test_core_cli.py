@@ -1,0 +1,111 @@
+"""The CLI as a user meets it: runs, sweeps, the store, the leaderboard, errors, plugins."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.leaderboard import load_runs
+from benchmark.tracking import default_uri
+
+FAST = ["synth=fm2", "target.n=2", "budget.renders=40", "duration=0.25", "progress=false"]
+
+
+def test_run_logs_parent_children_metrics_curve_and_artifacts(cli, workdir):
+    proc = cli("run", "solver=random", *FAST)
+    assert proc.returncode == 0, proc.stderr
+    assert "random on fm2" in proc.stdout and "mlflow.db" in proc.stdout
+    runs = load_runs(default_uri(workdir / "results"), "soundmatch")
+    assert len(runs) == 2
+    row = runs.iloc[0]
+    assert row["metrics.renders"] == 40 and row["metrics.lsd"] > 0
+    assert row["params.solver.name"] == "random" and row["params.budget.renders"] == "40"
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(default_uri(workdir / "results"))
+    run_id = row["run_id"]
+    names = {a.path for a in client.list_artifacts(run_id)}
+    assert names == {"target.wav", "match.wav", "params.json", "spectrogram.png"}
+    curve = client.get_metric_history(run_id, "anytime_loss")
+    assert [m.step for m in curve][-1] == 40
+    assert all(a.value >= b.value for a, b in zip(curve, curve[1:], strict=False))
+    parent = client.get_run(row["tags.mlflow.parentRunId"])
+    assert parent.data.tags["soundmatch.level"] == "invocation" and "mean_lsd" in parent.data.metrics
+    params = json.loads(Path(client.download_artifacts(run_id, "params.json", str(workdir))).read_text())
+    assert set(params["physical"]) == {
+        "ratio",
+        "index",
+        "gain",
+        "attack",
+        "decay",
+        "sustain",
+        "release",
+        "index_depth",
+    }
+
+
+def test_sweep_then_leaderboard(cli):
+    proc = cli("run", "-m", "solver=random,cma", *FAST)
+    assert proc.returncode == 0, proc.stderr
+    board = cli("leaderboard", "--format", "csv")
+    assert board.returncode == 0, board.stderr
+    lines = board.stdout.strip().splitlines()
+    assert lines[0].startswith("suite,synth,loss,solver,n,lsd")
+    assert {ln.split(",")[3] for ln in lines[1:]} == {"random", "cma"}
+    md = cli("leaderboard", "--format", "markdown")
+    assert "| rank | suite |" in md.stdout
+
+
+def test_unknown_solver_is_one_line_exit_2_without_traceback(cli):
+    proc = cli("run", "solver=nope")
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: unknown solver 'nope'; available: ")
+    assert "cma" in line and "random" in line
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "synth=nope"], "unknown synth 'nope'; available:"),
+        (["run", "loss=nope"], "unknown loss 'nope'; available:"),
+        (["run", "target=nope"], "unknown target suite 'nope'; available:"),
+        (["run", "-m", "solver=random,nope"], "unknown solver 'nope'"),
+        (["run", "solver.no_such_option=3"], "bad configuration"),
+        (["run", "solver=random", "budget.renders=0", "progress=false"], "budget.renders must be >= 1"),
+        (["run", "metrics=[lsd,nope]", "progress=false"], "unknown metric 'nope'"),
+        (["frobnicate"], "unknown command 'frobnicate'"),
+    ],
+)
+def test_user_errors_in_process(args, message, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_list_and_empty_leaderboard(cli):
+    proc = cli("list")
+    assert proc.returncode == 0
+    for name in ("random", "cma", "fm2", "mss", "l2", "lsd", "param_error", "synthetic"):
+        assert name in proc.stdout
+    proc = cli("leaderboard")
+    assert proc.returncode == 2 and "no experiment" in proc.stderr
+
+
+def test_plugin_solver_from_another_package(cli, workdir):
+    plugin = Path(__file__).parent / "fixtures" / "plugin_pkg"
+    site = workdir / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(plugin)]
+    subprocess.run(pip, check=True, capture_output=True, timeout=240)
+    env = {"PYTHONPATH": str(site)}
+    listing = cli("list", env=env)
+    assert "centre_then_random" in listing.stdout and "plugin:soundmatch-demo-plugin" in listing.stdout
+    proc = cli("run", "solver=centre_then_random", "solver.batch_size=3", *FAST, env=env)
+    assert proc.returncode == 0, proc.stderr
+    runs = load_runs(default_uri(workdir / "results"), "soundmatch")
+    assert set(runs["params.solver.batch_size"]) == {"3"} and (runs["metrics.renders"] == 40).all()

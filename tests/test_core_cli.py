@@ -1,6 +1,7 @@
 """The CLI as a user meets it: runs, sweeps, the store, the leaderboard, errors, plugins."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -98,7 +99,8 @@ def test_list_and_empty_leaderboard(cli):
 
 
 def test_plugin_solver_from_another_package(cli, workdir):
-    plugin = Path(__file__).parent / "fixtures" / "plugin_pkg"
+    plugin = workdir / "plugin_pkg"  # a copy: building in place would leave build/ in the source tree
+    shutil.copytree(Path(__file__).parent / "fixtures" / "plugin_pkg", plugin)
     site = workdir / "site"
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(plugin)]
     subprocess.run(pip, check=True, capture_output=True, timeout=240)

@@ -1,96 +1,172 @@
-"""The ``leaderboard`` command: mean and 95% confidence interval per group, from the store."""
+"""The ``leaderboard`` command: normalised scores, intervals, ranks, win rates and curves.
+
+Reads the finished per-target runs of the store (the latest per config hash and
+target, so a forced re-run replaces rather than doubles) and writes, under the
+results folder: ``leaderboard.csv``, ``leaderboard.md``, ``winrate.csv`` and PNG
+plots in ``plots/`` (normalised scores, the win-rate "fight" matrix, anytime
+curves against renders and seconds, fixed-target ECDFs). See
+:mod:`benchmark.scoring` for the definitions.
+"""
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from benchmark.tracking import quiet_mlflow, resolve_uri
+from benchmark import scoring
+from benchmark.tracking import quiet_mlflow, resolve_uri, with_retry
 from soundmatch.errors import UserError
 
-GROUP_COLUMNS = {
-    "solver": "tags.soundmatch.solver",
-    "synth": "tags.soundmatch.synth",
-    "loss": "tags.soundmatch.loss",
-    "suite": "tags.soundmatch.suite",
-}
 DEFAULT_GROUPS = ["suite", "synth", "loss", "solver"]
 DEFAULT_METRICS = ["lsd", "mss", "param_error", "renders", "seconds"]
+TARGET_FILTER = "tags.`soundmatch.level` = 'target' and attributes.status = 'FINISHED'"
 
 
 def load_runs(uri: str, experiment: str) -> pd.DataFrame:
     """Finished per-target runs of ``experiment`` as a DataFrame (one row per target run)."""
+    import mlflow
     from mlflow.tracking import MlflowClient
 
     quiet_mlflow()
-
     client = MlflowClient(tracking_uri=uri)
-    exp = client.get_experiment_by_name(experiment)
+    exp = with_retry(lambda: client.get_experiment_by_name(experiment))
     if exp is None:
         raise UserError(
             f"no experiment '{experiment}' in the store {uri}; run `python -m benchmark run` first"
         )
-    import mlflow
-
     mlflow.set_tracking_uri(uri)
-    runs = mlflow.search_runs(
-        experiment_ids=[exp.experiment_id],
-        filter_string="tags.`soundmatch.level` = 'target' and attributes.status = 'FINISHED'",
-        max_results=100000,
-        output_format="pandas",
+    runs = with_retry(
+        lambda: mlflow.search_runs(
+            experiment_ids=[exp.experiment_id],
+            filter_string=TARGET_FILTER,
+            max_results=100000,
+            output_format="pandas",
+        )
     )
     assert isinstance(runs, pd.DataFrame)
     return runs
 
 
-def group_column(key: str) -> str:
-    """A group-by key (solver, synth, loss, suite, or any config key such as solver.sigma0)."""
-    return GROUP_COLUMNS.get(key, f"params.{key}")
+def load_histories(uri: str, run_ids: list[str]) -> dict[str, pd.DataFrame]:
+    """Anytime curve of each run: frame of ``renders`` (step), best ``loss``, ``seconds``."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    out: dict[str, pd.DataFrame] = {}
+    for run_id in run_ids:
+        loss = with_retry(lambda r=run_id: client.get_metric_history(r, "anytime_loss"))
+        secs = with_retry(lambda r=run_id: client.get_metric_history(r, "anytime_seconds"))
+        by_step = {m.step: m.value for m in secs}
+        rows = sorted((m.step, m.value, by_step.get(m.step, math.nan)) for m in loss)
+        out[run_id] = pd.DataFrame(rows, columns=["renders", "loss", "seconds"])
+    return out
 
 
-def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Mean and half-width of the Student-t confidence interval (nan for n < 2)."""
-    values = values[np.isfinite(values)]
-    n = len(values)
-    if n == 0:
-        return math.nan, math.nan
-    mean = float(values.mean())
-    if n < 2:
-        return mean, math.nan
-    half = stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / math.sqrt(n)
-    return mean, float(half)
+@dataclass
+class Leaderboard:
+    """Everything the command computes; also what :mod:`benchmark.report` renders."""
+
+    uri: str
+    runs: pd.DataFrame
+    table: pd.DataFrame
+    metric: str
+    metrics: list[str]
+    group_by: list[str]
+    versus: str
+    wins: pd.DataFrame
+    plots: dict[str, Path] = field(default_factory=dict)  # title -> PNG
+    notes: list[str] = field(default_factory=list)
 
 
-def summarize(runs: pd.DataFrame, metrics: list[str], group_by: list[str], rank_by: str) -> pd.DataFrame:
-    """One row per group: n, and mean / ci95 of every metric; ranked by ``rank_by`` within suite."""
-    cols = [group_column(k) for k in group_by]
-    for key, col in zip(group_by, cols, strict=True):
-        if col not in runs.columns:
-            raise UserError(f"cannot group by '{key}': no run has it (try solver, loss, synth)")
-    rows = []
-    for keys, frame in runs.groupby(cols, dropna=False):
-        row: dict[str, object] = dict(zip(group_by, keys, strict=True))
-        row["n"] = len(frame)
-        for m in metrics:
-            col = f"metrics.{m}"
-            vals = frame[col].to_numpy(dtype=float) if col in frame else np.array([])
-            row[m], row[f"{m}_ci95"] = mean_ci(vals)
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    if table.empty:
-        return table
-    within = [k for k in ("suite",) if k in group_by]
-    if within:
-        table["rank"] = table.groupby(within)[rank_by].rank(method="min")
-    else:
-        table["rank"] = table[rank_by].rank(method="min")
-    order = [*within, "rank"]
-    return table.sort_values(order).reset_index(drop=True)
+def compute(
+    uri: str,
+    experiment: str,
+    metric: str = "loss",
+    metrics: list[str] | None = None,
+    group_by: list[str] | None = None,
+    versus: str = "solver",
+    seed: int = 0,
+) -> Leaderboard:
+    """Load the store and compute the table and the win rates (no files written)."""
+    metrics = list(metrics if metrics is not None else DEFAULT_METRICS)
+    group_by = list(group_by if group_by is not None else DEFAULT_GROUPS)
+    runs = scoring.dedupe(load_runs(uri, experiment))
+    if runs.empty:
+        raise UserError(f"no finished runs in experiment '{experiment}' of {uri}; run a benchmark first")
+    for key in group_by:
+        if scoring.group_column(key) not in runs.columns:
+            raise UserError(f"cannot group by '{key}': no run has it (try solver, loss, synth, seed)")
+    if f"metrics.{metric}" not in runs.columns:
+        known = sorted(c.removeprefix("metrics.") for c in runs.columns if c.startswith("metrics."))
+        raise UserError(f"no run has metric '{metric}'; --metric takes one of: {', '.join(known)}")
+    table = scoring.summarize(runs, metrics, group_by, metric, score_metric=metric, seed=seed)
+    wins = scoring.win_rates(runs, metric, versus, context=[k for k in group_by if k != versus])
+    lb = Leaderboard(uri, runs, table, metric, metrics, group_by, versus, wins)
+    missing = table.attrs.get("unbaselined", 0)
+    if missing == len(runs):
+        lb.notes.append(
+            f"no random baseline: no run of solver=random shares suite, synth, loss, target and budget "
+            f"with the runs here, so the normalised score of '{metric}' is undefined; rank is by mean "
+            f"'{metric}'. Run the same sweep with solver=random to get scores."
+        )
+    elif missing:
+        lb.notes.append(
+            f"{missing} of {len(runs)} runs have no random baseline (no solver=random run with the same "
+            "suite, synth, loss, target and budget); their score is left out of the means"
+        )
+    return lb
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:80] or "all"
+
+
+def write_plots(lb: Leaderboard, folder: Path) -> dict[str, Path]:
+    """PNG figures under ``folder``; returns title -> path (also stored in ``lb.plots``)."""
+    from benchmark import plots
+
+    folder.mkdir(parents=True, exist_ok=True)
+    made: dict[str, Path] = {}
+    labels = [" / ".join(str(r[k]) for k in lb.group_by) for _, r in lb.table.iterrows()]
+    if np.isfinite(lb.table["score"].astype(float)).any():
+        path = folder / "scores.png"
+        plots.score_plot(
+            lb.table, labels, path, f"normalised score of '{lb.metric}', mean and bootstrap 95% CI"
+        )
+        made["normalised scores"] = path
+    if len(lb.wins) >= 2:
+        path = folder / "fight.png"
+        plots.fight_plot(lb.wins, path, f"win rate by '{lb.metric}' ({lb.versus} against {lb.versus})")
+        made[f"win rates between {lb.versus}s"] = path
+    histories = load_histories(lb.uri, list(lb.runs["run_id"]))
+    suites = scoring.key_values(lb.runs, ["suite", "loss"])
+    curve_keys = [k for k in lb.group_by if k not in ("suite", "loss")] or ["solver"]
+    for (suite, loss), idx in suites.groupby(["suite", "loss"]).groups.items():
+        runs = lb.runs.loc[idx]
+        hist = {r: histories[r] for r in runs["run_id"] if r in histories}
+        curves = scoring.anytime_table(runs, hist, curve_keys)
+        if not curves.empty:
+            path = folder / f"anytime-{slug(suite)}-{slug(loss)}.png"
+            plots.anytime_plot(curves, path, f"anytime: {suite}, {loss} loss")
+            made[f"anytime curves, {suite}, {loss} loss"] = path
+    ecdf_keys = [k for k in lb.group_by if k != "suite"] or ["solver"]
+    for suite, idx in suites.groupby("suite").groups.items():
+        runs = lb.runs.loc[idx]
+        hist = {r: histories[r] for r in runs["run_id"] if r in histories}
+        ecdf, what = scoring.ecdf_table(runs, hist, ecdf_keys)
+        if not ecdf.empty:
+            path = folder / f"ecdf-{slug(str(suite))}.png"
+            fractions = ", ".join(f"{f:g}" for f in scoring.ECDF_FRACTIONS)
+            plots.ecdf_plot(ecdf, path, f"fixed-target ECDF, {suite}: targets {fractions} x {what}")
+            made[f"fixed-target ECDF, {suite}"] = path
+    lb.plots = made
+    return made
 
 
 def format_cell(mean: float, half: float) -> str:
@@ -101,68 +177,132 @@ def format_cell(mean: float, half: float) -> str:
     return f"{mean:.4g} ± {half:.2g}"
 
 
-def to_markdown(table: pd.DataFrame, metrics: list[str], group_by: list[str]) -> str:
-    head = ["rank", *group_by, "n", *[f"{m} (mean ± 95% CI)" for m in metrics]]
+def format_interval(mean: float, lo: float, hi: float) -> str:
+    if not math.isfinite(mean):
+        return "-"
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return f"{mean:.3g}"
+    return f"{mean:.3g} [{lo:.3g}, {hi:.3g}]"
+
+
+def rows(lb: Leaderboard) -> tuple[list[str], list[list[str]]]:
+    """Header and text cells of the table (shared by Markdown, rich and HTML)."""
+    head = ["rank", *lb.group_by, "n", f"score of {lb.metric} [95% CI]", "mean rank"]
+    head += [f"{m} (mean ± 95% CI)" for m in lb.metrics]
+    out = []
+    for _, r in lb.table.iterrows():
+        rank = f"{r['rank']:.0f}" if math.isfinite(r["rank"]) else "-"
+        mean_rank = f"{r['mean_rank']:.2f}" if math.isfinite(r["mean_rank"]) else "-"
+        cells = [rank, *[str(r[k]) for k in lb.group_by], str(r["n"])]
+        cells += [format_interval(r["score"], r["score_lo"], r["score_hi"]), mean_rank]
+        cols = [scoring.metric_column(m, lb.group_by) for m in lb.metrics]
+        cells += [format_cell(r[c], r[f"{c}_ci95"]) for c in cols]
+        out.append(cells)
+    return head, out
+
+
+def to_markdown(lb: Leaderboard) -> str:
+    head, body = rows(lb)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for _, r in table.iterrows():
-        cells = [f"{r['rank']:.0f}", *[str(r[k]) for k in group_by], str(r["n"])]
-        cells += [format_cell(r[m], r[f"{m}_ci95"]) for m in metrics]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["| " + " | ".join(cells) + " |" for cells in body]
+    lines += ["", explanation(lb), *[f"Note: {n}" for n in lb.notes]]
+    if len(lb.wins):
+        lines += ["", f"Win rates ({lb.versus} in the row against the column, by {lb.metric}):", ""]
+        names = [str(c) for c in lb.wins.columns]
+        lines += ["| | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+        for name, r in lb.wins.iterrows():
+            vals = [f"{v:.2f}" if math.isfinite(v) else "-" for v in r.to_numpy(dtype=float)]
+            lines.append(f"| {name} | " + " | ".join(vals) + " |")
     return "\n".join(lines)
 
 
-def print_rich(table: pd.DataFrame, metrics: list[str], group_by: list[str]) -> None:
+def explanation(lb: Leaderboard) -> str:
+    by = lb.table.attrs.get("ranked_by", lb.metric)
+    return (
+        f"Score: the run's final '{lb.metric}' divided by random search's mean '{lb.metric}' on the same "
+        "suite, synth, loss, target and budget (0 = exact match, 1 = as good as random search); mean "
+        f"over runs with a seeded bootstrap 95% interval. Rank: by mean {by} within a suite; mean rank: "
+        f"per-target ranks averaged. {len(lb.runs)} finished target runs."
+    )
+
+
+def print_rich(lb: Leaderboard) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    out = Table(title="soundmatch leaderboard (mean ± 95% CI over targets)")
-    for col in ["rank", *group_by, "n", *metrics]:
-        out.add_column(col, justify="right" if col in metrics or col in ("rank", "n") else "left")
-    for _, r in table.iterrows():
-        cells = [f"{r['rank']:.0f}", *[str(r[k]) for k in group_by], str(r["n"])]
-        cells += [format_cell(r[m], r[f"{m}_ci95"]) for m in metrics]
+    head, body = rows(lb)
+    out = Table(title="soundmatch leaderboard", caption=explanation(lb))
+    for col in head:
+        out.add_column(col, justify="left" if col in lb.group_by else "right")
+    for cells in body:
         out.add_row(*cells)
     console = Console()
     if not console.is_terminal:
-        console = Console(width=max(console.width, 160))
+        console = Console(width=max(console.width, 200))
     console.print(out)
+    for note in lb.notes:
+        console.print(f"note: {note}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmark leaderboard",
+        description="Normalised scores (0 exact, 1 random search), bootstrap 95%% intervals, ranks, "
+        "win rates, anytime curves and ECDFs of the finished runs in the store.",
+    )
+    p.add_argument("--format", choices=["table", "csv", "markdown"], default="table")
+    p.add_argument(
+        "--metric",
+        default="loss",
+        help="metric to normalise and rank by (default: loss, the run's final value of the loss it "
+        "optimised; or lsd, mss, param_error ...)",
+    )
+    p.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="comma list of metrics to show")
+    p.add_argument(
+        "--group-by",
+        default=",".join(DEFAULT_GROUPS),
+        help="comma list: solver, synth, loss, suite, or any config key (e.g. seed, solver.sigma0)",
+    )
+    p.add_argument("--versus", default="solver", help="key whose values the win-rate matrix compares")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--tracking-uri", default=None, help="MLflow URI (default: the store)")
+    p.add_argument("--experiment", default="soundmatch")
+    p.add_argument("--results-dir", default="results")
+    return p
+
+
+def from_options(opts: argparse.Namespace) -> Leaderboard:
+    uri = resolve_uri(opts.tracking_uri, opts.results_dir)
+    return compute(
+        uri,
+        opts.experiment,
+        metric=opts.metric,
+        metrics=[m for m in opts.metrics.split(",") if m],
+        group_by=[g for g in opts.group_by.split(",") if g],
+        versus=opts.versus,
+        seed=opts.seed,
+    )
 
 
 def leaderboard_cli(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmark leaderboard",
-        description="Mean and 95%% confidence interval of each metric per group of runs.",
-    )
-    parser.add_argument("--format", choices=["table", "csv", "markdown"], default="table")
-    parser.add_argument("--metric", default="lsd", help="metric to rank by (default lsd)")
-    parser.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="comma list of metrics to show")
-    parser.add_argument(
-        "--group-by",
-        default=",".join(DEFAULT_GROUPS),
-        help="comma list: solver, synth, loss, suite, or any config key (e.g. solver.sigma0)",
-    )
-    parser.add_argument("--tracking-uri", default=None, help="MLflow URI (default: the store)")
-    parser.add_argument("--experiment", default="soundmatch")
-    parser.add_argument("--results-dir", default="results")
-    opts = parser.parse_args(args)
-    uri = resolve_uri(opts.tracking_uri, opts.results_dir)
-    metrics = [m for m in opts.metrics.split(",") if m]
-    if opts.metric not in metrics:
-        metrics.insert(0, opts.metric)
-    group_by = [g for g in opts.group_by.split(",") if g]
-    runs = load_runs(uri, opts.experiment)
-    if runs.empty:
-        raise UserError(f"no finished runs in experiment '{opts.experiment}' of {uri}")
-    table = summarize(runs, metrics, group_by, opts.metric)
+    opts = parser().parse_args(args)
+    lb = from_options(opts)
     out_dir = Path(opts.results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "leaderboard.csv", index=False)
-    markdown = to_markdown(table, metrics, group_by)
+    lb.table.to_csv(out_dir / "leaderboard.csv", index=False)
+    lb.wins.to_csv(out_dir / "winrate.csv")
+    markdown = to_markdown(lb)
     (out_dir / "leaderboard.md").write_text(markdown + "\n")
+    if not opts.no_plots:
+        write_plots(lb, out_dir / "plots")
     if opts.format == "csv":
-        print(table.to_csv(index=False), end="")
+        print(lb.table.to_csv(index=False), end="")
     elif opts.format == "markdown":
         print(markdown)
     else:
-        print_rich(table, metrics, group_by)
+        print_rich(lb)
+        written = ["leaderboard.csv", "leaderboard.md", "winrate.csv"]
+        written += [str(p.relative_to(out_dir)) for p in lb.plots.values()]
+        print(f"wrote {', '.join(written)} under {out_dir}/")
     return 0

@@ -1,0 +1,92 @@
+"""Leaderboard figures as PNG files: win-rate matrix, normalised scores, anytime curves, ECDFs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def fight_plot(wins: pd.DataFrame, path: Path, title: str) -> None:
+    """Heat map of ``wins`` (row beats column, fraction of matches), best row first."""
+    plt = _pyplot()
+    n = len(wins)
+    fig, ax = plt.subplots(figsize=(2.2 + 0.7 * n, 1.6 + 0.6 * n), constrained_layout=True)
+    image = ax.imshow(wins.to_numpy(dtype=float), vmin=0, vmax=1, cmap="RdYlGn")
+    ax.set_xticks(range(n), wins.columns, rotation=45, ha="right")
+    ax.set_yticks(range(n), wins.index)
+    for i in range(n):
+        for j in range(n):
+            v = wins.iat[i, j]
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(image, ax=ax, label="win rate (row vs column)")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def score_plot(table: pd.DataFrame, labels: list[str], path: Path, title: str) -> None:
+    """Horizontal bars: mean normalised score with its bootstrap 95% interval (0 exact, 1 random)."""
+    plt = _pyplot()
+    mean = table["score"].to_numpy(dtype=float)
+    lo = np.where(np.isfinite(table["score_lo"]), mean - table["score_lo"], 0)
+    hi = np.where(np.isfinite(table["score_hi"]), table["score_hi"] - mean, 0)
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.35 * len(labels)), constrained_layout=True)
+    y = np.arange(len(labels))
+    ax.barh(y, mean, xerr=np.vstack([lo, hi]), color="#4c78a8", capsize=3)
+    ax.axvline(1.0, color="grey", ls="--", lw=1, label="random search")
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("normalised score (0 = exact, 1 = random search)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def anytime_plot(curves: pd.DataFrame, path: Path, title: str) -> None:
+    """Best loss so far against renders and against seconds (median line, quartile band)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+    for ax, axis, label in zip(axes, ("renders", "seconds"), ("renders", "seconds"), strict=True):
+        part = curves[curves["axis"] == axis]
+        for group, frame in part.groupby("group"):
+            line = ax.plot(frame["x"], frame["median"], label=str(group))[0]
+            ax.fill_between(frame["x"], frame["q25"], frame["q75"], color=line.get_color(), alpha=0.15)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("best loss so far (median, quartiles)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def ecdf_plot(ecdf: pd.DataFrame, path: Path, title: str) -> None:
+    """Fraction of (run, fixed target) pairs reached against renders spent."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
+    for group, frame in ecdf.groupby("group"):
+        ax.step(frame["renders"], frame["fraction"], where="post", label=str(group))
+    ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("renders")
+    ax.set_ylabel("fraction of targets reached")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,333 @@
+"""Leaderboard statistics on a table of finished per-target runs (one row per run).
+
+Everything here is pure pandas/numpy on the frame :func:`benchmark.leaderboard.load_runs`
+returns (columns ``metrics.*``, ``params.*``, ``tags.*``), so it is tested without a store.
+
+* normalised score (Bayesmark): ``score = (value - optimum) / (random - optimum)`` per run,
+  with optimum 0 (every soundmatch metric and loss is a distance, 0 = exact match) and
+  ``random`` the mean of the same metric over the random solver's runs on the same suite,
+  synth, loss, target and budget; 0 = exact, 1 = as good as random search, > 1 worse;
+* bootstrap 95% intervals of group means (percentile method, seeded);
+* ranks: of the groups' mean score (or metric) within a suite, and mean per-target ranks;
+* win rates between the values of one key (nevergrad's "fight" matrix);
+* anytime curves and fixed-target ECDFs (COCO) from the runs' ``anytime_loss`` histories.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+GROUP_COLUMNS = {
+    "solver": "tags.soundmatch.solver",
+    "synth": "tags.soundmatch.synth",
+    "loss": "tags.soundmatch.loss",
+    "suite": "tags.soundmatch.suite",
+    "target": "tags.soundmatch.target",
+}
+BASELINE_SOLVER = "random"
+# what must match for a random-search run to be another run's baseline
+BASELINE_KEYS = ["suite", "synth", "loss", "target", "budget.renders", "budget.seconds"]
+# fixed targets of the ECDFs: fractions of the reference loss (random search's final loss)
+ECDF_FRACTIONS = (1.0, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01)
+
+
+def group_column(key: str) -> str:
+    """The column of a group-by key: solver, synth, loss, suite, target, or any config key."""
+    return GROUP_COLUMNS.get(key, f"params.{key}")
+
+
+def key_values(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """The columns of ``keys`` as strings (missing columns read as '-'), named by key."""
+    out = pd.DataFrame(index=runs.index)
+    for key in keys:
+        col = group_column(key)
+        out[key] = runs[col].astype(str) if col in runs else "-"
+    return out
+
+
+def dedupe(runs: pd.DataFrame) -> pd.DataFrame:
+    """The latest finished run per (config hash, target): a forced re-run replaces, never doubles."""
+    keys = ["tags.soundmatch.config_hash", "tags.soundmatch.target"]
+    if runs.empty or any(k not in runs for k in keys):
+        return runs
+    ordered = runs.sort_values("start_time") if "start_time" in runs else runs
+    return ordered.drop_duplicates(subset=keys, keep="last").sort_index()
+
+
+def normalised_scores(runs: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.Series]:
+    """Per run: (score, random-search baseline), NaN where no random baseline exists.
+
+    ``metric`` is a column suffix (``loss`` = the run's final value of the loss it
+    optimised). The baseline is the mean of the random solver's ``metric`` over its
+    runs (seeds) on the same :data:`BASELINE_KEYS`.
+    """
+    col = f"metrics.{metric}"
+    values = pd.to_numeric(runs[col], errors="coerce") if col in runs else pd.Series(np.nan, runs.index)
+    keys = key_values(runs, BASELINE_KEYS)
+    solver = key_values(runs, ["solver"])["solver"]
+    ident = keys.apply(lambda r: "\x1f".join(r), axis=1) if len(keys) else pd.Series(dtype=str)
+    is_random = solver == BASELINE_SOLVER
+    base_by_key = values[is_random].groupby(ident[is_random]).mean()
+    baseline = ident.map(base_by_key).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = values / baseline.where(baseline > 0)
+    return score.astype(float), baseline
+
+
+def metric_column(metric: str, group_by: Sequence[str]) -> str:
+    """The table column of a metric: its name, or ``metric.<name>`` where a group key has it
+    (the metric ``loss`` beside the group key ``loss``)."""
+    return f"metric.{metric}" if metric in group_by else metric
+
+
+def bootstrap_ci(
+    values: np.ndarray, seed: int = 0, resamples: int = 2000, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Mean and percentile-bootstrap interval ``(mean, lo, hi)``; nan bounds for n < 2."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(values), size=(resamples, len(values)))
+    means = values[idx].mean(axis=1)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(means, [alpha, 1 - alpha])
+    return mean, float(lo), float(hi)
+
+
+def mean_ranks(runs: pd.DataFrame, values: pd.Series, group_by: Sequence[str]) -> pd.Series:
+    """Mean over (suite, target) of each group's rank (1 = best mean value on that target)."""
+    groups = key_values(runs, group_by)
+    label = groups.apply(lambda r: "\x1f".join(r), axis=1)
+    where = key_values(runs, ["suite", "target"])
+    frame = pd.DataFrame({"g": label, "s": where["suite"], "t": where["target"], "v": values})
+    frame = frame[np.isfinite(frame["v"].astype(float))]
+    if frame.empty:
+        return pd.Series(dtype=float)
+    per_target = frame.groupby(["s", "t", "g"])["v"].mean().reset_index()
+    per_target["rank"] = per_target.groupby(["s", "t"])["v"].rank(method="average")
+    return per_target.groupby("g")["rank"].mean()
+
+
+def summarize(
+    runs: pd.DataFrame,
+    metrics: Sequence[str],
+    group_by: Sequence[str],
+    rank_by: str,
+    score_metric: str = "loss",
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per group: n; normalised score of ``score_metric`` with its bootstrap interval;
+    mean, interval and half-width (``_ci95``) of every metric; ranks.
+
+    ``rank`` orders groups within a suite by mean score when any group has one,
+    else by ``rank_by``; ``mean_rank`` is the mean of per-target ranks by score
+    (or ``rank_by``).
+    """
+    if runs.empty:
+        return pd.DataFrame()
+    score, baseline = normalised_scores(runs, score_metric)
+    keys = key_values(runs, group_by)
+    label = keys.apply(lambda r: "\x1f".join(r), axis=1)
+    rows = []
+    for lab, idx in label.groupby(label).groups.items():
+        frame = runs.loc[idx]
+        row: dict[str, object] = dict(zip(group_by, str(lab).split("\x1f"), strict=True))
+        row["n"] = len(frame)
+        for m in metrics:
+            col = f"metrics.{m}"
+            vals = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float) if col in frame else []
+            mean, lo, hi = bootstrap_ci(np.asarray(vals, dtype=float), seed)
+            name = metric_column(m, group_by)
+            row[name], row[f"{name}_ci95"] = mean, (hi - lo) / 2 if math.isfinite(lo) else math.nan
+            row[f"{name}_lo"], row[f"{name}_hi"] = lo, hi
+        s = score.loc[idx].to_numpy(dtype=float)
+        row["score"], row["score_lo"], row["score_hi"] = bootstrap_ci(s, seed)
+        row["baselined"] = int(np.isfinite(s).sum())
+        row["_label"] = lab
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    by = "score" if np.isfinite(table["score"].astype(float)).any() else rank_by
+    if by == "score":
+        rank_values = score
+    else:
+        col = f"metrics.{rank_by}"
+        rank_values = (
+            pd.to_numeric(runs[col], errors="coerce") if col in runs else pd.Series(np.nan, runs.index)
+        )
+        if metric_column(rank_by, group_by) in table:
+            by = metric_column(rank_by, group_by)
+        else:
+            table[by] = table["_label"].map(rank_values.groupby(label).mean())
+    table["mean_rank"] = table["_label"].map(mean_ranks(runs, rank_values, group_by))
+    within = [k for k in ("suite",) if k in group_by]
+    ranked = table[by].astype(float)
+    if within:
+        table["rank"] = ranked.groupby([table[k] for k in within]).rank(method="min")
+    else:
+        table["rank"] = ranked.rank(method="min")
+    table.attrs["ranked_by"] = by
+    table.attrs["score_metric"] = score_metric
+    table.attrs["unbaselined"] = int((~np.isfinite(score.to_numpy(dtype=float))).sum())
+    table.attrs["runs"] = len(runs)
+    order = [*within, "rank", *[k for k in group_by if k not in within]]
+    return table.drop(columns="_label").sort_values(order, na_position="last").reset_index(drop=True)
+
+
+def win_rates(
+    runs: pd.DataFrame, metric: str, versus: str = "solver", context: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Fraction of matches each ``versus`` value (row) wins against another (column).
+
+    A match is a pair of runs equal in every ``context`` key and in suite, synth,
+    loss, target, seed and budget, different in ``versus``; the lower ``metric``
+    wins, a tie counts one half. NaN where two values never met.
+    """
+    col = f"metrics.{metric}"
+    if col not in runs:
+        return pd.DataFrame()
+    base = ["suite", "synth", "loss", "target", "seed", "budget.renders", "budget.seconds", *context]
+    match_keys = [k for k in dict.fromkeys(base) if k != versus]
+    frame = key_values(runs, [*match_keys, versus])
+    frame["v"] = pd.to_numeric(runs[col], errors="coerce")
+    frame = frame[np.isfinite(frame["v"])]
+    # several runs of one value in one match (e.g. grouped away keys): their mean
+    cell = frame.groupby([*match_keys, versus])["v"].mean().unstack(versus)
+    names = sorted(cell.columns)
+    wins = pd.DataFrame(np.nan, index=names, columns=names)
+    for a in names:
+        for b in names:
+            if a == b:
+                continue
+            both = cell[[a, b]].dropna()
+            if len(both):
+                va, vb = both[a].to_numpy(), both[b].to_numpy()
+                wins.loc[a, b] = float(((va < vb) + 0.5 * (va == vb)).mean())
+    order = wins.mean(axis=1).sort_values(ascending=False).index
+    return wins.loc[order, order]
+
+
+def step_curve(steps: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """A best-so-far step function sampled on ``grid`` (NaN before its first step)."""
+    order = np.argsort(steps)
+    steps, values = steps[order], values[order]
+    pos = np.searchsorted(steps, grid, side="right") - 1
+    out = np.where(pos >= 0, values[np.clip(pos, 0, None)], np.nan)
+    return out
+
+
+def anytime_table(
+    runs: pd.DataFrame, histories: dict[str, pd.DataFrame], group_by: Sequence[str], points: int = 60
+) -> pd.DataFrame:
+    """Median and quartiles of best loss per group on a log grid of renders and of seconds.
+
+    ``histories`` maps run id -> frame with columns ``renders``, ``loss``, ``seconds``.
+    Rows: group label, axis ('renders' or 'seconds'), x, median, q25, q75, runs.
+    """
+    keys = key_values(runs, group_by)
+    label = keys.apply(lambda r: " / ".join(r), axis=1)
+    out = []
+    for axis in ("renders", "seconds"):
+        xs = [h[axis].to_numpy(dtype=float) for h in histories.values() if len(h)]
+        xs = [x[x > 0] for x in xs]
+        xs = [x for x in xs if len(x)]
+        if not xs:
+            continue
+        lo, hi = min(x.min() for x in xs), max(x.max() for x in xs)
+        grid = np.geomspace(lo, hi, points) if hi > lo else np.array([lo])
+        for lab, idx in label.groupby(label).groups.items():
+            curves = []
+            for run_id in runs.loc[idx, "run_id"]:
+                h = histories.get(run_id)
+                if h is None or not len(h):
+                    continue
+                curves.append(step_curve(h[axis].to_numpy(float), h["loss"].to_numpy(float), grid))
+            if not curves:
+                continue
+            stack = np.vstack(curves)
+            with np.errstate(all="ignore"), _quiet_nanwarnings():
+                q25, med, q75 = np.nanquantile(stack, [0.25, 0.5, 0.75], axis=0)
+            for x, m, a, b, n in zip(grid, med, q25, q75, np.isfinite(stack).sum(0), strict=True):
+                out.append(
+                    {"group": lab, "axis": axis, "x": x, "median": m, "q25": a, "q75": b, "runs": int(n)}
+                )
+    return pd.DataFrame(out)
+
+
+def reference_losses(runs: pd.DataFrame, histories: dict[str, pd.DataFrame]) -> tuple[pd.Series, str]:
+    """Per run, the loss its fixed targets are fractions of, and what that reference is.
+
+    The random solver's mean final ``loss`` at the same suite, synth, loss, target and
+    budget; where no random baseline exists, the median first loss any run recorded
+    on that target (the loss of a random guess).
+    """
+    _, baseline = normalised_scores(runs, "loss")
+    if np.isfinite(baseline.to_numpy(dtype=float)).all():
+        return baseline, "random search's final loss"
+    keys = key_values(runs, [k for k in BASELINE_KEYS if not k.startswith("budget")])
+    ident = keys.apply(lambda r: "\x1f".join(r), axis=1)
+    first = pd.Series(
+        [histories[r]["loss"].iloc[0] if len(histories.get(r, ())) else np.nan for r in runs["run_id"]],
+        index=runs.index,
+    )
+    fallback = ident.map(first.groupby(ident).median())
+    return baseline.fillna(fallback), "random search's final loss (else the median first loss)"
+
+
+def ecdf_table(
+    runs: pd.DataFrame,
+    histories: dict[str, pd.DataFrame],
+    group_by: Sequence[str],
+    fractions: Sequence[float] = ECDF_FRACTIONS,
+    points: int = 60,
+) -> tuple[pd.DataFrame, str]:
+    """COCO-style fixed-target ECDF: per group, the fraction of (run, target) pairs reached
+    after x renders, where the targets are ``fractions`` of each run's reference loss."""
+    ref, what = reference_losses(runs, histories)
+    keys = key_values(runs, group_by)
+    label = keys.apply(lambda r: " / ".join(r), axis=1)
+    steps = [h["renders"].to_numpy(float) for h in histories.values() if len(h)]
+    if not steps:
+        return pd.DataFrame(), what
+    hi = max(s.max() for s in steps)
+    grid = np.unique(np.geomspace(1, max(hi, 1), points).round())
+    out = []
+    for lab, idx in label.groupby(label).groups.items():
+        hits = []  # renders at which each (run, fraction) target was first reached (inf: never)
+        for i in idx:
+            h = histories.get(runs.at[i, "run_id"])
+            r = ref.at[i]
+            if h is None or not len(h) or not np.isfinite(r):
+                continue
+            renders, losses = h["renders"].to_numpy(float), h["loss"].to_numpy(float)
+            for f in fractions:
+                reached = np.nonzero(losses <= f * r)[0]
+                hits.append(renders[reached[0]] if len(reached) else np.inf)
+        if not hits:
+            continue
+        hits_arr = np.asarray(hits)
+        for x in grid:
+            out.append({"group": lab, "renders": x, "fraction": float((hits_arr <= x).mean())})
+    return pd.DataFrame(out), what
+
+
+class _quiet_nanwarnings:
+    """Silence numpy's all-NaN slice warnings (a grid point before any run started)."""
+
+    def __enter__(self) -> None:
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc: object) -> None:
+        self._ctx.__exit__(*exc)

@@ -1,0 +1,158 @@
+"""Leaderboard statistics on hand-made run tables: values worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark import scoring
+
+
+def runs_table(rows: list[tuple[str, str, str, int, float]]) -> pd.DataFrame:
+    """(solver, loss, target, seed, final loss) rows as load_runs would return them."""
+    frame = pd.DataFrame(
+        {
+            "run_id": [f"r{i}" for i in range(len(rows))],
+            "start_time": pd.to_datetime(np.arange(len(rows)), unit="s"),
+            "tags.soundmatch.solver": [r[0] for r in rows],
+            "tags.soundmatch.loss": [r[1] for r in rows],
+            "tags.soundmatch.target": [r[2] for r in rows],
+            "params.seed": [str(r[3]) for r in rows],
+            "metrics.loss": [r[4] for r in rows],
+            "metrics.lsd": [10 * r[4] for r in rows],
+        }
+    )
+    frame["tags.soundmatch.suite"] = "s1"
+    frame["tags.soundmatch.synth"] = "fm2"
+    frame["params.budget.renders"] = "100"
+    frame["params.budget.seconds"] = "None"
+    frame["tags.soundmatch.config_hash"] = [f"{r[0]}-{r[1]}-{r[3]}" for r in rows]
+    return frame
+
+
+ROWS = [
+    # random search: baseline 2.0 on t1 (mean of seeds), 4.0 on t2
+    ("random", "mss", "t1", 0, 1.0),
+    ("random", "mss", "t1", 1, 3.0),
+    ("random", "mss", "t2", 0, 4.0),
+    ("random", "mss", "t2", 1, 4.0),
+    ("cma", "mss", "t1", 0, 0.5),
+    ("cma", "mss", "t1", 1, 1.5),
+    ("cma", "mss", "t2", 0, 1.0),
+    ("cma", "mss", "t2", 1, 6.0),
+]
+
+
+def test_normalised_score_divides_by_random_search_at_the_same_budget():
+    runs = runs_table(ROWS)
+    score, baseline = scoring.normalised_scores(runs, "loss")
+    assert baseline.tolist() == [2.0, 2.0, 4.0, 4.0, 2.0, 2.0, 4.0, 4.0]
+    assert score.tolist() == pytest.approx([0.5, 1.5, 1.0, 1.0, 0.25, 0.75, 0.25, 1.5])
+    # another loss has no random run: no baseline, no score
+    other = runs_table([*ROWS, ("cma", "l2", "t1", 0, 0.1)])
+    score, _ = scoring.normalised_scores(other, "loss")
+    assert np.isnan(score.iloc[-1]) and np.isfinite(score.iloc[:-1]).all()
+    # a different budget is a different baseline
+    other = runs_table([*ROWS, ("cma", "mss", "t1", 0, 0.1)])
+    other.loc[8, "params.budget.renders"] = "50"
+    assert np.isnan(scoring.normalised_scores(other, "loss")[0].iloc[-1])
+
+
+def test_summary_means_bootstrap_intervals_and_ranks():
+    runs = runs_table(ROWS)
+    table = scoring.summarize(runs, ["lsd"], ["solver"], "lsd", score_metric="loss", seed=3)
+    cma = table.set_index("solver").loc["cma"]
+    rnd = table.set_index("solver").loc["random"]
+    assert cma["score"] == pytest.approx((0.25 + 0.75 + 0.25 + 1.5) / 4)
+    assert rnd["score"] == pytest.approx(1.0)
+    assert cma["lsd"] == pytest.approx(22.5) and cma["n"] == 4
+    # percentile bootstrap of the mean lies inside the data's range and around the mean
+    assert 0.25 <= cma["score_lo"] <= cma["score"] <= cma["score_hi"] <= 1.5
+    assert cma["lsd_lo"] < cma["lsd"] < cma["lsd_hi"]
+    assert cma["lsd_ci95"] == pytest.approx((cma["lsd_hi"] - cma["lsd_lo"]) / 2)
+    assert table.loc[0, "solver"] == "cma" and table.attrs["ranked_by"] == "score"
+    assert table.set_index("solver")["rank"].to_dict() == {"cma": 1.0, "random": 2.0}
+    # per target: cma wins t1 (score 0.5 vs 1.0) and t2 (0.875 vs 1.0)
+    assert table.set_index("solver")["mean_rank"].to_dict() == {"cma": 1.0, "random": 2.0}
+    again = scoring.summarize(runs, ["lsd"], ["solver"], "lsd", score_metric="loss", seed=3)
+    pd.testing.assert_frame_equal(table, again)  # seeded
+
+
+def test_bootstrap_interval_covers_the_mean_at_the_nominal_rate():
+    rng = np.random.default_rng(0)
+    covered = 0
+    for _ in range(200):
+        _, lo, hi = scoring.bootstrap_ci(rng.normal(1.0, 1.0, 30), seed=int(rng.integers(1 << 30)))
+        covered += lo <= 1.0 <= hi
+    assert 0.88 <= covered / 200 <= 0.99
+    assert np.isnan(scoring.bootstrap_ci(np.array([1.0]))[1])
+
+
+def test_without_random_runs_the_rank_falls_back_to_the_metric():
+    runs = runs_table([r for r in ROWS if r[0] != "random"] + [("ga", "mss", "t1", 0, 9.0)])
+    table = scoring.summarize(runs, ["lsd"], ["solver"], "lsd", score_metric="loss")
+    assert table["score"].isna().all() and table.attrs["unbaselined"] == 5
+    assert table.attrs["ranked_by"] == "lsd" and table.loc[0, "solver"] == "cma"
+
+
+def test_metric_named_like_a_group_key_gets_its_own_column():
+    runs = runs_table(ROWS)
+    table = scoring.summarize(runs, ["loss"], ["loss", "solver"], "loss")
+    assert set(table["loss"]) == {"mss"}
+    assert table.set_index("solver").loc["random", "metric.loss"] == pytest.approx(3.0)
+
+
+def test_win_rates_count_matches_and_ties():
+    rows = [*ROWS, ("ga", "mss", "t1", 0, 0.5), ("ga", "mss", "t2", 0, 9.0)]
+    wins = scoring.win_rates(runs_table(rows), "loss", "solver")
+    # cma vs random: t1s0 win, t1s1 win, t2s0 win, t2s1 loss
+    assert wins.loc["cma", "random"] == pytest.approx(0.75)
+    assert wins.loc["random", "cma"] == pytest.approx(0.25)
+    # cma vs ga meet on t1 seed 0 (tie) and t2 seed 0 (cma wins)
+    assert wins.loc["cma", "ga"] == pytest.approx(0.75)
+    assert np.isnan(wins.loc["cma", "cma"])
+    assert list(wins.index)[0] == "cma"
+
+
+def test_dedupe_keeps_the_latest_run_of_a_config_and_target():
+    runs = runs_table([*ROWS, ("cma", "mss", "t1", 0, 0.1)])
+    kept = scoring.dedupe(runs)
+    assert len(kept) == len(ROWS)
+    mine = kept[
+        (kept["tags.soundmatch.config_hash"] == "cma-mss-0") & (kept["tags.soundmatch.target"] == "t1")
+    ]
+    assert mine["metrics.loss"].tolist() == [0.1]
+
+
+def test_anytime_curves_and_fixed_target_ecdf():
+    runs = runs_table(ROWS)
+    hist = {
+        rid: pd.DataFrame(
+            {"renders": [1, 10, 100], "loss": [5.0, 2.0, min(2.0, v)], "seconds": [0.01, 0.1, 1]}
+        )
+        for rid, v in zip(runs["run_id"], runs["metrics.loss"], strict=True)
+    }
+    grid = np.array([0.5, 1, 5, 10, 99, 100, 1000])
+    assert scoring.step_curve(np.array([1.0, 10, 100]), np.array([5.0, 2, 1]), grid)[1:].tolist() == [
+        5,
+        5,
+        2,
+        2,
+        1,
+        1,
+    ]
+    curves = scoring.anytime_table(runs, hist, ["solver"], points=5)
+    cma = curves[(curves["group"] == "cma") & (curves["axis"] == "renders")]
+    assert cma["x"].iloc[0] == 1 and cma["x"].iloc[-1] == pytest.approx(100)
+    assert cma["median"].iloc[0] == 5.0 and cma["median"].iloc[-1] == pytest.approx(
+        np.median([0.5, 1.5, 1, 2])
+    )
+    assert set(curves["axis"]) == {"renders", "seconds"}
+    ecdf, what = scoring.ecdf_table(runs, hist, ["solver"], fractions=(1.0, 0.5))
+    assert "random search" in what
+    last = ecdf[ecdf["renders"] == ecdf["renders"].max()].set_index("group")["fraction"]
+    # cma's final best 0.5, 1.5, 1, 2 against targets (1, 0.5) x baselines 2, 2, 4, 4: all but 1.5 <= 1
+    assert last["cma"] == pytest.approx(7 / 8)
+    first = ecdf[ecdf["renders"] == 1].set_index("group")["fraction"]
+    assert first["cma"] == 0.0  # 5.0 is above every target

@@ -21,6 +21,7 @@ import numpy as np
 import soundfile as sf
 
 from benchmark.options import Option, integer, number, parse_options, split_key_values, text, usage
+from benchmark.render_match import RUN_OPTIONS, render_match
 from benchmark.voices import render_voice, synth_for_voice
 from soundmatch.errors import UserError
 from synths.base import Note
@@ -80,6 +81,9 @@ PATCH_OPTIONS = (
 
 RENDER_MODES: dict[str, RenderMode] = {
     "patch": RenderMode("play a DX7 voice from a .syx file", PATCH_OPTIONS, render_patch),
+    "run_id": RenderMode(
+        "re-render a logged implicit_fm match: any rate, stretched, stereo detune", RUN_OPTIONS, render_match
+    ),
 }
 
 OUT = Option("out", text, help="WAV file to write")

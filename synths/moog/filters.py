@@ -1,0 +1,164 @@
+"""Resonant biquad filters whose cutoff and resonance may change over time, evaluated by a scan.
+
+The filters are the RBJ "audio EQ cookbook" biquads: the bilinear transform, with
+the cutoff pre-warped, of the analog prototypes ``w0^2 / (s^2 + s w0/Q + w0^2)``
+(low-pass) and ``s^2 / (s^2 + s w0/Q + w0^2)`` (high-pass). Q = 1/sqrt(2) is the
+second-order Butterworth; larger Q gives a resonant peak of about Q (in gain) at
+the cutoff.
+
+Time variation: the coefficients are held for blocks of ``block`` samples (the
+control rate, e.g. 500 Hz for 32 samples at 16 kHz) and the recursion is the
+direct form I, whose state (the last two outputs) stays meaningful when the
+coefficients jump. Evaluation without a loop over samples:
+
+1. the feed-forward part ``v[n] = b0 x[n] + b1 x[n-1] + b2 x[n-2]`` is vectorised;
+2. the all-pole part ``y[n] = v[n] - a1 y[n-1] - a2 y[n-2]`` is run inside every
+   block at once from a zero state (a loop over the ``block`` positions, each step
+   a tensor op over all blocks), together with the two zero-input responses of the
+   block's recursion;
+3. the true state entering each block follows the affine recursion
+   ``s[k+1] = M[k] s[k] + e[k]`` over blocks, solved by a parallel prefix scan in
+   ``log2(num_blocks)`` steps; the output is the zero-state response plus the
+   zero-input responses weighted by that state.
+
+The result equals the per-sample recursion up to float rounding, and every step
+is differentiable with respect to the input and the coefficients.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+FILTER_KINDS = ("lowpass", "highpass")
+
+
+def biquad_coefficients(
+    kind: str, cutoff_hz: Tensor, q: Tensor, sample_rate: int
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Normalised (a0 = 1) coefficients ``b0, b1, b2, a1, a2``, each shaped like ``cutoff_hz``.
+
+    Args:
+        kind: "lowpass" or "highpass".
+        cutoff_hz: cutoff frequencies in Hz, any shape, 0 < f < sample_rate / 2.
+        q: quality factor (> 0), broadcastable to ``cutoff_hz``.
+    """
+    w0 = (2.0 * math.pi / sample_rate) * cutoff_hz
+    cos_w0 = torch.cos(w0)
+    alpha = torch.sin(w0) / (2.0 * q)
+    a0 = 1.0 + alpha
+    if kind == "lowpass":
+        b1 = (1.0 - cos_w0) / a0
+        b0 = 0.5 * b1
+    elif kind == "highpass":
+        b1 = -(1.0 + cos_w0) / a0
+        b0 = -0.5 * b1
+    else:
+        raise ValueError(f"filter kind must be one of {FILTER_KINDS}, got {kind!r}")
+    return b0, b1, b0, -2.0 * cos_w0 / a0, (1.0 - alpha) / a0
+
+
+Pair = tuple[Tensor, Tensor]
+Mat = tuple[Tensor, Tensor, Tensor, Tensor]
+
+
+def _compose(m2: Mat, e2: Pair, m1: Mat, e1: Pair) -> tuple[Mat, Pair]:
+    """The affine map ``s -> m2 (m1 s + e1) + e2`` as ``(m2 m1, m2 e1 + e2)``.
+
+    2 x 2 matrices are tuples ``(m00, m01, m10, m11)`` of tensors and vectors pairs,
+    written out elementwise because batched 2 x 2 matmuls are slow on CPU.
+    """
+    a, b, c, d = m2
+    p, q, r, s = m1
+    m = (a * p + b * r, a * q + b * s, c * p + d * r, c * q + d * s)
+    e = (a * e1[0] + b * e1[1] + e2[0], c * e1[0] + d * e1[1] + e2[1])
+    return m, e
+
+
+def _prefix_states(m: Mat, e: Pair) -> Pair:
+    """States ``s[k]`` of ``s[k+1] = m[k] s[k] + e[k]`` with ``s[0] = 0``; all ``[B, K]``.
+
+    Hillis-Steele inclusive scan over the affine maps along K, then a shift by one block.
+    """
+    steps = 1
+    num = e[0].shape[-1]
+    while steps < num:
+        mc, ec = _compose(
+            tuple(t[:, steps:] for t in m),  # type: ignore[arg-type]
+            (e[0][:, steps:], e[1][:, steps:]),
+            tuple(t[:, :-steps] for t in m),  # type: ignore[arg-type]
+            (e[0][:, :-steps], e[1][:, :-steps]),
+        )
+        m = tuple(torch.cat([t[:, :steps], tc], dim=1) for t, tc in zip(m, mc, strict=True))  # type: ignore[assignment]
+        e = (torch.cat([e[0][:, :steps], ec[0]], dim=1), torch.cat([e[1][:, :steps], ec[1]], dim=1))
+        steps *= 2
+    return F.pad(e[0][:, :-1], (1, 0)), F.pad(e[1][:, :-1], (1, 0))
+
+
+def _all_pole_rows(drive: list[Tensor], a1: Tensor, a2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``y[j] = drive[j] - a1 y[j-1] - a2 y[j-2]`` from ``y[-1] = y[-2] = 0``, all blocks at once.
+
+    ``drive`` is a list of ``block`` tensors ``[..., B, K]``; ``a1, a2`` are ``[B, K]``.
+    Returns ``y`` as ``[..., B, K, block]`` and its last two rows ``y[block-1], y[block-2]``
+    (taken before stacking: slicing the stack would cost a full-size gradient buffer each).
+    """
+    outs = [drive[0]]
+    prev1 = drive[0]
+    prev2 = None
+    for j in range(1, len(drive)):
+        cur = torch.addcmul(drive[j], a1, prev1, value=-1.0)
+        if prev2 is not None:
+            cur = torch.addcmul(cur, a2, prev2, value=-1.0)
+        outs.append(cur)
+        prev2, prev1 = prev1, cur
+    return torch.stack(outs, dim=-1), outs[-1], outs[-2]
+
+
+def time_varying_biquad(
+    x: Tensor, b0: Tensor, b1: Tensor, b2: Tensor, a1: Tensor, a2: Tensor, block: int
+) -> Tensor:
+    """Filter ``x[B, T]`` with coefficients held per block.
+
+    Args:
+        x: input signals ``[B, T]``.
+        b0, b1, b2, a1, a2: coefficients ``[B, K]`` (or ``[B, 1]`` for a fixed filter),
+            ``K = ceil(T / block)``; block k covers samples ``k*block .. (k+1)*block - 1``.
+        block: samples per block (the control period).
+
+    Returns:
+        ``[B, T]``, the direct-form-I output from a zero initial state.
+    """
+    batch, length = x.shape
+    num = -(-length // block)
+    pad = num * block - length
+    xp = F.pad(x, (2, pad))
+    x0, x1, x2 = (xp[:, 2 - i : 2 - i + num * block].reshape(batch, num, block) for i in range(3))
+    b0, b1, b2, a1, a2 = (c.expand(batch, num).unsqueeze(-1) for c in (b0, b1, b2, a1, a2))
+    v = b0 * x0 + b1 * x1 + b2 * x2  # [B, K, L]
+    a1, a2 = a1.squeeze(-1), a2.squeeze(-1)
+
+    zs, zs_last, zs_prev = _all_pole_rows(list(v.permute(2, 0, 1).unbind(0)), a1, a2)  # zero-state
+    # Zero-input responses: row 0 to y[-1] = 1, row 1 to y[-2] = 1 (the initial state
+    # enters as the drive of the first two steps).
+    zero = torch.zeros_like(a1)
+    drive = [torch.stack([-a1, -a2]), torch.stack([-a2, zero])] + [torch.stack([zero, zero])] * (block - 2)
+    (g1, g2), g_last, g_prev = _all_pole_rows(drive[:block], a1, a2)  # g1, g2: [B, K, L]
+    # Block map s[k+1] = M s[k] + e with s = (y[n-1], y[n-2]) at the block's start.
+    m = (g_last[0], g_last[1], g_prev[0], g_prev[1])
+    s0, s1 = _prefix_states(m, (zs_last, zs_prev))  # each [B, K]
+    y = torch.addcmul(torch.addcmul(zs, g1, s0.unsqueeze(-1)), g2, s1.unsqueeze(-1))
+    return y.reshape(batch, num * block)[:, :length]
+
+
+def block_mean(signal: Tensor, block: int) -> Tensor:
+    """Mean of ``signal[B, T]`` over blocks of ``block`` samples (last one partial), ``[B, K]``."""
+    batch, length = signal.shape
+    num = -(-length // block)
+    padded = F.pad(signal, (0, num * block - length))
+    sums = padded.reshape(batch, num, block).sum(-1)
+    counts = torch.full((num,), float(block), dtype=signal.dtype, device=signal.device)
+    counts[-1] = length - (num - 1) * block
+    return sums / counts

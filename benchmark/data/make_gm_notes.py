@@ -1,0 +1,137 @@
+"""Regenerate the bundled ``gm_notes`` clips from the FluidR3 General MIDI soundfont.
+
+    apt-get update && apt-get install -y --no-install-recommends fluidsynth fluid-soundfont-gm
+    python -m benchmark.data.make_gm_notes            # writes benchmark/data/gm_notes/
+
+Each clip is one note (velocity 100) of a recorded instrument of FluidR3_GM.sf2
+(MIT licence; notice in gm_notes/LICENSE-FluidR3_GM.txt), held for 1.6 s and
+rendered by fluidsynth at 16 kHz with reverb and chorus off; the stereo output
+is averaged to mono, cut at 2.0 s with a 50 ms raised-cosine fade-out, scaled
+to a peak of -1 dBFS and written as 16-bit FLAC. ``notes.csv`` lists every
+clip with its instrument, General MIDI program and MIDI pitch. The output is
+deterministic for one fluidsynth version and soundfont.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import struct
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+LICENSE = Path("/usr/share/doc/fluid-soundfont-gm/copyright")
+OUT_DIR = Path(__file__).resolve().parent / "gm_notes"
+SAMPLE_RATE = 16000
+CLIP_SECONDS = 2.0
+HOLD_SECONDS = 1.6
+FADE_SECONDS = 0.05
+PEAK_DBFS = -1.0
+VELOCITY = 100
+TICKS_PER_QUARTER = 480  # at the default 120 bpm one tick is 500000/480 microseconds
+
+# name: (General MIDI program, 0-based; family; MIDI pitches within the instrument's range)
+INSTRUMENTS: dict[str, tuple[int, str, tuple[int, ...]]] = {
+    "acoustic_grand_piano": (0, "keyboard", (48, 60, 72)),
+    "electric_piano": (4, "keyboard", (48, 60, 72)),
+    "vibraphone": (11, "mallet", (60, 67, 74)),
+    "marimba": (12, "mallet", (48, 60, 72)),
+    "church_organ": (19, "organ", (48, 60, 72)),
+    "nylon_guitar": (24, "guitar", (45, 57, 69)),
+    "acoustic_bass": (32, "bass", (31, 38, 45)),
+    "violin": (40, "string", (57, 69, 81)),
+    "viola": (41, "string", (50, 62, 74)),
+    "cello": (42, "string", (40, 48, 60)),
+    "contrabass": (43, "string", (31, 40)),
+    "harp": (46, "string", (48, 60, 72)),
+    "trumpet": (56, "brass", (58, 65, 72)),
+    "trombone": (57, "brass", (41, 50, 58)),
+    "tuba": (58, "brass", (31, 38)),
+    "french_horn": (60, "brass", (45, 53, 62)),
+    "alto_sax": (65, "reed", (52, 61, 70)),
+    "oboe": (68, "reed", (60, 67, 76)),
+    "bassoon": (70, "reed", (36, 45, 53)),
+    "clarinet": (71, "reed", (52, 62, 72)),
+    "flute": (73, "flute", (62, 72, 81)),
+}
+
+
+def _vlq(value: int) -> bytes:
+    """MIDI variable-length quantity."""
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(out))
+
+
+def note_midi(program: int, pitch: int, velocity: int, hold_seconds: float, end_seconds: float) -> bytes:
+    """A type-0 standard MIDI file: program change, one note held ``hold_seconds``, end at ``end_seconds``."""
+    ticks_per_second = TICKS_PER_QUARTER * 2  # 120 bpm
+    hold = int(round(hold_seconds * ticks_per_second))
+    tail = int(round((end_seconds - hold_seconds) * ticks_per_second))
+    events = (
+        _vlq(0) + bytes([0xC0, program])
+        + _vlq(0) + bytes([0x90, pitch, velocity])
+        + _vlq(hold) + bytes([0x80, pitch, 0])
+        + _vlq(tail) + bytes([0xFF, 0x2F, 0x00])
+    )  # fmt: skip
+    header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, TICKS_PER_QUARTER)
+    return header + b"MTrk" + struct.pack(">I", len(events)) + events
+
+
+def render_clip(program: int, pitch: int, folder: Path) -> np.ndarray:
+    """Mono float32 ``[2.0 s * 16 kHz]`` of one note, faded out and peak-normalised."""
+    mid, wav = folder / "note.mid", folder / "note.wav"
+    mid.write_bytes(note_midi(program, pitch, VELOCITY, HOLD_SECONDS, CLIP_SECONDS))
+    cmd = ["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "1.0", "-r", str(SAMPLE_RATE)]
+    cmd += ["-O", "s16", "-T", "wav", "-F", str(wav), str(SOUNDFONT), str(mid)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    data, rate = sf.read(str(wav), dtype="float32", always_2d=True)
+    assert rate == SAMPLE_RATE, rate
+    n = int(CLIP_SECONDS * SAMPLE_RATE)
+    audio = np.pad(data.mean(axis=1), (0, max(0, n - data.shape[0])))[:n]
+    fade = int(FADE_SECONDS * SAMPLE_RATE)
+    audio[-fade:] *= 0.5 * (1.0 + np.cos(np.linspace(0.0, np.pi, fade)))
+    return (audio * (10.0 ** (PEAK_DBFS / 20.0) / np.abs(audio).max())).astype(np.float32)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    args = parser.parse_args()
+    if shutil.which("fluidsynth") is None or not SOUNDFONT.is_file():
+        raise SystemExit(
+            "needs Debian's fluidsynth and fluid-soundfont-gm: apt-get update && "
+            "apt-get install -y --no-install-recommends fluidsynth fluid-soundfont-gm"
+        )
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (program, family, pitches) in INSTRUMENTS.items():
+            for pitch in pitches:
+                file = f"{name}_{pitch:03d}.flac"
+                sf.write(
+                    args.out / file, render_clip(program, pitch, Path(tmp)), SAMPLE_RATE, subtype="PCM_16"
+                )
+                rows.append([file, name, family, program, pitch, VELOCITY])
+    with open(args.out / "notes.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "instrument", "family", "gm_program", "midi_pitch", "velocity"])
+        writer.writerows(rows)
+    shutil.copyfile(LICENSE, args.out / "LICENSE-FluidR3_GM.txt")
+    total = sum(p.stat().st_size for p in args.out.iterdir())
+    print(f"wrote {len(rows)} clips to {args.out} ({total / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,6 +57,8 @@ class CMAES(Solver):
             "center" (0.5 everywhere) or "sample" (a draw from ``synth.sample``,
             the synth's musically plausible prior).
         max_popsize: IPOP doubling stops growing past this size (None: no cap).
+        options: further options for ``cma.CMAEvolutionStrategy`` (e.g. ``{"tolfun": 1e-6}``,
+            when a run should end, and so restart, sooner); bounds, popsize and seed are set here.
     """
 
     sigma0: float = 0.3
@@ -64,6 +67,7 @@ class CMAES(Solver):
     max_restarts: int = 100
     x0: str = "random"
     max_popsize: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
 
     name = "cma"
 
@@ -97,7 +101,8 @@ class CMAES(Solver):
                 run = _Run(max(pop, 2), self.sigma0 * 10 ** (-2 * u), "small", max(last_large_spend // 2, 1))
             before = problem.renders
             try:
-                stop = self._run_once(problem, run, self._start(problem), seed=int(rng.integers(1, 2**31)))
+                seed = int(rng.integers(1, 2**31))
+                stop = self._run_once(problem, run, self._start(problem), {**self.options, "seed": seed})
             except BudgetExhausted:
                 stop = "budget"
             used = problem.renders - before
@@ -119,11 +124,11 @@ class CMAES(Solver):
         return torch.rand(problem.dim, generator=problem.generator).double().numpy()
 
     @staticmethod
-    def _run_once(problem: Problem, run: _Run, x0: np.ndarray, seed: int) -> str:
+    def _run_once(problem: Problem, run: _Run, x0: np.ndarray, options: dict[str, Any]) -> str:
         """One CMA-ES run from ``x0``; returns why it stopped (cma's reason, "cap" or "budget")."""
         import cma
 
-        opts = {"bounds": [0.0, 1.0], "popsize": run.popsize, "seed": seed, "verbose": -9}
+        opts = {"verbose": -9, **options, "bounds": [0.0, 1.0], "popsize": run.popsize}
         start = problem.renders
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # cma warns about re-sampling near bounds, harmlessly

@@ -9,7 +9,7 @@ at the centre of its unit cell, ``(i + 0.5) / n``.
 
 Each step asks ``batch_size`` candidates (the optimizer is told it has that many
 workers), renders them in one ``Problem.evaluate`` and tells all the losses back.
-Optimizers that cannot run in parallel (e.g. SQP, Powell) run with batches of one.
+Optimizers that declare they cannot run in parallel (SQP, Powell, BO ...) run with batches of one.
 """
 
 from __future__ import annotations
@@ -90,14 +90,10 @@ class Nevergrad(Solver):
         import nevergrad as ng
 
         factory = ng.optimizers.registry[self.optimizer]
+        workers = 1 if getattr(factory, "no_parallelization", False) else self.batch_size
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # nevergrad warns about settings it will cope with
-            try:
-                return factory(param, budget=budget, num_workers=self.batch_size), self.batch_size
-            except ValueError as err:
-                if "parallel" not in str(err) or self.batch_size == 1:
-                    raise
-                return factory(param, budget=budget, num_workers=1), 1
+            return factory(param, budget=budget, num_workers=workers), workers
 
 
 class SpecSpace:

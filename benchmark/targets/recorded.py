@@ -113,6 +113,10 @@ class RecordedSuite(TargetSuite):
         audio = load_audio(
             clip.path, ctx.sample_rate, ctx.duration, clip.offset, self.normalize, self.level_db
         )
+        return self.make_target(clip, audio, ctx)
+
+    def make_target(self, clip: Clip, audio: np.ndarray, ctx: SuiteContext) -> Target:
+        """A Target from a clip's audio (already at the task's rate, length and level)."""
         note, source = self.note_for(clip, audio, ctx)
         meta = {"suite": self.name, "source": clip.source, "offset": clip.offset, **clip.meta}
         meta.update(pitch=note.pitch, pitch_source=source)

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import Tensor
 
@@ -30,6 +30,8 @@ class Combo(Loss):
     terms: list[dict[str, Any]] = field(
         default_factory=lambda: [{"name": "mss", "weight": 1.0}, {"name": "spectral_ot", "weight": 0.001}]
     )
+
+    name: ClassVar[str] = "combo"
 
     def __post_init__(self) -> None:
         if not self.terms:

@@ -43,6 +43,7 @@ class SignalChain(Loss):
     base: dict[str, Any] = field(default_factory=lambda: {"name": "mss"})
     weights: dict[str, float] = field(default_factory=dict)
 
+    name: ClassVar[str] = "signal_chain"
     uses_stages: ClassVar[bool] = True
 
     def __post_init__(self) -> None:

@@ -146,7 +146,13 @@ class Problem:
         self.generator = torch.Generator().manual_seed(seed)
         self.loss = loss
         self._target_audio = target.audio.to(self.device, torch.float32).reshape(1, -1)
-        self._bound_loss = loss.bind(self._target_audio)
+        # losses over a synth's chain (``uses_stages``, e.g. signal_chain) compare every
+        # stage, so they are bound on the target's stages, which need its parameters
+        self._uses_stages = bool(getattr(loss, "uses_stages", False))
+        if self._uses_stages:
+            self._bound_loss = loss.bind(self._target_stages())
+        else:
+            self._bound_loss = loss.bind(self._target_audio)
         self.on_progress = on_progress
         self.renders = 0
         self.backwards = 0
@@ -219,8 +225,28 @@ class Problem:
             note=self.target.note,
         )
 
+    def _stages(self, x: Tensor) -> dict[str, Tensor]:
+        return self.synth.stages(
+            x.to(self.device, torch.float32),
+            sample_rate=self.sample_rate,
+            duration=self.duration,
+            note=self.target.note,
+        )
+
+    def _target_stages(self) -> dict[str, Tensor]:
+        if self.target.params is None:
+            raise UserError(
+                f"loss '{getattr(self.loss, 'name', type(self.loss).__name__)}' compares every stage of the "
+                f"synth, which needs targets with known parameters (target '{self.target.name}' has none); "
+                "use a synthetic target suite or another loss"
+            )
+        with torch.no_grad():
+            return self._stages(self.target.params.reshape(1, -1))
+
     def loss_of(self, x: Tensor) -> Tensor:
         """Loss ``[B]`` of ``x[B, D]`` without spending budget or recording (harness use only)."""
+        if self._uses_stages:
+            return self._bound_loss(self._stages(x))
         return self._bound_loss(self.render(x))
 
     def _admit(self, x: Tensor) -> Tensor:

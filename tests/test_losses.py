@@ -183,3 +183,21 @@ def test_gradcheck_float64(name):
     bound = loss.bind(target)
     # fast mode checks the Jacobian along random directions (one finite difference each)
     assert torch.autograd.gradcheck(bound, (pred,), eps=1e-6, atol=1e-5, rtol=1e-3, fast_mode=True)
+
+
+def test_problem_binds_stage_losses_on_target_stages():
+    from solvers.base import Budget, Problem, Target
+    from soundmatch.errors import UserError
+    from synths.fm2 import FM2
+
+    synth = FM2()
+    x_true = synth.sample(1, torch.Generator().manual_seed(1))
+    audio = synth.render(x_true, sample_rate=SR, duration=0.25)[0]
+    loss = loss_registry.create("signal_chain", sample_rate=SR, base={"name": "mss", "fft_sizes": [256, 64]})
+    problem = Problem(synth, Target(audio, SR, "t", params=x_true[0]), loss, Budget(renders=10))
+    values = problem.evaluate(torch.cat([x_true, synth.sample(2, torch.Generator().manual_seed(2))]))
+    assert float(values[0]) < 1e-3 < float(values[1:].min())
+    _, grad = problem.value_and_grad(torch.full((1, synth.dim), 0.5))
+    assert float(grad.abs().sum()) > 0
+    with pytest.raises(UserError, match="known parameters"):
+        Problem(synth, Target(audio, SR, "real"), loss, Budget(renders=10))

@@ -1,0 +1,265 @@
+"""Amortized sound matching: a network maps a sound to synth parameters in one forward pass.
+
+After DiffMoog and Masuda & Saito (2023). Training (``fit``, once per task, the
+checkpoint cached by a hash of the configuration) follows one of three procedures:
+
+- ``ploss``: parameter loss on patches drawn from the synth's sampler (MSE on
+  continuous parameters, cross-entropy on categorical ones).
+- ``synth``: the same, handing over to the run's spectral loss on a schedule: the
+  weight of the spectral loss (between the network's render and the input sound)
+  ramps linearly from 0 at ``handover_start`` to 1 at ``handover_end`` (fractions
+  of ``steps``).
+- ``real``: ``synth``, then ``real_steps`` more steps of spectral loss alone on real
+  recordings from a suite's *train* split (``real_suite``, e.g. gm_notes or nsynth
+  with ``split: train``), each rendered at the recording's own note.
+
+Splits never leak: the checkpoint records a digest of every recording trained on
+(and its source file when the suite names one); solving a target whose audio or
+source is among them is refused. Synthetic training draws come from their own
+seed stream (``derive_seed(train_seed, "encoder", ...)``), never the suites'.
+
+Solving spends one render on the network's prediction; ``refine`` (a gradient
+solver taking ``x0``) may then polish it with the rest of the budget.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from solvers.base import Problem, Result, Solver, Target, Task, solver_registry
+from solvers.encoder_net import BACKBONES, EncoderNet, parameter_loss
+from solvers.learning import Stopwatch, cached_fit, fit_key
+from soundmatch.errors import UserError
+from soundmatch.seeding import derive_seed
+
+PROCEDURES = ("ploss", "synth", "real")
+SOURCE_KEYS = ("source", "path", "file", "source_file")
+
+
+def audio_digest(audio: torch.Tensor) -> str:
+    """sha1 of a clip's float32 samples: the identity of a recording as trained on."""
+    data = audio.detach().to("cpu", torch.float32).contiguous().numpy().tobytes()
+    return hashlib.sha1(data).hexdigest()
+
+
+def target_sources(target: Target) -> set[str]:
+    """The source-file names a target's metadata gives (empty when it gives none)."""
+    return {str(target.meta[k]) for k in SOURCE_KEYS if target.meta.get(k)}
+
+
+@solver_registry.register("encoder")
+@dataclass
+class Encoder(Solver):
+    """Amortized encoder: log-mel -> CNN/GRU -> one head per parameter; one forward pass per target.
+
+    Args:
+        backbone: ``cnn`` or ``gru``.
+        procedure: ``ploss``, ``synth`` or ``real`` (see the module docstring).
+        steps: synthetic training steps (batches of ``batch_size`` sampled patches).
+        batch_size: patches per synthetic step.
+        lr: Adam learning rate.
+        hidden: embedding width.
+        n_mels: mel bands of the input.
+        handover_start, handover_end: ``synth``/``real``: fractions of ``steps`` where
+            the spectral loss starts to take over and where it has replaced the
+            parameter loss.
+        real_suite: ``real``: the suite config of the recordings to train on; it must
+            name its train split (e.g. ``{name: gm_notes, split: train}``).
+        real_steps, real_batch_size: ``real``: steps and recordings per step.
+        gumbel_tau: temperature of the Gumbel-softmax samples of categorical
+            parameters while training with the spectral loss (0: argmax).
+        refine: gradient solver from the registry that polishes the prediction with
+            the remaining budget (must take ``x0``), or ``none``.
+        refine_options: its options.
+        train_seed: seeds initialisation, patch draws and batch order.
+    """
+
+    backbone: str = "cnn"
+    procedure: str = "ploss"
+    steps: int = 2000
+    batch_size: int = 32
+    lr: float = 1e-3
+    hidden: int = 256
+    n_mels: int = 64
+    handover_start: float = 0.5
+    handover_end: float = 0.9
+    real_suite: dict[str, Any] = field(default_factory=lambda: {"name": "gm_notes", "split": "train"})
+    real_steps: int = 200
+    real_batch_size: int = 8
+    gumbel_tau: float = 1.0
+    refine: str = "none"
+    refine_options: dict[str, Any] = field(default_factory=dict)
+    train_seed: int = 0
+
+    name = "encoder"
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise UserError(f"solver.backbone must be one of {BACKBONES}, got '{self.backbone}'")
+        if self.procedure not in PROCEDURES:
+            raise UserError(f"solver.procedure must be one of {PROCEDURES}, got '{self.procedure}'")
+        if not 0.0 <= self.handover_start <= self.handover_end <= 1.0:
+            raise UserError("solver.handover_start and handover_end must satisfy 0 <= start <= end <= 1")
+        if self.steps < 1 or self.batch_size < 1:
+            raise UserError("solver.steps and solver.batch_size must be >= 1")
+        if self.procedure == "real" and "split" not in (self.real_suite or {}):
+            raise UserError(
+                "solver.real_suite names no split; give its train split (e.g. real_suite.split=train) "
+                "so test targets are never trained on"
+            )
+        self.net: EncoderNet | None = None
+        self.trained_on: set[str] = set()
+        self.trained_sources: set[str] = set()
+
+    # --- training ---------------------------------------------------------------------------
+    def build_net(self, task: Task) -> EncoderNet:
+        with torch.random.fork_rng(devices=[]):  # seeded, and the run's global stream is left alone
+            torch.manual_seed(derive_seed(self.train_seed, self.name, "init") % 2**31)
+            net = EncoderNet(task.synth.spec, task.sample_rate, self.backbone, self.hidden, self.n_mels)
+        return net.to(task.device)
+
+    def fit(self, task: Task) -> dict[str, float]:
+        clock = Stopwatch()
+        key = fit_key(self, task, task.loss.__class__.__name__, repr(task.loss))
+        state, from_cache = cached_fit(task, self.name, key, lambda: self._train_seeded(task))
+        self.net = self.build_net(task)
+        self.net.load_state_dict(state["net"])
+        self.net.eval()
+        self.trained_on = set(state["trained_on"])
+        self.trained_sources = set(state["trained_sources"])
+        return {
+            "training_renders": float(state["training_renders"]),
+            "training_seconds": float(state["training_seconds"]),
+            "training_final_loss": float(state["final_loss"]),
+            "fit_seconds": clock.seconds,
+            "fit_from_cache": float(from_cache),
+        }
+
+    def spectral_weight(self, step: int) -> float:
+        """Weight of the spectral loss at synthetic step ``step`` (0 for ``ploss``)."""
+        if self.procedure == "ploss":
+            return 0.0
+        start, end = self.handover_start * self.steps, self.handover_end * self.steps
+        if step < start:
+            return 0.0
+        if step >= end:
+            return 1.0
+        return (step - start) / max(end - start, 1e-9)
+
+    def _train_seeded(self, task: Task) -> dict[str, Any]:
+        with torch.random.fork_rng(devices=[]):  # Gumbel noise draws from the global stream
+            torch.manual_seed(derive_seed(self.train_seed, self.name, "train") % 2**31)
+            return self._train(task)
+
+    def _train(self, task: Task) -> dict[str, Any]:
+        clock = Stopwatch()
+        net = self.build_net(task)
+        net.train()
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr)
+        gen = torch.Generator().manual_seed(derive_seed(self.train_seed, self.name, "patches"))
+        synth, device = task.synth, torch.device(task.device)
+        render = lambda x, note: synth.render(  # noqa: E731
+            x, sample_rate=task.sample_rate, duration=task.duration, note=note
+        )
+        renders, loss_value = 0, math.nan
+        for step in range(self.steps):
+            x = synth.sample(self.batch_size, gen).to(device)
+            with torch.no_grad():
+                audio = render(x, task.note)
+            renders += x.shape[0]
+            alpha = self.spectral_weight(step)
+            pred = net(audio, gumbel_tau=self.gumbel_tau if alpha > 0 else 0.0)
+            loss = parameter_loss(pred, x, net.continuous) if alpha < 1 else 0.0
+            if alpha > 0:
+                spectral = task.loss(render(pred.unit, task.note), audio).mean()
+                renders += x.shape[0]
+                loss = (1.0 - alpha) * loss + alpha * spectral
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss_value = float(loss)
+        trained_on: list[str] = []
+        sources: list[str] = []
+        if self.procedure == "real":
+            loss_value, real_renders, trained_on, sources = self._train_real(task, net, opt, render)
+            renders += real_renders
+        return {
+            "net": net.state_dict(),
+            "trained_on": trained_on,
+            "trained_sources": sources,
+            "training_renders": renders,
+            "training_seconds": clock.seconds,
+            "final_loss": loss_value,
+        }
+
+    def _train_real(
+        self, task: Task, net: EncoderNet, opt, render
+    ) -> tuple[float, int, list[str], list[str]]:
+        """Spectral loss alone on the real suite's recordings, each rendered at its own note."""
+        if task.load_suite is None:
+            raise UserError("solver.procedure=real needs the harness's suites; run it with `benchmark run`")
+        clips = task.load_suite(dict(self.real_suite))
+        if not clips:
+            raise UserError(f"solver.real_suite {dict(self.real_suite)} produced no recordings")
+        device = torch.device(task.device)
+        gen = torch.Generator().manual_seed(derive_seed(self.train_seed, self.name, "real-order"))
+        renders, loss_value = 0, math.nan
+        for _ in range(self.real_steps):
+            pick = torch.randperm(len(clips), generator=gen)[: self.real_batch_size].tolist()
+            audio = torch.stack([clips[i].audio for i in pick]).to(device)
+            pred = net(audio, gumbel_tau=self.gumbel_tau)
+            losses = []
+            for row, i in enumerate(pick):
+                y = render(pred.unit[row : row + 1], clips[i].note or task.note)
+                losses.append(task.loss(y, audio[row : row + 1]))
+            renders += len(pick)
+            loss = torch.cat(losses).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss_value = float(loss)
+        digests = sorted({audio_digest(c.audio) for c in clips})
+        sources = sorted(set().union(*(target_sources(c) for c in clips)))
+        return loss_value, renders, digests, sources
+
+    # --- solving ----------------------------------------------------------------------------
+    def check_not_trained_on(self, target: Target) -> None:
+        """UserError when ``target`` (its audio or its source file) was in the training data."""
+        leaked = audio_digest(target.audio) in self.trained_on
+        leaked |= bool(target_sources(target) & self.trained_sources)
+        if leaked:
+            raise UserError(
+                f"target '{target.name}' was in the encoder's training data (solver.real_suite); "
+                "evaluate on the suite's test split"
+            )
+
+    def predict(self, audio: torch.Tensor) -> torch.Tensor:
+        """Parameters ``[B, D]`` for sounds ``audio[B, T]`` (one forward pass, no render)."""
+        if self.net is None:
+            raise UserError("solver encoder was not fitted; the runner calls fit(task) before solve()")
+        device = next(self.net.parameters()).device
+        with torch.no_grad():
+            return self.net(audio.to(device, torch.float32)).unit.cpu()
+
+    def solve(self, problem: Problem) -> Result:
+        if self.net is None:  # used outside the runner: train now, without a cache
+            note, device = problem.target.note, problem.device
+            self.fit(Task(problem.synth, problem.loss, problem.sample_rate, problem.duration, note, device))
+        self.check_not_trained_on(problem.target)
+        clock = Stopwatch()
+        x = self.predict(problem.target.audio.reshape(1, -1))
+        info: dict[str, Any] = {"inference_seconds": clock.seconds}
+        problem.evaluate(x)
+        if self.refine != "none" and not problem.exhausted:
+            refiner = solver_registry.create(self.refine, **self.refine_options)
+            if "x0" not in inspect.signature(refiner.solve).parameters:
+                raise UserError(f"solver.refine='{self.refine}' takes no starting points (x0); use e.g. adam")
+            result = refiner.solve(problem, x0=x)
+            info.update(result.info if result is not None else {})
+        return Result(problem.best_x, info)

@@ -1,0 +1,127 @@
+"""The amortized encoder's network: log-mel input, CNN or GRU backbone, one head per parameter.
+
+``EncoderNet(audio[B, T]) -> Prediction``: continuous parameters through a sigmoid
+(unit cube), categorical ones as logits over their choices (softmax; Gumbel-softmax
+samples while training). The continuous heads are the rows of one linear layer
+(each row sees the shared embedding and predicts one parameter); each categorical
+parameter has its own linear head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from synths.base import ParamSpec
+
+BACKBONES = ("cnn", "gru")
+
+
+class LogMel(nn.Module):
+    """Log-mel spectrogram ``[B, n_mels, frames]`` of ``audio[B, T]`` (Hann, n_fft, hop = n_fft / 4).
+
+    Values are ``(ln(mel power + 1e-6) + 7) / 4`` so that typical levels sit near
+    [-1, 1]; no per-clip normalisation, so the level stays visible to the net.
+    """
+
+    def __init__(self, sample_rate: int, n_mels: int = 64, n_fft: int = 1024):
+        super().__init__()
+        import librosa
+
+        fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=20.0, fmax=sample_rate / 2)
+        self.register_buffer("filters", torch.as_tensor(fb, dtype=torch.float32))
+        self.register_buffer("window", torch.hann_window(n_fft, periodic=True))
+        self.n_fft = n_fft
+        self.hop = n_fft // 4
+
+    def forward(self, audio: Tensor) -> Tensor:
+        spec = torch.stft(audio, self.n_fft, self.hop, window=self.window, center=True, return_complex=True)
+        power = spec.real.square() + spec.imag.square()
+        mel = torch.einsum("mf,bft->bmt", self.filters, power)
+        return (torch.log(mel + 1e-6) + 7.0) / 4.0
+
+
+class CNNBackbone(nn.Module):
+    """Four strided 3x3 conv layers (16-32-64-64 channels), pooled to 4 x 4, then a linear layer."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = [1, 16, 32, 64, 64]
+        for c_in, c_out in zip(channels[:-1], channels[1:], strict=True):
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.GroupNorm(4, c_out), nn.ReLU()]
+        self.conv = nn.Sequential(*layers, nn.AdaptiveAvgPool2d((4, 4)), nn.Flatten())
+        self.out = nn.Sequential(nn.Linear(64 * 16, hidden), nn.ReLU())
+
+    def forward(self, mel: Tensor) -> Tensor:
+        return self.out(self.conv(mel.unsqueeze(1)))
+
+
+class GRUBackbone(nn.Module):
+    """A 2-layer GRU over frames; the last state and the mean over frames, then a linear layer."""
+
+    def __init__(self, n_mels: int, hidden: int):
+        super().__init__()
+        self.gru = nn.GRU(n_mels, hidden // 2, num_layers=2, batch_first=True)
+        self.out = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU())
+
+    def forward(self, mel: Tensor) -> Tensor:
+        seq, _ = self.gru(mel.transpose(1, 2))
+        return self.out(torch.cat([seq[:, -1], seq.mean(dim=1)], dim=-1))
+
+
+@dataclass
+class Prediction:
+    """``unit[B, D]`` in the cube, and ``logits[i]`` ``[B, n_i]`` for each categorical index i."""
+
+    unit: Tensor
+    logits: dict[int, Tensor]
+
+
+class EncoderNet(nn.Module):
+    """audio ``[B, T]`` -> :class:`Prediction` for the synth whose parameters are ``spec``."""
+
+    def __init__(self, spec: ParamSpec, sample_rate: int, backbone: str, hidden: int, n_mels: int):
+        super().__init__()
+        if backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}")
+        self.dim = spec.dim
+        self.continuous = spec.continuous_indices
+        self.categorical = spec.categorical_indices
+        self.mel = LogMel(sample_rate, n_mels)
+        self.backbone = CNNBackbone(hidden) if backbone == "cnn" else GRUBackbone(n_mels, hidden)
+        self.continuous_heads = nn.Linear(hidden, len(self.continuous))
+        self.categorical_heads = nn.ModuleList(
+            nn.Linear(hidden, len(spec.params[i].choices or ())) for i in self.categorical
+        )
+
+    def forward(self, audio: Tensor, gumbel_tau: float = 0.0) -> Prediction:
+        """With ``gumbel_tau`` > 0 categorical choices are Gumbel-softmax samples, else the argmax."""
+        h = self.backbone(self.mel(audio))
+        unit = audio.new_zeros(audio.shape[0], self.dim)
+        unit[:, self.continuous] = torch.sigmoid(self.continuous_heads(h))
+        logits: dict[int, Tensor] = {}
+        for i, head in zip(self.categorical, self.categorical_heads, strict=True):
+            z = head(h)
+            logits[i] = z
+            n = z.shape[-1]
+            if gumbel_tau > 0:
+                onehot = F.gumbel_softmax(z, tau=gumbel_tau, hard=True)
+            else:
+                onehot = F.one_hot(z.argmax(-1), n).to(z.dtype)
+            centres = (torch.arange(n, device=z.device, dtype=z.dtype) + 0.5) / n
+            unit[:, i] = onehot @ centres
+        return Prediction(unit, logits)
+
+
+def parameter_loss(pred: Prediction, true_unit: Tensor, continuous: list[int]) -> Tensor:
+    """Mean squared error on continuous coordinates plus cross-entropy on each categorical one."""
+    loss = F.mse_loss(pred.unit[:, continuous], true_unit[:, continuous]) if continuous else 0.0
+    for i, z in pred.logits.items():
+        n = z.shape[-1]
+        target = (true_unit[:, i] * n).floor().clamp(0, n - 1).long()
+        loss = loss + F.cross_entropy(z, target) / max(len(pred.logits), 1)
+    return loss

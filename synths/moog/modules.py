@@ -8,6 +8,8 @@ in physical units) and its inputs; the inputs of one port are averaged, each
 optional connection weighted by its on/off gate.
 
 Conventions (after DiffMoog, Uzrad et al. 2024, with gradients that flow):
+oscillators are their Fourier series cut at Nyquist (``additive_waveform``: no
+aliasing, and frequency gets the true gradient through the phase, no ``sign()``);
 oscillator frequencies are semitones from the played note (the default +-36
 around C4 spans DiffMoog's 32.7-2093 Hz); phases are in cycles; an oscillator
 with a ``mod`` input is a phase-modulation (FM) oscillator,
@@ -27,7 +29,7 @@ from soundmatch.seeding import derive_seed
 from synths.base import Param
 from synths.dsp import TWO_PI, adsr, phase_cycles, time_axis
 from synths.moog.filters import biquad_coefficients, block_mean, time_varying_biquad
-from synths.oscillators import WAVEFORMS, waveform
+from synths.oscillators import WAVEFORMS, additive_waveform
 
 # (gate or None, signal [B, T]) for every source feeding one port
 PortInputs = list[tuple[Tensor | None, Tensor]]
@@ -146,23 +148,25 @@ class _WaveMixin:
         names = self.waveforms()
         return [ParamDef(_waveform_param(names))] if len(names) > 1 else []
 
-    def shape(self, p: dict[str, Tensor], phase: Tensor, dt: Tensor) -> Tensor:
-        """The cell's waveform at ``phase[B, T]``; a categorical waveform selects per row."""
+    def shape(self, p: dict[str, Tensor], phase: Tensor, freq: Tensor, sample_rate: int) -> Tensor:
+        """The waveform at ``phase[B, T]``, band-limited for ``freq[B]`` Hz; a categorical
+        waveform selects per row."""
         names = self.waveforms()
         if len(names) == 1:
-            return waveform(names[0], phase, dt)
+            return additive_waveform(names[0], phase, freq, sample_rate)
         choice = p["waveform"]
         out = torch.zeros_like(phase)
         for i, name in enumerate(names):
             rows = choice == i
             if bool(rows.any()):
-                out = out + rows.to(phase.dtype).unsqueeze(-1) * waveform(name, phase, dt)
+                wave = additive_waveform(name, phase, freq, sample_rate)
+                out = out + rows.to(phase.dtype).unsqueeze(-1) * wave
         return out
 
 
 @dataclass
 class Oscillator(_WaveMixin, Module):
-    """Band-limited oscillator (polyBLEP) at ``note * 2**(transpose/12)``; FM when ``mod`` is fed.
+    """Oscillator at ``note * 2**(transpose/12)`` Hz, additive (cut at Nyquist); FM when ``mod`` is fed.
 
     Parameters: ``transpose`` (semitones), ``amp``, ``phase`` (cycles), ``waveform``
     when the option lists several, ``index`` (radians) when a ``mod`` input exists.
@@ -186,16 +190,11 @@ class Oscillator(_WaveMixin, Module):
     def render(self, p: dict[str, Tensor], inputs: dict[str, PortInputs], ctx: Context) -> Tensor:
         freq = ctx.note_hz * torch.pow(2.0, p["transpose"] / 12.0)
         freq = freq.clamp(max=0.45 * ctx.sample_rate)
-        dt = freq / ctx.sample_rate
-        phase = phase_cycles(freq, ctx.time())
+        phase = phase_cycles(freq, ctx.time()) + p["phase"].unsqueeze(-1)
         if "mod" in inputs:
-            deviation = p["index"].unsqueeze(-1) * port_mean(inputs["mod"]) / TWO_PI  # cycles
-            phase = phase + deviation
-            # the polyBLEP width follows the instantaneous phase increment
-            step = torch.diff(deviation, dim=-1, prepend=deviation[:, :1])
-            dt = (dt.unsqueeze(-1) + step).abs().clamp(min=1e-4)
-        phase = torch.remainder(phase + p["phase"].unsqueeze(-1), 1.0)
-        return p["amp"].unsqueeze(-1) * self.shape(p, phase, dt)
+            phase = phase + p["index"].unsqueeze(-1) * port_mean(inputs["mod"]) / TWO_PI  # cycles
+        phase = torch.remainder(phase, 1.0)
+        return p["amp"].unsqueeze(-1) * self.shape(p, phase, freq, ctx.sample_rate)
 
 
 @dataclass
@@ -223,7 +222,7 @@ class LFO(_WaveMixin, Module):
 
     def render(self, p: dict[str, Tensor], inputs: dict[str, PortInputs], ctx: Context) -> Tensor:
         phase = torch.remainder(phase_cycles(p["rate"], ctx.time()) + p["phase"].unsqueeze(-1), 1.0)
-        return self.shape(p, phase, p["rate"] / ctx.sample_rate)
+        return self.shape(p, phase, p["rate"], ctx.sample_rate)
 
 
 @dataclass

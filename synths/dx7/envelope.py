@@ -1,0 +1,203 @@
+"""DX7 envelope generators, evaluated in closed form at block rate (vectorised, differentiable).
+
+The DX7 (as msfa/Dexed model it) updates its envelopes once per block of 64
+samples. This module computes the level at every block boundary directly from
+the segment equations, with no loop over time, so it is batched and
+differentiable with respect to rates and levels (continuous values between the
+DX7's integer steps interpolate; the engine's integer steps are
+straight-through floors, exact at integer inputs).
+
+Amplitude EG (levels in octaves of gain, ``A / 256``; gain = ``2 ** (level - 14)``):
+- target of segment i: ``A_i = max(16, 64 * floor(s(L_i) / 2) + outlevel - 4256)``
+  with ``s`` the output-level scale (:func:`scale_level`);
+- rate: ``q = min(63, floor(R * 41 / 64) + rate_scaling)``, speed
+  ``(4 + q % 4) * 2 ** (floor(q / 4) - 16)`` octaves per 64 samples at 44.1 kHz
+  (about 65 dB/s at R = 50; the same per second at any sample rate);
+- falling segments are straight lines in the log domain; rising ones first jump
+  to 1716/256 octaves and then move at ``floor(17 - level)`` times the speed
+  (faster at low levels, the DX7's curved attack);
+- the level starts at 0 (silent), runs segments 1-3, holds L3 until note-off,
+  then segment 4 runs from wherever the level is then.
+
+Pitch EG: levels in octaves (``pitch_table[L] / 32``, L = 50 is no shift, about
++-4 octaves), straight segments at ``rate_table[R] / 21.3`` octaves per second,
+starting from L4. A segment whose start and target are equal takes no time
+(the hardware spends a short rate-dependent time there; not modelled).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+BLOCK = 64  # samples per envelope update, as in Dexed at every sample rate
+DX7_BLOCKS_PER_SECOND = 44100.0 / 64.0  # the rates are specified per 64 samples at 44.1 kHz
+ATTACK_JUMP = 1716.0 / 256.0  # octaves: where a rising segment starts at the latest
+
+# output-level scale s(x) for x < 20 (x + 28 above)
+_LEVEL_LOW = (0, 5, 9, 13, 17, 20, 23, 25, 27, 29, 31, 33, 35, 37, 39, 41, 42, 43, 45, 46)
+
+# pitch EG: level 0-99 -> 1/32 octave, rate 0-99 -> speed (x / 21.3 octaves per second)
+PITCH_LEVELS = (
+    -128, -116, -104, -95, -85, -76, -68, -61, -56, -52, -49, -46, -43, -41, -39, -37, -35, -33, -32,
+    -31, -30, -29, -28, -27, -26, -25, -24, -23, -22, -21, -20, -19, -18, -17, -16, -15, -14, -13, -12,
+    -11, -10, -9, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+    16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 38, 40, 43, 46, 49,
+    53, 58, 65, 73, 82, 92, 103, 115, 127,
+)  # fmt: skip
+PITCH_RATES = (
+    1, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 16, 16,
+    17, 18, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 30, 31, 33, 34, 36, 37, 38, 39, 41, 42, 44, 46,
+    47, 49, 51, 53, 54, 56, 58, 60, 62, 64, 66, 68, 70, 72, 74, 76, 79, 82, 85, 88, 91, 94, 98, 102,
+    106, 110, 115, 120, 125, 130, 135, 141, 147, 153, 159, 165, 171, 178, 185, 193, 202, 211, 232, 243,
+    254, 255,
+)  # fmt: skip
+
+
+def floor_ste(x: Tensor) -> Tensor:
+    """floor(x) forward, identity gradient (the DX7's integer steps without killing gradients)."""
+    return x + (torch.floor(x) - x).detach()
+
+
+def interp(x: Tensor, table: Tensor) -> Tensor:
+    """Piecewise-linear interpolation of ``table[i]`` at continuous indices ``x`` (clamped)."""
+    n = table.numel()
+    x = x.clamp(0.0, n - 1.0)
+    i = torch.clamp(x.detach().floor().long(), 0, n - 2)
+    frac = x - i.to(x.dtype)
+    return table[i] + (table[i + 1] - table[i]) * frac
+
+
+def scale_level(x: Tensor) -> Tensor:
+    """The DX7 output-level scale s(x) for x in 0..99 (continuous): a table below 20, x + 28 above."""
+    low = torch.tensor(_LEVEL_LOW + (48.0,), dtype=x.dtype, device=x.device)
+    return torch.where(x < 20.0, interp(x, low), x + 28.0)
+
+
+def amp_rate(rate: Tensor, rate_scaling: Tensor) -> Tensor:
+    """EG rate 0..99 (+ keyboard rate scaling, in q steps) -> octaves per second."""
+    q = (floor_ste(rate * 41.0 / 64.0) + rate_scaling).clamp(0.0, 63.0)
+    hi = torch.floor(q.detach() / 4.0)
+    mant = 4.0 + q - 4.0 * hi  # 4..8, continuous in q; the gradient flows through q
+    return mant * torch.exp2(hi - 16.0) * DX7_BLOCKS_PER_SECOND
+
+
+def amp_target(level: Tensor, outlevel: Tensor) -> Tensor:
+    """EG level 0..99 and the operator's scaled output level (``32 * s(OL)`` + ...) -> octaves."""
+    a = 64.0 * floor_ste(scale_level(level) / 2.0) + outlevel - 4256.0
+    return torch.clamp(a, min=16.0) / 256.0
+
+
+# Rising segments: d level / dt = floor(17 - level) * speed. The time to rise from
+# ATTACK_JUMP to a level, in units of 1/speed, is piecewise linear in the level.
+_RISE_KNOTS = [ATTACK_JUMP] + [float(k) for k in range(7, 17)]
+
+
+def _rise_tables(dtype, device) -> tuple[Tensor, Tensor]:
+    levels = torch.tensor(_RISE_KNOTS, dtype=torch.float64)
+    steps = torch.diff(levels) / (16.0 - torch.floor(levels[:-1]))
+    times = torch.cat([torch.zeros(1, dtype=torch.float64), torch.cumsum(steps, 0)])
+    return levels.to(dtype=dtype, device=device), times.to(dtype=dtype, device=device)
+
+
+def _pwl(x: Tensor, xp: Tensor, fp: Tensor) -> Tensor:
+    """Piecewise-linear map through knots ``(xp, fp)`` (xp ascending), extrapolating linearly."""
+    i = torch.clamp(torch.searchsorted(xp, x.detach().contiguous()) - 1, 0, xp.numel() - 2)
+    x0, x1, f0, f1 = xp[i], xp[i + 1], fp[i], fp[i + 1]
+    return f0 + (f1 - f0) * (x - x0) / (x1 - x0)
+
+
+class _Segment:
+    """One EG segment from ``start`` toward ``target`` at ``speed`` (octaves/s), all ``[B, 1]``."""
+
+    def __init__(self, start: Tensor, target: Tensor, speed: Tensor, curved_attack: bool):
+        self.target, self.speed = target, speed
+        self.rising = target > start
+        self.curved = curved_attack
+        if curved_attack:
+            levels, times = _rise_tables(start.dtype, start.device)
+            self._levels, self._times = levels, times
+            self.start = torch.where(self.rising, torch.clamp(start, min=ATTACK_JUMP), start)
+            rise_from = _pwl(self.start.clamp(ATTACK_JUMP, 16.0), levels, times)
+            rise_to = _pwl(target.clamp(ATTACK_JUMP, 16.0), levels, times)
+            self.rise_from = rise_from
+            rise_time = (rise_to - rise_from).clamp(min=0.0) / speed
+        else:
+            self.start = start
+            rise_time = (target - start).clamp(min=0.0) / speed
+        fall_time = (start - target).clamp(min=0.0) / speed
+        self.duration = torch.where(self.rising, rise_time, fall_time)
+
+    def level(self, tau: Tensor) -> Tensor:
+        """Level ``tau`` seconds into the segment (``tau[B or 1, N] >= 0``), clamped at the target."""
+        fall = torch.maximum(self.start - self.speed * tau, self.target)
+        if self.curved:
+            u = self.rise_from + self.speed * tau
+            rise = _pwl(u, self._times, self._levels)
+        else:
+            rise = self.start + self.speed * tau
+        return torch.where(self.rising, torch.minimum(rise, self.target), fall)
+
+
+def _run(t: Tensor, start: Tensor, targets: Tensor, speeds: Tensor, note_off: float, curved: bool) -> Tensor:
+    """Levels ``[B, N]`` at times ``t[N]`` of a 4-segment EG with note-off at ``note_off`` s."""
+    t = t.unsqueeze(0)
+    off = torch.tensor([[note_off]], dtype=t.dtype, device=t.device)
+
+    def held(times: Tensor) -> Tensor:
+        level = start.expand(-1, times.shape[-1])
+        begin = torch.zeros_like(start)
+        seg_start = start
+        for i in range(3):
+            seg = _Segment(seg_start, targets[:, i : i + 1], speeds[:, i : i + 1], curved)
+            inside = times >= begin
+            level = torch.where(inside, seg.level((times - begin).clamp(min=0.0)), level)
+            begin = begin + seg.duration
+            seg_start = targets[:, i : i + 1]
+        return level
+
+    level = held(t)
+    release = _Segment(held(off), targets[:, 3:4], speeds[:, 3:4], curved)
+    return torch.where(t >= off, release.level((t - off).clamp(min=0.0)), level)
+
+
+def block_times(num_samples: int, sample_rate: int, dtype=torch.float32, device=None) -> Tensor:
+    """Times (s) of the envelope updates: the ends of the 64-sample blocks, ``[ceil(T/64) + 1]``.
+
+    Entry j is the level after j updates (entry 0: before the first one); the
+    engine ramps each block's gain linearly from entry j to entry j + 1, as Dexed does.
+    """
+    blocks = -(-num_samples // BLOCK)
+    return torch.arange(blocks + 1, dtype=dtype, device=device) * (BLOCK / sample_rate)
+
+
+def amp_envelope(
+    t: Tensor,
+    rates: Tensor,
+    levels: Tensor,
+    outlevel: Tensor,
+    rate_scaling: Tensor,
+    note_off: float,
+) -> Tensor:
+    """Amplitude EG levels in octaves ``[B, N]`` at times ``t[N]``.
+
+    Args:
+        rates, levels: ``[B, 4]`` EG rates R1-R4 and levels L1-L4, 0..99.
+        outlevel: ``[B]`` operator level in A units: ``32 * s(OL)`` plus keyboard
+            level scaling (x32) and velocity offsets.
+        rate_scaling: ``[B]`` keyboard rate scaling in q steps (0 at middle keys when off).
+        note_off: seconds from note-on to note-off.
+    """
+    targets = amp_target(levels, outlevel.unsqueeze(-1))
+    speeds = amp_rate(rates, rate_scaling.unsqueeze(-1))
+    start = torch.zeros_like(targets[:, :1])
+    return _run(t, start, targets, speeds, note_off, curved=True)
+
+
+def pitch_envelope(t: Tensor, rates: Tensor, levels: Tensor, note_off: float) -> Tensor:
+    """Pitch EG offset in octaves ``[B, N]`` at times ``t[N]``; rates/levels ``[B, 4]`` 0..99."""
+    lvl_table = torch.tensor(PITCH_LEVELS, dtype=levels.dtype, device=levels.device) / 32.0
+    rate_table = torch.tensor(PITCH_RATES, dtype=rates.dtype, device=rates.device) / 21.3
+    targets = interp(levels, lvl_table)
+    speeds = interp(rates, rate_table)
+    return _run(t, targets[:, 3:4], targets, speeds, note_off, curved=False)

@@ -1,0 +1,96 @@
+"""The DX7 LFO at block rate: speed, delay, six waves, pitch and amplitude modulation depths.
+
+Values follow msfa/Dexed: the LFO runs at ``sr(speed) * 25190424 / 2**32`` Hz with
+``sr = max(1, floor(165 * speed / 64))`` times ``11`` (``11 + floor((sr - 160) / 16)``
+above 160): 0.065 Hz at speed 0, about 24 Hz at 99. With key sync it starts at
+half a cycle. Wave values lie in [0, 1]: triangle, saw down, saw up, square,
+sine, sample-and-hold (the engine's 8-bit generator ``r = (179 r + 17) mod 256``,
+a new value each cycle, so it is deterministic). The delay holds the LFO at 0,
+then ramps it in; PMD/AMD 0..99 scale to 0..255 (``floor(165 x / 64)``).
+
+Pitch modulation (octaves) = ``pmd * pms_table[PMS] * delay * (wave - 1/2) / 2**15``
+(about +-1 octave at full depth). Amplitude modulation is an attenuation of the
+operator's level (octaves) = ``level * amd/255 * ams_table[AMS] * delay * wave``:
+full depth and sensitivity silence the operator at the wave's peak. (Dexed's own
+amplitude-modulation curve is an empirical fit; this is a simpler one.)
+
+Speed and depths are differentiable; the wave is a choice; square and
+sample-and-hold have no gradient with respect to speed.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from synths.dx7.envelope import floor_ste, interp
+
+LFO_HZ_PER_STEP = 25190424.0 / 2.0**32
+PMS_TABLE = (0.0, 10.0, 20.0, 33.0, 55.0, 92.0, 153.0, 255.0)
+AMS_TABLE = (0.0, 0.2588, 0.4275, 1.0)
+WAVES = ("triangle", "saw_down", "saw_up", "square", "sine", "sample_hold")
+
+
+def lfo_hz(speed: Tensor) -> Tensor:
+    """LFO speed 0..99 -> frequency in Hz."""
+    sr = torch.clamp(floor_ste(165.0 * speed / 64.0), min=1.0)
+    mult = 11.0 + floor_ste(torch.clamp(sr - 160.0, min=0.0) / 16.0)
+    return sr * mult * LFO_HZ_PER_STEP
+
+
+def delay_ramp(t: Tensor, delay: Tensor) -> Tensor:
+    """LFO delay 0..99 -> fade-in factor ``[B, N]`` in [0, 1] at times ``t[N]`` s.
+
+    The delay counter first runs through half its range (the LFO is off), then
+    through the other half while the depth ramps from 0 to 1; both speeds grow
+    exponentially as ``a = 99 - delay`` does: ``(16 + a % 16) * 2 ** (1 + floor(a / 16))``.
+    """
+    a = (99.0 - delay).clamp(0.0, 99.0).unsqueeze(-1)
+    hi = torch.floor(a.detach() / 16.0)
+    speed = (16.0 + a - 16.0 * hi) * torch.exp2(1.0 + hi) * LFO_HZ_PER_STEP  # state per second
+    speed2 = torch.clamp(speed, min=128.0 * LFO_HZ_PER_STEP)
+    wait = 0.5 / speed
+    ramp = ((t.unsqueeze(0) - wait) * speed2 * 2.0).clamp(0.0, 1.0)
+    return torch.where(delay.unsqueeze(-1) < 0.5, torch.ones_like(ramp), ramp)
+
+
+def _sample_hold_values(cycles: int) -> list[float]:
+    r, out = 0, []
+    for _ in range(cycles):
+        r = (r * 179 + 17) & 0xFF
+        out.append(((r ^ 0x80) + 1) / 256.0)
+    return out
+
+
+def lfo_wave(t: Tensor, hz: Tensor, wave: Tensor) -> Tensor:
+    """Wave values ``[B, N]`` in [0, 1] at times ``t[N]``; frequencies ``hz[B]``, wave indices ``wave[B]``."""
+    phase = hz.unsqueeze(-1) * t.unsqueeze(0) + 0.5  # key sync starts the LFO at half a cycle
+    x = torch.remainder(phase, 1.0)
+    tri = torch.where(x < 0.5, 2.0 * x, 2.0 - 2.0 * x)
+    saw_down = torch.remainder(1.5 - phase, 1.0)
+    saw_up = torch.remainder(phase + 0.5, 1.0)
+    square = (x < 0.5).to(t.dtype).expand_as(x)
+    sine = 0.5 + 0.5 * torch.sin(2.0 * torch.pi * phase)
+    cycle = torch.floor(phase.detach()).long()
+    held = torch.tensor(_sample_hold_values(int(cycle.max()) + 2), dtype=t.dtype, device=t.device)
+    sample_hold = held[cycle.clamp(min=0)]
+    stack = torch.stack([tri, saw_down, saw_up, square, sine, sample_hold], dim=0)  # [6, B, N]
+    index = wave.long().clamp(0, 5).view(1, -1, 1).expand(1, *x.shape)
+    return stack.gather(0, index)[0]
+
+
+def pitch_modulation(pmd: Tensor, pms: Tensor, ramp: Tensor, wave: Tensor) -> Tensor:
+    """Pitch offset in octaves ``[B, N]``: PMD 0..99, PMS 0..7 (continuous, interpolated) ``[B]``."""
+    table = torch.tensor(PMS_TABLE, dtype=pmd.dtype, device=pmd.device)
+    depth = floor_ste(165.0 * pmd / 64.0) * interp(pms, table)
+    return (depth / 2.0**15).unsqueeze(-1) * ramp * (wave - 0.5)
+
+
+def amp_depth(amd: Tensor, ams: Tensor) -> Tensor:
+    """Fraction of an operator's level that full LFO amplitude modulation removes: ``[B]``.
+
+    Args:
+        amd: LFO amp-mod depth 0..99 ``[B]``; ams: the operator's sensitivity 0..3 ``[B]``.
+    """
+    table = torch.tensor(AMS_TABLE, dtype=amd.dtype, device=amd.device)
+    return floor_ste(165.0 * amd / 64.0) / 255.0 * interp(ams, table)

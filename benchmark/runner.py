@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from benchmark import artifacts
 from benchmark.progress import ProgressView
 from benchmark.targets import SuiteContext, suite_registry
+from benchmark.targets.synthetic import synth_preset
 from benchmark.tracking import Tracker, flatten, resolve_uri
 from metrics.base import Evaluation, loss_registry, metric_registry
 from solvers.base import Budget, BudgetExhausted, Problem, Result, Target, Task, solver_registry
@@ -83,10 +84,16 @@ def suite_id(cfg: DictConfig, uses_synth: bool) -> str:
     """A name that changes whenever the suite's targets would: e.g. ``synthetic-fm2-3f2a9c01``."""
     data = config_dict(cfg)
     key = {k: data[k] for k in ("target", "sample_rate", "duration", "note")}
+    synth_name = str(cfg.synth.name)
     if uses_synth:
         key["synth"] = data["synth"]
+        key["target"] = dict(key["target"])
+        preset = key["target"].pop("synth", None)  # targets rendered by another synth's preset
+        if preset:
+            key["synth"] = synth_preset(preset)
+            synth_name = str(preset)
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    prefix = f"{cfg.target.name}-{cfg.synth.name}" if uses_synth else str(cfg.target.name)
+    prefix = f"{cfg.target.name}-{synth_name}" if uses_synth else str(cfg.target.name)
     return f"{prefix}-{digest}"
 
 

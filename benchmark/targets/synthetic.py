@@ -1,15 +1,30 @@
-"""Synthetic targets: seeded random patches of the task's own synth."""
+"""Synthetic targets: seeded random patches of the task's own synth (or of another synth's preset)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
+import yaml
 
 from benchmark.targets.base import SILENCE_RMS, SuiteContext, TargetSuite, rms, suite_registry
 from solvers.base import Target
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed
+from synths.base import Synth, synth_registry
+
+SYNTH_PRESETS = Path(__file__).resolve().parents[1] / "conf" / "synth"
+
+
+def synth_preset(name: str) -> dict[str, Any]:
+    """The config of synth preset ``conf/synth/<name>.yaml`` (name and options), as ``synth=<name>`` gives."""
+    path = SYNTH_PRESETS / f"{name}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in SYNTH_PRESETS.glob("*.yaml")))
+        raise UserError(f"target.synth: no synth preset '{name}'; available: {known}")
+    return yaml.safe_load(path.read_text())
 
 
 @suite_registry.register("synthetic")
@@ -19,10 +34,17 @@ class SyntheticSuite(TargetSuite):
 
     Draws that render (near) silent, RMS below 1e-4, are replaced by further
     draws from the same generator, so the suite stays deterministic.
+
+    ``synth``: a synth preset name (``conf/synth/``) that renders the targets
+    instead of the task's synth, so a solver of another synth (e.g. implicit_fm)
+    is scored on the very suite of that preset (same name, same targets). Its true
+    parameters are then kept in ``meta["target_params"]`` only, as they are not
+    the task synth's.
     """
 
     n: int = 8
     seed: int = 0
+    synth: str | None = None
 
     name = "synthetic"
     uses_synth = True
@@ -31,12 +53,17 @@ class SyntheticSuite(TargetSuite):
         if self.n < 1:
             raise UserError(f"target.n must be >= 1, got {self.n}")
         gen = torch.Generator().manual_seed(derive_seed(self.seed, "synthetic-suite"))
+        synth: Synth = ctx.synth
+        if self.synth is not None:
+            preset = synth_preset(self.synth)
+            synth = synth_registry.create(str(preset.pop("name")), **preset)
+        own = synth is ctx.synth
         kept: list[torch.Tensor] = []
         audio: list[torch.Tensor] = []
         for _ in range(20):
-            x = ctx.synth.sample(self.n, gen)
+            x = synth.sample(self.n, gen)
             with torch.no_grad():
-                y = ctx.synth.render(
+                y = synth.render(
                     x.to(ctx.device),
                     sample_rate=ctx.sample_rate,
                     duration=ctx.duration,
@@ -49,17 +76,17 @@ class SyntheticSuite(TargetSuite):
                 break
         else:
             raise UserError(
-                f"synth '{ctx.synth.name}' rendered silence for most random patches; "
+                f"synth '{synth.name}' rendered silence for most random patches; "
                 "check its options (e.g. note, duration)"
             )
         return [
             Target(
                 audio=audio[i],
                 sample_rate=ctx.sample_rate,
-                name=f"{ctx.synth.name}-{i:03d}",
+                name=f"{synth.name}-{i:03d}",
                 note=ctx.note,
-                params=kept[i],
-                meta={"index": i},
+                params=kept[i] if own else None,
+                meta={"index": i} if own else {"index": i, "target_params": kept[i].tolist()},
             )
             for i in range(self.n)
         ]

@@ -30,20 +30,21 @@ def audio_features(audio: np.ndarray, sample_rate: int, kind: str, summary: str,
     """Feature vectors ``[N, F]`` of ``audio[N, T]``.
 
     ``kind``: ``mfcc`` (librosa MFCCs, ``n_coeffs`` coefficients, 2048-point
-    frames, hop 512) or ``logmel`` (log power mel spectrogram, ``n_coeffs``
-    bands, same frames, dB). ``summary``: ``stats`` (mean and standard deviation
+    frames or the largest power of two that fits a shorter clip, hop a quarter
+    frame) or ``logmel`` (log power mel spectrogram, ``n_coeffs`` bands, same
+    frames, dB). ``summary``: ``stats`` (mean and standard deviation
     of each coefficient over frames: F = 2 n_coeffs) or ``frames`` (every frame,
     so envelopes count: F = n_coeffs * frames).
     """
     import librosa
 
     audio = np.asarray(audio, dtype=np.float32)
+    n_fft = min(2048, 2 ** int(np.log2(max(audio.shape[-1], 16))))
+    frames = {"n_fft": n_fft, "hop_length": n_fft // 4}
     if kind == "mfcc":
-        coeffs = librosa.feature.mfcc(y=audio, sr=sample_rate, n_mfcc=n_coeffs, n_fft=2048, hop_length=512)
+        coeffs = librosa.feature.mfcc(y=audio, sr=sample_rate, n_mfcc=n_coeffs, **frames)
     else:
-        mel = librosa.feature.melspectrogram(
-            y=audio, sr=sample_rate, n_mels=n_coeffs, n_fft=2048, hop_length=512
-        )
+        mel = librosa.feature.melspectrogram(y=audio, sr=sample_rate, n_mels=n_coeffs, **frames)
         coeffs = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
     if summary == "stats":
         return np.concatenate([coeffs.mean(axis=-1), coeffs.std(axis=-1)], axis=-1)

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from benchmark.tracking import Tracker, resolve_uri, sqlite_path
+from benchmark.tracking import Tracker, resolve_uri
 from soundmatch.errors import UserError
 
 
@@ -40,7 +40,6 @@ def ui_cli(args: list[str]) -> int:
     parser.add_argument("--port", type=int, default=5000, help="port (default 5000)")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes (default 1)")
     parser.add_argument("--tracking-uri", default=None, help="database store (default: the results store)")
-    parser.add_argument("--experiment", default="soundmatch", help="experiment created when missing")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument(
         "--allowed-hosts", default=None, help="Host headers accepted when bound beyond localhost (mlflow's)"
@@ -53,9 +52,11 @@ def ui_cli(args: list[str]) -> int:
         raise UserError(f"--tracking-uri {uri} is already a server; open it in a browser instead")
     results = Path(opts.results_dir)
     artifacts = results / "artifacts"
-    # open the store once here: creates the schema and the experiment (with artifacts under
-    # results/, where local runs put theirs) before the server's workers open it
-    Tracker(uri, opts.experiment, artifacts if sqlite_path(uri) is not None else None)
+    # open the store once here, so its schema exists before the server's workers open it; the
+    # experiment is left to the first client, so that over HTTP it gets the server's proxied
+    # artifact root (mlflow-artifacts:/, stored under --artifacts-destination), which machines
+    # without this file system can write to
+    Tracker(uri, "Default")
     artifacts.mkdir(parents=True, exist_ok=True)
     cmd = server_command(uri, opts.host, opts.port, opts.workers, artifacts, opts.allowed_hosts)
     print(f"MLflow UI on http://{opts.host}:{opts.port} (store {uri}); Ctrl-C stops it", flush=True)

@@ -1,0 +1,149 @@
+"""Faults and resumption in the runner, against a real sqlite MLflow store (in-process, tiny budgets).
+
+A solver that raises or returns NaN ends only that target's run, FAILED, with its
+traceback as an artifact; Ctrl-C ends the current run KILLED and keeps the finished
+ones; a second invocation of the same config runs only what did not finish, and a
+third is skipped in one line unless force=true.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+from sweep_support import fresh_store
+
+from benchmark import runner
+from benchmark.app import CONF_DIR
+from benchmark.leaderboard import compute
+from benchmark.tracking import Tracker, default_uri
+from solvers.base import Problem, Result, Solver, solver_registry
+
+
+@dataclass
+class FlakySolver(Solver):
+    """Random search that raises on the targets in ``raise_on`` and returns NaN on ``nan_on``."""
+
+    name: ClassVar[str] = "flaky"
+    raise_on: ClassVar[set[str]] = set()
+    nan_on: ClassVar[set[str]] = set()
+    interrupt_on: ClassVar[set[str]] = set()
+    batch_size: int = 4
+
+    def solve(self, problem: Problem) -> Result:
+        name = problem.target.name
+        if name in self.interrupt_on:
+            raise KeyboardInterrupt
+        problem.evaluate(torch.rand(self.batch_size, problem.dim, generator=problem.generator))
+        if name in self.raise_on:
+            raise ValueError(f"flaky solver broke on {name}")
+        if name in self.nan_on:
+            return Result(torch.full((problem.dim,), float("nan")))
+        return Result(problem.best_x)
+
+
+@pytest.fixture
+def flaky(monkeypatch):
+    solver_registry.names()  # load the in-tree entries first
+    monkeypatch.setitem(solver_registry._entries, "flaky", FlakySolver)
+    for attr in ("raise_on", "nan_on", "interrupt_on"):
+        monkeypatch.setattr(FlakySolver, attr, set())
+    return FlakySolver
+
+
+def config(results: Path, *extra: str):
+    overrides = [
+        "solver=random",
+        "target.n=3",
+        "budget.renders=4",
+        "duration=0.3",
+        "sample_rate=8000",
+        "metrics=[lsd]",
+        "progress=false",
+        f"results_dir={results}",
+        *extra,
+    ]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        cfg = compose("config", overrides=overrides)
+    with open_dict(cfg):
+        cfg.solver = {"name": "flaky", "batch_size": 4}
+    return cfg
+
+
+def store_runs(results: Path) -> list:
+    tracker = Tracker(default_uri(results), "soundmatch")
+    return tracker.search("")
+
+
+def by_level(runs: list, level: str) -> list:
+    return [r for r in runs if r.data.tags.get("soundmatch.level") == level]
+
+
+def test_faulty_targets_fail_alone_and_a_resume_runs_only_them(tmp_path, flaky, capsys):
+    results = tmp_path / "results"
+    fresh_store(results)
+    flaky.raise_on = {"fm2-001"}
+    flaky.nan_on = {"fm2-002"}
+    first = runner.run(config(results))
+    assert first.failed == ["fm2-001", "fm2-002"] and [t.target for t in first.targets] == ["fm2-000"]
+    runs = store_runs(results)
+    status = {r.data.tags["soundmatch.target"]: r.info.status for r in by_level(runs, "target")}
+    assert status == {"fm2-000": "FINISHED", "fm2-001": "FAILED", "fm2-002": "FAILED"}
+    (parent,) = by_level(runs, "invocation")
+    assert (
+        parent.info.status == "FAILED" and parent.data.tags["soundmatch.failed_targets"] == "fm2-001,fm2-002"
+    )
+    tracker = Tracker(default_uri(results), "soundmatch")
+    for run in by_level(runs, "target"):
+        names = {a.path for a in tracker.client.list_artifacts(run.info.run_id)}
+        if run.info.status == "FAILED":
+            text = Path(
+                tracker.client.download_artifacts(run.info.run_id, "traceback.txt", str(tmp_path))
+            ).read_text()
+            expected = (
+                "ValueError: flaky solver broke on fm2-001" if "001" in run.info.run_name else "non-finite"
+            )
+            assert "Traceback" in text and expected in text
+        else:
+            assert {"target.wav", "match.wav", "spectrogram.png"} <= names and "traceback.txt" not in names
+    assert "2 target(s) FAILED" in capsys.readouterr().err
+
+    # the fault is gone: the same config runs only the two targets that did not finish
+    flaky.raise_on, flaky.nan_on = set(), set()
+    second = runner.run(config(results))
+    assert "resuming" in capsys.readouterr().out and not second.failed
+    runs = store_runs(results)
+    finished = [
+        r.data.tags["soundmatch.target"] for r in by_level(runs, "target") if r.info.status == "FINISHED"
+    ]
+    assert sorted(finished) == ["fm2-000", "fm2-001", "fm2-002"]
+    assert sorted(r.info.status for r in by_level(runs, "invocation")) == ["FAILED", "FINISHED"]
+
+    # everything finished: skipped, in one line, and nothing is logged
+    third = runner.run(config(results))
+    out = capsys.readouterr().out.strip().splitlines()
+    assert third.skipped and len(out) == 1 and out[0].startswith("skipped ") and "force=true" in out[0]
+    assert len(store_runs(results)) == len(runs)
+
+    # force=true runs it again; the leaderboard keeps the latest run per config and target
+    runner.run(config(results, "force=true"))
+    assert len(by_level(store_runs(results), "target")) == len(by_level(runs, "target")) + 3
+    board = compute(default_uri(results), "soundmatch", metric="lsd", group_by=["solver"])
+    assert board.table["n"].tolist() == [3]
+
+
+def test_ctrl_c_kills_the_current_run_and_keeps_the_finished_ones(tmp_path, flaky):
+    results = tmp_path / "results"
+    fresh_store(results)
+    flaky.interrupt_on = {"fm2-001"}
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(config(results))
+    runs = store_runs(results)
+    status = {r.data.tags["soundmatch.target"]: r.info.status for r in by_level(runs, "target")}
+    assert status == {"fm2-000": "FINISHED", "fm2-001": "KILLED"}  # fm2-002 never started
+    assert [r.info.status for r in by_level(runs, "invocation")] == ["KILLED"]

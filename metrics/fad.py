@@ -23,7 +23,8 @@ from metrics.crepe import crepe_activations, load_crepe
 from soundmatch.errors import UserError
 from soundmatch.registry import Registry
 
-embedding_registry: Registry = Registry("FAD embedding", "soundmatch.embeddings")
+# in-tree embeddings register when the metrics package's modules are imported (fad_models.py ...)
+embedding_registry: Registry = Registry("FAD embedding", "soundmatch.embeddings", package="metrics")
 
 
 def gaussian_stats(embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

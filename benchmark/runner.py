@@ -55,6 +55,7 @@ class RunOutcome:
     targets: list[TargetOutcome]
     skipped: bool = False  # every target of this config had already finished in the store
     failed: list[str] = field(default_factory=list)  # targets whose run ended FAILED
+    suite_metrics: dict[str, float | None] = field(default_factory=dict)  # e.g. fad, on the parent run
 
 
 def build(registry: Registry, node: DictConfig, **extra: Any) -> Any:
@@ -241,7 +242,7 @@ def run(cfg: DictConfig) -> RunOutcome:
                 tracker.fail(parent)  # not every target finished: a resume runs the failed ones again
                 tracker.set_tags(parent, {"soundmatch.failed_targets": ",".join(failed)})
             _log_summary(tracker, parent, [*done_outcomes, *outcomes])
-            _log_suite_metrics(tracker, parent, suite_metrics, targets, outcomes)
+            suite_values = _log_suite_metrics(tracker, parent, suite_metrics, targets, outcomes)
     if failed:
         print(
             f"warning: {len(failed)} target(s) FAILED ({', '.join(failed)}); "
@@ -249,7 +250,13 @@ def run(cfg: DictConfig) -> RunOutcome:
             file=sys.stderr,
         )
     return RunOutcome(
-        parent, uri, str(cfg.tracking.experiment), suite_name, [*done_outcomes, *outcomes], failed=failed
+        parent,
+        uri,
+        str(cfg.tracking.experiment),
+        suite_name,
+        [*done_outcomes, *outcomes],
+        failed=failed,
+        suite_metrics=suite_values,
     )
 
 
@@ -355,7 +362,7 @@ def _log_suite_metrics(
     metrics: dict[str, Any],
     targets: list[Target],
     outcomes: list[TargetOutcome],
-) -> None:
+) -> dict[str, float | None]:
     """Suite-level metrics over this invocation's matches and their targets, on the parent run.
 
     Targets resumed from an earlier invocation are not re-rendered, so they are left
@@ -364,13 +371,14 @@ def _log_suite_metrics(
     audio = {t.name: t for t in targets}
     done = [o for o in outcomes if o.match is not None and o.target in audio]
     if not metrics or not done:
-        return
+        return {}
     preds = [o.match.numpy() for o in done]  # type: ignore[union-attr]
     refs = [audio[o.target].audio.cpu().numpy() for o in done]
     rate = audio[done[0].target].sample_rate
     values: dict[str, float | None] = {name: m(preds, refs, rate) for name, m in metrics.items()}
     values["suite_metric_targets"] = float(len(done))
     tracker.log_metrics(run_id, values)
+    return values
 
 
 def _log_summary(tracker: Tracker, run_id: str, outcomes: list[TargetOutcome]) -> None:

@@ -21,7 +21,8 @@ def print_summary(cfg: DictConfig, outcome: RunOutcome) -> None:
     if outcome.skipped:
         return  # the runner said so in one line
     console = Console()
-    keys = ["loss", *[str(m) for m in cfg.metrics], "renders", "seconds"]
+    per_target = [str(m) for m in cfg.metrics if str(m) not in outcome.suite_metrics]
+    keys = ["loss", *per_target, "renders", "seconds"]
     table = Table(
         title=f"{cfg.solver.name} on {cfg.synth.name} ({cfg.loss.name} loss), suite {outcome.suite}"
     )
@@ -37,6 +38,9 @@ def print_summary(cfg: DictConfig, outcome: RunOutcome) -> None:
     table.add_section()
     table.add_row("mean", *means, style="bold")
     console.print(table)
+    if outcome.suite_metrics:
+        values = ", ".join(f"{k} {fmt(v)}" for k, v in outcome.suite_metrics.items())
+        console.print(f"over the whole suite: {values}")
     console.print(
         f"results: {outcome.tracking_uri} (experiment '{outcome.experiment}', "
         f"run {outcome.parent_run_id}); compare with `python -m benchmark leaderboard`"

@@ -81,7 +81,7 @@ class CrepeEmbedding(Embedding):
 
     weights: str | None = None
     model: str = "tiny"
-    hop_seconds: float = 0.02
+    hop_seconds: float = 0.04
 
     name = "crepe"
 

@@ -9,8 +9,10 @@ no YAML (plugins) get a generated config from their constructor's defaults.
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -98,14 +100,14 @@ def check_overrides(args: list[str]) -> list[str]:
     return first
 
 
-def compose_check(overrides: list[str], searchpath: str) -> None:
+def compose_check(overrides: list[str], searchpath: str) -> DictConfig:
     """Compose the config once (first value of every sweep) so config errors are one line."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-            compose("config", overrides=[*overrides, searchpath])
+            return compose("config", overrides=[*overrides, searchpath])
     except Exception as err:  # Hydra/OmegaConf config errors, reported as the user's
         lines = [ln for ln in str(err).splitlines() if ln.strip()]
         raise UserError(f"bad configuration: {' '.join(lines[:2])}") from None
@@ -118,9 +120,18 @@ def run_cli(args: list[str]) -> int:
     plugin_root = Path(tempfile.mkdtemp(prefix="soundmatch-conf-"))
     write_plugin_configs(plugin_root)
     searchpath = f"hydra.searchpath=[file://{plugin_root}]"
-    compose_check(check_overrides(args), searchpath)
+    cfg = compose_check(check_overrides(args), searchpath)
     sys.argv = [sys.argv[0] or "benchmark", *args, searchpath]
-    _hydra_main()
+    from benchmark.tracking import INVOCATION_ENV, end_interrupted, resolve_uri
+
+    os.environ[INVOCATION_ENV] = uuid.uuid4().hex  # inherited by the sweep's local workers
+    try:
+        _hydra_main()
+    except KeyboardInterrupt:
+        # parallel workers may have been killed before they could end their runs KILLED
+        uri = resolve_uri(cfg.tracking.uri, cfg.results_dir)
+        end_interrupted(uri, str(cfg.tracking.experiment), os.environ[INVOCATION_ENV])
+        raise
     return 0
 
 

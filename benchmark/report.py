@@ -113,7 +113,7 @@ def targets_html(lb: leaderboard.Leaderboard, cache: ArtifactCache, max_targets:
     value = pd.to_numeric(runs[col], errors="coerce") if col in runs else pd.Series(math.nan, runs.index)
     where = scoring.key_values(runs, ["suite", "target"])
     card_keys = [k for k in lb.group_by if k != "suite"] or ["solver"]
-    groups = scoring.key_values(runs, card_keys).apply(lambda r: " / ".join(r), axis=1)
+    groups = scoring.joined(scoring.key_values(runs, card_keys), " / ")
     parts = []
     for suite in sorted(where["suite"].unique()):
         in_suite = where["suite"] == suite

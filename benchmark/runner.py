@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,7 @@ from benchmark import artifacts
 from benchmark.progress import ProgressView
 from benchmark.targets import SuiteContext, suite_registry
 from benchmark.targets.synthetic import synth_preset
-from benchmark.tracking import Tracker, flatten, resolve_uri
+from benchmark.tracking import INVOCATION_ENV, Tracker, flatten, resolve_uri
 from metrics.base import Evaluation, loss_registry, metric_registry
 from solvers.base import Budget, BudgetExhausted, Problem, Result, Target, Task, solver_registry
 from soundmatch.errors import UserError
@@ -189,6 +190,10 @@ def run(cfg: DictConfig) -> RunOutcome:
     # resumable sweeps: targets this exact config already finished are not run again
     done = {} if cfg.force else tracker.finished_targets(chash)
     done_outcomes = [_stored_outcome(done[t.name]) for t in targets if t.name in done]
+    # runs of this config still RUNNING belong to a process that died (this config runs now)
+    stale = tracker.mark_killed(f"tags.`soundmatch.config_hash` = '{chash}'", "left RUNNING; ran again")
+    if stale:
+        print(f"marked {stale} run(s) of config {chash} left RUNNING by a killed process KILLED")
     if len(done_outcomes) == len(targets):
         print(
             f"skipped {run_name} seed={cfg.seed}: config {chash} already finished in the store "
@@ -210,6 +215,7 @@ def run(cfg: DictConfig) -> RunOutcome:
         "soundmatch.suite": suite_name,
         "soundmatch.config_hash": chash,
         "soundmatch.code_version": code_version(),
+        "soundmatch.invocation": os.environ.get(INVOCATION_ENV, ""),
     }
     outcomes: list[TargetOutcome] = []
     failed: list[str] = []

@@ -12,6 +12,7 @@ import logging
 import os
 import random
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -26,6 +27,10 @@ SEARCH_PAGE = 5000
 # upgraded to a writing one while another process writes; such calls are retried.
 RETRY_SECONDS = 120.0
 LOCK_MESSAGES = ("database is locked", "database table is locked", "database schema has changed")
+
+# set by `run` in the launching process and inherited by its local workers: tags every run of
+# one command, so that after Ctrl-C the runs of workers killed mid-run can be ended KILLED
+INVOCATION_ENV = "SOUNDMATCH_INVOCATION"
 
 T = TypeVar("T")
 
@@ -241,6 +246,18 @@ class Tracker:
             if not token:
                 return found
 
+    def mark_killed(self, filter_string: str, why: str) -> int:
+        """End every RUNNING run matching ``filter_string`` KILLED (tag ``soundmatch.killed``: why).
+
+        For runs whose process died without ending them (a worker killed with SIGKILL
+        when its sweep was interrupted, an out-of-memory kill, a lost node).
+        """
+        runs = self.search(f"{filter_string} and attributes.status = 'RUNNING'")
+        for run in runs:
+            self.set_tags(run.info.run_id, {"soundmatch.killed": why})
+            with_retry(lambda run=run: self.client.set_terminated(run.info.run_id, status="KILLED"))
+        return len(runs)
+
     def finished_targets(self, config_hash: str) -> dict[str, Any]:
         """Target name -> its FINISHED per-target run (the latest) for one config hash."""
         runs = self.search(
@@ -251,3 +268,13 @@ class Tracker:
         for run in sorted(runs, key=lambda r: r.info.start_time):
             done[run.data.tags.get("soundmatch.target", run.info.run_name)] = run
         return done
+
+
+def end_interrupted(uri: str, experiment: str, invocation: str) -> int:
+    """After Ctrl-C: end KILLED the runs of ``invocation`` still RUNNING; returns their count."""
+    try:
+        tracker = Tracker(uri, experiment)
+        return tracker.mark_killed(f"tags.`soundmatch.invocation` = '{invocation}'", "interrupted (Ctrl-C)")
+    except Exception as err:  # the store may be what failed; the interrupt still wins
+        print(f"warning: could not mark interrupted runs KILLED in {uri}: {err}", file=sys.stderr)
+        return 0

@@ -1,0 +1,104 @@
+"""A shared MLflow tracking server as the store: `python -m benchmark ui` starts `mlflow server`
+on 127.0.0.1 (free port, sqlite backend); a sweep logs to it over HTTP, artifacts included;
+the leaderboard reads it back; a second sweep resumes through it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from sweep_support import free_port, fresh_store
+
+SWEEP = [
+    "run",
+    "-m",
+    "solver=random,cma",
+    "target.n=2",
+    "budget.renders=4",
+    "duration=0.2",
+    "sample_rate=8000",
+    "metrics=[lsd]",
+    "progress=false",
+]
+
+
+def cli(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "benchmark", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local IPv4 addresses with a socket listening on ``port`` (from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if int(hex_port, 16) == port and state == "0A":  # 0A: LISTEN
+            found.add(".".join(str(int(address[i : i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
+
+
+def wait_healthy(url: str, server: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=5) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        assert server.poll() is None, server.stdout.read() if server.stdout else "server exited"
+        assert time.monotonic() < deadline, "mlflow server did not answer /health"
+        time.sleep(0.5)
+
+
+def test_sweep_logs_to_a_shared_server_and_the_leaderboard_reads_it_back(tmp_path):
+    head = tmp_path / "head"
+    fresh_store(head / "results")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "benchmark", "ui", "--port", str(port)],
+        cwd=head,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, server)
+        assert listening_addresses(port) == {"127.0.0.1"}  # the default binds this machine only
+        node = tmp_path / "node"
+        node.mkdir()
+        proc = cli(node, *SWEEP, f"tracking.uri={url}")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert not (node / "results" / "mlflow.db").exists()  # nothing went to a local store
+        # artifacts travelled through the server into its artifact folder
+        assert len(list((head / "results" / "artifacts").rglob("match.wav"))) == 4
+        board = cli(node, "leaderboard", "--tracking-uri", url, "--format", "csv", "--no-plots")
+        assert board.returncode == 0, board.stderr
+        rows = [ln.split(",") for ln in board.stdout.strip().splitlines()[1:]]
+        assert sorted((r[3], r[4]) for r in rows) == [("cma", "2"), ("random", "2")]
+        again = cli(node, *SWEEP, f"tracking.uri={url}")
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert sum(ln.startswith("skipped ") for ln in again.stdout.splitlines()) == 2
+        with urllib.request.urlopen(url, timeout=30) as page:  # the UI itself
+            assert page.status == 200 and b"<html" in page.read().lower()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()

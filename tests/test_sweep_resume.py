@@ -7,6 +7,8 @@ One sqlite store is written by 4 worker processes at once: every one of its 48 r
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import subprocess
@@ -17,6 +19,9 @@ from pathlib import Path
 import pytest
 from chromium import AUDIO_STATE_JS, IMAGES_JS, Browser, find_or_install, page_url
 from sweep_support import finished_target_keys, fresh_store, status_counts
+
+from benchmark.leaderboard import leaderboard_cli
+from benchmark.report import report_cli
 
 SWEEP = [
     "run",
@@ -101,12 +106,14 @@ def test_interrupted_sweep_resumes_to_exactly_twelve_finished_runs(swept):
 
 @pytest.fixture(scope="module")
 def report(swept):
+    """The leaderboard (CSV) and the report of the sweep's store, as the commands write them."""
     work = swept[0]
-    board = cli(work, "leaderboard", "--format", "csv")
-    assert board.returncode == 0, board.stderr
-    proc = cli(work, "report", "--no-plots", "--max-targets", "2")
-    assert proc.returncode == 0, proc.stderr
-    return work, board.stdout, work / "results" / "report.html"
+    results = str(work / "results")
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert leaderboard_cli(["--format", "csv", "--results-dir", results]) == 0
+        assert report_cli(["--max-targets", "2", "--results-dir", results]) == 0
+    return work, buffer.getvalue().split("wrote ")[0], work / "results" / "report.html"
 
 
 def test_leaderboard_and_report_present_the_sweep(report):
@@ -124,6 +131,10 @@ def test_leaderboard_and_report_present_the_sweep(report):
     page = html.read_text()
     assert page.count("<audio") == 2 * (1 + 6)  # 2 targets: the target and 6 groups' matches
     assert "data:audio/wav;base64," in page and 'src="http' not in page
+    plots = {p.name for p in (work / "results" / "plots").glob("*.png")}
+    assert {"scores.png", "fight.png"} <= plots and sum(p.startswith("anytime-") for p in plots) == 2
+    assert sum(p.startswith("ecdf-") for p in plots) == 1
+    assert page.count("data:image/png;base64,") == len(plots) + 2 * 6  # plots + spectrograms
 
 
 def test_report_opens_in_chromium_with_working_audio(report, tmp_path):

@@ -12,7 +12,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from hydra import compose, initialize_config_dir
 from sweep_support import free_port, fresh_store
+
+from benchmark import runner
+from benchmark.app import CONF_DIR
+from benchmark.leaderboard import compute, write_plots
 
 SWEEP = [
     "run",
@@ -36,6 +41,15 @@ def cli(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         timeout=600,
         env={**os.environ, "COLUMNS": "200"},
     )
+
+
+def job_config(workdir: Path, url: str, *extra: str):
+    """One job of SWEEP, composed as Hydra composes it."""
+    overrides = [a for a in SWEEP[2:] if not a.startswith("solver=")]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        return compose(
+            "config", overrides=[*overrides, f"tracking.uri={url}", f"results_dir={workdir}/results", *extra]
+        )
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -86,13 +100,16 @@ def test_sweep_logs_to_a_shared_server_and_the_leaderboard_reads_it_back(tmp_pat
         assert not (node / "results" / "mlflow.db").exists()  # nothing went to a local store
         # artifacts travelled through the server into its artifact folder
         assert len(list((head / "results" / "artifacts").rglob("match.wav"))) == 4
-        board = cli(node, "leaderboard", "--tracking-uri", url, "--format", "csv", "--no-plots")
-        assert board.returncode == 0, board.stderr
-        rows = [ln.split(",") for ln in board.stdout.strip().splitlines()[1:]]
-        assert sorted((r[3], r[4]) for r in rows) == [("cma", "2"), ("random", "2")]
-        again = cli(node, *SWEEP, f"tracking.uri={url}")
-        assert again.returncode == 0, again.stderr[-3000:]
-        assert sum(ln.startswith("skipped ") for ln in again.stdout.splitlines()) == 2
+        board = compute(url, "soundmatch", metric="lsd")
+        assert sorted(zip(board.table["solver"], board.table["n"], strict=True)) == [
+            ("cma", 2),
+            ("random", 2),
+        ]
+        plots = write_plots(board, tmp_path / "plots")  # anytime histories over HTTP
+        assert any(name.startswith("anytime") for name in plots)
+        # resuming through the server: the same config is skipped
+        again = runner.run(job_config(node, url, "solver=cma"))
+        assert again.skipped and [t.target for t in again.targets] == ["fm2-000", "fm2-001"]
         with urllib.request.urlopen(url, timeout=30) as page:  # the UI itself
             assert page.status == 200 and b"<html" in page.read().lower()
     finally:

@@ -125,6 +125,11 @@ class Encoder(Solver):
         return net.to(task.device)
 
     def fit(self, task: Task) -> dict[str, float]:
+        if self.procedure != "ploss" and not task.synth.differentiable:
+            raise UserError(
+                f"solver.procedure={self.procedure} trains through the synth, but '{task.synth.name}' "
+                "has no gradients; use solver.procedure=ploss"
+            )
         clock = Stopwatch()
         key = fit_key(self, task, task.loss.__class__.__name__, repr(task.loss))
         state, from_cache = cached_fit(task, self.name, key, lambda: self._train_seeded(task))

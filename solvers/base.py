@@ -309,6 +309,37 @@ class Problem:
             raise BudgetExhausted
         return losses.detach().cpu(), grad.detach().cpu()
 
+    def surrogate_value_and_grad(self, x: Tensor, damping: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Losses ``[B]`` of the synth's surrogate render (``render_surrogate(x, damping)``), and
+        gradients with respect to ``x[B, D]`` and ``damping[B, S]``.
+
+        Counts one render (and one backward) per row like :meth:`value_and_grad`, but
+        the points are not candidates: a damped render's loss is not the true one, so
+        neither the best point nor the curve's loss changes.
+        """
+        if self._uses_stages:
+            raise UserError("the surrogate renders only the output; use an output loss, not signal_chain")
+        full = x.shape[0]
+        xa = self._admit(x).requires_grad_(True)
+        damp = damping[: xa.shape[0]].detach().to(self.device, torch.float32).requires_grad_(True)
+        with torch.enable_grad():
+            audio = self.synth.render_surrogate(
+                xa, damp, sample_rate=self.sample_rate, duration=self.duration, note=self.target.note
+            )
+            losses = self._bound_loss(audio)
+            grad_x, grad_d = torch.autograd.grad(losses.sum(), [xa, damp])
+        grad_x = torch.nan_to_num(grad_x, nan=0.0, posinf=0.0, neginf=0.0)
+        for i in self.spec.categorical_indices:
+            grad_x[:, i] = 0.0
+        self.renders += xa.shape[0]
+        self.backwards += xa.shape[0]
+        self.curve.append(CurvePoint(self.renders, self.elapsed, self.best_loss))
+        if self.on_progress is not None:
+            self.on_progress(self)
+        if xa.shape[0] < full:
+            raise BudgetExhausted
+        return losses.detach().cpu(), grad_x.detach().cpu(), torch.nan_to_num(grad_d).detach().cpu()
+
 
 @dataclass
 class Result:

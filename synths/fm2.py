@@ -11,6 +11,7 @@ The steady-state spectrum has partials at f_c + n r f_c with amplitudes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -55,9 +56,19 @@ class FM2(Synth):
         return self._spec
 
     def stages(
-        self, params: Tensor, *, sample_rate: int, duration: float, note: Note | None = None
+        self,
+        params: Tensor,
+        *,
+        sample_rate: int,
+        duration: float,
+        note: Note | None = None,
+        damping: Tensor | None = None,
     ) -> dict[str, Tensor]:
-        """``modulator``: the phase deviation I(t) sin(...) in radians; ``output``: the audio."""
+        """``modulator``: the phase deviation I(t) sin(...) in radians; ``output``: the audio.
+
+        ``damping[B, 1]`` (radius r <= 1 of the surrogate, see :meth:`render_surrogate`)
+        multiplies the modulator's sinusoid by r^n at sample n.
+        """
         note = note or Note()
         p = self.spec.to_physical(params)
         n = num_samples(sample_rate, duration)
@@ -70,6 +81,9 @@ class FM2(Synth):
             index = index * (1.0 - depth + depth * env)
         f_c = torch.full_like(p["ratio"], note.hz)
         modulator = index * torch.sin(TWO_PI * phase_cycles(p["ratio"] * f_c, t))
+        if damping is not None:
+            n_idx = torch.arange(n, device=params.device, dtype=torch.float32)
+            modulator = modulator * torch.exp(n_idx * torch.log(damping.clamp(min=1e-6)))
         carrier = torch.sin(TWO_PI * phase_cycles(f_c, t) + modulator)
         return {"modulator": modulator, "output": p["gain"].unsqueeze(-1) * env * carrier}
 
@@ -77,6 +91,31 @@ class FM2(Synth):
         self, params: Tensor, *, sample_rate: int, duration: float, note: Note | None = None
     ) -> Tensor:
         return self.stages(params, sample_rate=sample_rate, duration=duration, note=note)["output"]
+
+    # --- Hayes et al. (2023)'s complex-exponential surrogate for the sinusoidal frequency ---
+    surrogate_params: ClassVar[tuple[str, ...]] = ("ratio",)
+
+    def surrogate_omega(self, params: Tensor, *, sample_rate: int, note: Note | None = None) -> Tensor:
+        """The modulator's angular frequency in radians per sample, ``[B, 1]``."""
+        f_c = (note or Note()).hz
+        ratio = self.spec["ratio"].to_physical(params[:, self.spec.index("ratio")])
+        return (TWO_PI * ratio * f_c / sample_rate).unsqueeze(-1)
+
+    def surrogate_unit(self, omega: Tensor, *, sample_rate: int, note: Note | None = None) -> Tensor:
+        """Inverse of :meth:`surrogate_omega`: unit-cube ratio ``[B, 1]`` (differentiable)."""
+        f_c = (note or Note()).hz
+        return self.spec["ratio"].to_unit(omega * sample_rate / (TWO_PI * f_c))
+
+    def render_surrogate(
+        self, params: Tensor, damping: Tensor, *, sample_rate: int, duration: float, note: Note | None = None
+    ) -> Tensor:
+        """Audio with the modulator sin(w n) replaced by Im(z^n) = r^n sin(w n), z = r e^{iw}.
+
+        ``damping[B, 1]`` is r (1 gives :meth:`render` exactly); differentiable in it.
+        """
+        return self.stages(params, sample_rate=sample_rate, duration=duration, note=note, damping=damping)[
+            "output"
+        ]
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """Uniform in the cube, but sustain >= 0.3 and attack <= ~60 ms so targets are audible."""

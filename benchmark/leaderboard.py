@@ -154,7 +154,10 @@ def write_plots(lb: Leaderboard, folder: Path) -> dict[str, Path]:
         if not curves.empty:
             path = folder / f"anytime-{slug(suite)}-{slug(loss)}.png"
             plots.anytime_plot(curves, path, f"anytime: {suite}, {loss} loss")
-            made[f"anytime curves, {suite}, {loss} loss"] = path
+            made[
+                f"anytime curves, {suite}, {loss} loss: best loss so far against renders and seconds, "
+                "median and quartiles over runs"
+            ] = path
     ecdf_keys = [k for k in lb.group_by if k != "suite"] or ["solver"]
     for suite, idx in suites.groupby("suite").groups.items():
         runs = lb.runs.loc[idx]
@@ -163,8 +166,11 @@ def write_plots(lb: Leaderboard, folder: Path) -> dict[str, Path]:
         if not ecdf.empty:
             path = folder / f"ecdf-{slug(str(suite))}.png"
             fractions = ", ".join(f"{f:g}" for f in scoring.ECDF_FRACTIONS)
-            plots.ecdf_plot(ecdf, path, f"fixed-target ECDF, {suite}: targets {fractions} x {what}")
-            made[f"fixed-target ECDF, {suite}"] = path
+            plots.ecdf_plot(ecdf, path, f"fixed-target ECDF, {suite}")
+            made[
+                f"fixed-target ECDF, {suite}: the fraction of (run, target) pairs reached, targets "
+                f"{fractions} x {what}"
+            ] = path
     lb.plots = made
     return made
 

@@ -17,6 +17,14 @@ def _pyplot():
     return plt
 
 
+def _scale(ax, axis: str, values: np.ndarray) -> None:
+    """Log scale on ``axis`` ('x' or 'y') when the positive values span more than a decade."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if len(v) and v.max() / v.min() > 10:
+        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+
+
 def fight_plot(wins: pd.DataFrame, path: Path, title: str) -> None:
     """Heat map of ``wins`` (row beats column, fraction of matches), best row first."""
     plt = _pyplot()
@@ -62,10 +70,15 @@ def anytime_plot(curves: pd.DataFrame, path: Path, title: str) -> None:
     for ax, axis, label in zip(axes, ("renders", "seconds"), ("renders", "seconds"), strict=True):
         part = curves[curves["axis"] == axis]
         for group, frame in part.groupby("group"):
-            line = ax.plot(frame["x"], frame["median"], label=str(group))[0]
-            ax.fill_between(frame["x"], frame["q25"], frame["q75"], color=line.get_color(), alpha=0.15)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+            marker = "o" if len(frame) < 3 else None  # a single evaluation is one point
+            line = ax.plot(
+                frame["x"], frame["median"], label=str(group), marker=marker, drawstyle="steps-post"
+            )[0]
+            ax.fill_between(
+                frame["x"], frame["q25"], frame["q75"], color=line.get_color(), alpha=0.15, step="post"
+            )
+        _scale(ax, "x", part["x"])
+        _scale(ax, "y", part[["q25", "median", "q75"]].to_numpy().ravel())
         ax.set_xlabel(label)
         ax.grid(alpha=0.3, which="both")
     axes[0].set_ylabel("best loss so far (median, quartiles)")
@@ -81,7 +94,7 @@ def ecdf_plot(ecdf: pd.DataFrame, path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
     for group, frame in ecdf.groupby("group"):
         ax.step(frame["renders"], frame["fraction"], where="post", label=str(group))
-    ax.set_xscale("log")
+    _scale(ax, "x", ecdf["renders"])
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("renders")
     ax.set_ylabel("fraction of targets reached")

@@ -7,6 +7,7 @@ file descriptor 3 and write replies and events on descriptor 4. Debian's
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
@@ -61,8 +62,12 @@ class Browser:
         self._r, from_chrome_w = os.pipe()
 
         def wire_fds() -> None:  # in the child: its fd 3 reads our commands, fd 4 writes to us
-            os.dup2(to_chrome_r, 3)
-            os.dup2(from_chrome_w, 4)
+            # copy above 9 first: a pipe end may itself be fd 3 or 4, and dup2 onto the same
+            # number would keep its close-on-exec flag
+            read_end = fcntl.fcntl(to_chrome_r, fcntl.F_DUPFD, 10)
+            write_end = fcntl.fcntl(from_chrome_w, fcntl.F_DUPFD, 10)
+            os.dup2(read_end, 3)
+            os.dup2(write_end, 4)
 
         self.proc = subprocess.Popen(
             [executable, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],

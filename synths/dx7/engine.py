@@ -17,7 +17,8 @@ steps) and renders what msfa/Dexed would for one note:
   linearly across each block;
 - operator: ``y = gain * sin(2 pi (phase + modulation))`` where modulation is
   the sum of its modulators' outputs (1.0 = one cycle: at full level a peak
-  index of 4 pi rad); the feedback loop is a recurrence (:mod:`synths.dx7.feedback`);
+  index of 4 pi rad) plus, for the feedback target, the feedback; everything
+  per sample runs in one compiled loop with its own adjoint (:mod:`synths.dx7.kernel`);
 - output: half the sum of the carriers (a lone carrier at full level peaks at
   1.0, as in dexed-py).
 
@@ -33,7 +34,7 @@ from torch import Tensor
 
 from synths.dx7.algorithms import algorithm
 from synths.dx7.envelope import BLOCK, amp_envelope, block_times, floor_ste, pitch_envelope, scale_level
-from synths.dx7.feedback import feedback_loop, feedback_scale
+from synths.dx7.kernel import feedback_scale, operator_network
 from synths.dx7.lfo import amp_depth, delay_ramp, lfo_hz, lfo_wave, pitch_modulation
 
 OPS = 6
@@ -111,28 +112,23 @@ def operator_log2_hz(note: Tensor, ops: dict[str, Tensor]) -> Tensor:
     return torch.where(ops["mode"] >= 0.5, fixed, ratio)
 
 
-def _upsample_blocks(values: Tensor, num_samples: int) -> Tensor:
-    """Block-boundary values ``[..., N+1]`` -> per-sample ramps ``[..., T]`` (block j: entry j -> j+1)."""
-    w = torch.arange(BLOCK, dtype=values.dtype, device=values.device) / BLOCK
-    left, right = values[..., :-1].unsqueeze(-1), values[..., 1:].unsqueeze(-1)
-    ramps = left + (right - left) * w
-    return ramps.flatten(-2)[..., :num_samples]
+def _phase_blocks(
+    log2_hz: Tensor, pitch_oct: Tensor, sample_rate: int, dtype: torch.dtype
+) -> tuple[Tensor, Tensor]:
+    """Operator phases per block: start (cycles, wrapped) and increment per sample, each ``[B, 6, N]``.
 
-
-def _phases(log2_hz: Tensor, pitch_oct: Tensor, sample_rate: int, num_samples: int) -> Tensor:
-    """Operator phases in cycles ``[B, 6, T]``: frequency ``2 ** (log2_hz + pitch_oct[block])``.
-
-    ``pitch_oct[B, N+1]``: the pitch offset that holds during each block (entry j for block j).
+    Frequency ``2 ** (log2_hz[B, 6] + pitch_oct[B, block])`` holds within a block
+    (``pitch_oct[B, N+1]``: entry j for block j). Block starts are summed in float64
+    so long notes keep exact phases; within a block float32 is exact enough.
     """
     mult = torch.exp2(pitch_oct[:, :-1]).to(torch.float64)  # [B, N]
     seconds = mult * (BLOCK / sample_rate)  # time-equivalent of each block
-    start = torch.cumsum(seconds, dim=-1) - seconds  # [B, N] float64
-    hz = torch.exp2(log2_hz.to(torch.float64))  # [B, 6]
-    base = torch.remainder(hz.unsqueeze(-1) * start.unsqueeze(1), 1.0).to(torch.float32)  # [B, 6, N]
-    step = (hz.unsqueeze(-1) * (mult / sample_rate).unsqueeze(1)).to(torch.float32)  # cycles per sample
-    j = torch.arange(BLOCK, dtype=torch.float32, device=log2_hz.device)
-    phase = base.unsqueeze(-1) + step.unsqueeze(-1) * j
-    return phase.flatten(-2)[..., :num_samples]
+    start = torch.cumsum(seconds, dim=-1) - seconds
+    hz = torch.exp2(log2_hz.to(torch.float64)).unsqueeze(-1)  # [B, 6, 1]
+    cycles = hz * start.unsqueeze(1)
+    base = cycles - torch.floor(cycles)
+    step = hz * (mult / sample_rate).unsqueeze(1)
+    return base.to(dtype), step.to(dtype)
 
 
 def render(
@@ -178,9 +174,10 @@ def _render_one(
 ) -> Tensor:
     algo = algorithm(number)
     batch = v["feedback"].shape[0]
+    dtype = v["feedback"].dtype
     device = v["feedback"].device
     note = pitch + v["transpose"] - 24.0  # [B]
-    t = block_times(num_samples, sample_rate, device=device)
+    t = block_times(num_samples, sample_rate, dtype=dtype, device=device)
 
     # levels (octaves) at block boundaries, every operator at once: rows are (voice, operator)
     level_steps = torch.clamp(scale_level(v["output_level"]) + keyboard_level_scaling(note, v), max=127.0)
@@ -203,27 +200,6 @@ def _render_one(
     pitch_oct = pitch_envelope(t, v["pitch_rates"], v["pitch_levels"], hold)
     pitch_oct = pitch_oct + pitch_modulation(v["lfo_pmd"], v["pitch_mod_sens"], ramp, wave)
 
-    phases = _phases(operator_log2_hz(note, v), pitch_oct, sample_rate, num_samples)  # [B, 6, T]
-    outputs: dict[int, Tensor] = {}
-    loop_out = None
+    base, step = _phase_blocks(operator_log2_hz(note, v), pitch_oct, sample_rate, gains.dtype)
     beta = feedback_scale(v["feedback"]) * algo.feedback_gain
-    for op in range(6, 0, -1):  # modulators (higher numbers) before the operators they modulate
-        if op in algo.loop:
-            if loop_out is None:  # the loop's operators take no modulation from outside it
-                idx = [o - 1 for o in algo.loop]
-                loop_out = feedback_loop(
-                    phases[:, idx].transpose(0, 1),
-                    _upsample_blocks(gains[:, idx], num_samples).transpose(0, 1),
-                    beta,
-                )
-            outputs[op] = loop_out[algo.loop.index(op)]
-            continue
-        phase = phases[:, op - 1]
-        for src in algo.modulators_of(op):
-            phase = phase + outputs[src]
-        gain = _upsample_blocks(gains[:, op - 1], num_samples)
-        outputs[op] = gain * torch.sin((2.0 * math.pi) * phase)
-    mix = outputs[algo.carriers[0]]
-    for op in algo.carriers[1:]:
-        mix = mix + outputs[op]
-    return OUTPUT_SCALE * mix
+    return operator_network(base, step, gains, beta, algo, OUTPUT_SCALE, num_samples)

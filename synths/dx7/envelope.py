@@ -15,7 +15,8 @@ Amplitude EG (levels in octaves of gain, ``A / 256``; gain = ``2 ** (level - 14)
   (about 65 dB/s at R = 50; the same per second at any sample rate);
 - falling segments are straight lines in the log domain; rising ones first jump
   to 1716/256 octaves and then move at ``floor(17 - level)`` times the speed
-  (faster at low levels, the DX7's curved attack);
+  (faster at low levels, the DX7's curved attack; modelled as the exponential
+  approach ``d level/dt = (16.5 - level) * speed``, see ``RISE_CEILING``);
 - the level starts at 0 (silent), runs segments 1-3, holds L3 until note-off,
   then segment 4 runs from wherever the level is then.
 
@@ -88,23 +89,11 @@ def amp_target(level: Tensor, outlevel: Tensor) -> Tensor:
     return torch.clamp(a, min=16.0) / 256.0
 
 
-# Rising segments: d level / dt = floor(17 - level) * speed. The time to rise from
-# ATTACK_JUMP to a level, in units of 1/speed, is piecewise linear in the level.
-_RISE_KNOTS = [ATTACK_JUMP] + [float(k) for k in range(7, 17)]
-
-
-def _rise_tables(dtype, device) -> tuple[Tensor, Tensor]:
-    levels = torch.tensor(_RISE_KNOTS, dtype=torch.float64)
-    steps = torch.diff(levels) / (16.0 - torch.floor(levels[:-1]))
-    times = torch.cat([torch.zeros(1, dtype=torch.float64), torch.cumsum(steps, 0)])
-    return levels.to(dtype=dtype, device=device), times.to(dtype=dtype, device=device)
-
-
-def _pwl(x: Tensor, xp: Tensor, fp: Tensor) -> Tensor:
-    """Piecewise-linear map through knots ``(xp, fp)`` (xp ascending), extrapolating linearly."""
-    i = torch.clamp(torch.searchsorted(xp, x.detach().contiguous()) - 1, 0, xp.numel() - 2)
-    x0, x1, f0, f1 = xp[i], xp[i + 1], fp[i], fp[i + 1]
-    return f0 + (f1 - f0) * (x - x0) / (x1 - x0)
+# Rising segments: d level / dt = floor(17 - level) * speed, piecewise linear per
+# octave. Modelled as d level / dt = (RISE_CEILING - level) * speed, an exponential
+# approach whose time through each octave [k, k+1) is ln((16.5-k)/(15.5-k)) / speed,
+# within 3% of the exact 1 / ((16 - k) speed) for k <= 14.
+RISE_CEILING = 16.5
 
 
 class _Segment:
@@ -115,13 +104,10 @@ class _Segment:
         self.rising = target > start
         self.curved = curved_attack
         if curved_attack:
-            levels, times = _rise_tables(start.dtype, start.device)
-            self._levels, self._times = levels, times
             self.start = torch.where(self.rising, torch.clamp(start, min=ATTACK_JUMP), start)
-            rise_from = _pwl(self.start.clamp(ATTACK_JUMP, 16.0), levels, times)
-            rise_to = _pwl(target.clamp(ATTACK_JUMP, 16.0), levels, times)
-            self.rise_from = rise_from
-            rise_time = (rise_to - rise_from).clamp(min=0.0) / speed
+            gap0 = (RISE_CEILING - self.start).clamp(min=1e-3)
+            gap1 = (RISE_CEILING - target).clamp(min=1e-3)
+            rise_time = torch.log(gap0 / gap1).clamp(min=0.0) / speed
         else:
             self.start = start
             rise_time = (target - start).clamp(min=0.0) / speed
@@ -130,13 +116,12 @@ class _Segment:
 
     def level(self, tau: Tensor) -> Tensor:
         """Level ``tau`` seconds into the segment (``tau[B or 1, N] >= 0``), clamped at the target."""
-        fall = torch.maximum(self.start - self.speed * tau, self.target)
         if self.curved:
-            u = self.rise_from + self.speed * tau
-            rise = _pwl(u, self._times, self._levels)
+            rise = RISE_CEILING - (RISE_CEILING - self.start) * torch.exp(-self.speed * tau)
         else:
             rise = self.start + self.speed * tau
-        return torch.where(self.rising, torch.minimum(rise, self.target), fall)
+        fall = self.start - self.speed * tau
+        return torch.where(self.rising, torch.minimum(rise, self.target), torch.maximum(fall, self.target))
 
 
 def _run(t: Tensor, start: Tensor, targets: Tensor, speeds: Tensor, note_off: float, curved: bool) -> Tensor:

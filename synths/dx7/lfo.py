@@ -62,13 +62,17 @@ def _sample_hold_values(cycles: int) -> list[float]:
     return out
 
 
+def _frac(x: Tensor) -> Tensor:
+    return x - torch.floor(x)
+
+
 def lfo_wave(t: Tensor, hz: Tensor, wave: Tensor) -> Tensor:
     """Wave values ``[B, N]`` in [0, 1] at times ``t[N]``; frequencies ``hz[B]``, wave indices ``wave[B]``."""
     phase = hz.unsqueeze(-1) * t.unsqueeze(0) + 0.5  # key sync starts the LFO at half a cycle
-    x = torch.remainder(phase, 1.0)
+    x = _frac(phase)
     tri = torch.where(x < 0.5, 2.0 * x, 2.0 - 2.0 * x)
-    saw_down = torch.remainder(1.5 - phase, 1.0)
-    saw_up = torch.remainder(phase + 0.5, 1.0)
+    saw_down = _frac(1.5 - phase)
+    saw_up = _frac(phase + 0.5)
     square = (x < 0.5).to(t.dtype).expand_as(x)
     sine = 0.5 + 0.5 * torch.sin(2.0 * torch.pi * phase)
     cycle = torch.floor(phase.detach()).long()

@@ -91,10 +91,10 @@ _ENGINE_GLOBAL = (
 
 
 def ratio_to_coarse_fine(ratio: float) -> tuple[int, int]:
-    """The DX7 coarse/fine (ratio mode) nearest to a frequency ratio."""
+    """The DX7 coarse/fine (ratio mode) nearest to a frequency ratio (exact where one exists)."""
     best = (1, 0)
     best_err = float("inf")
-    for coarse in range(32):
+    for coarse in range(31, -1, -1):  # ties go to the larger coarse (the smaller fine)
         mult = 0.5 if coarse == 0 else float(coarse)
         fine = min(99, max(0, round((ratio / mult - 1.0) * 100.0)))
         err = abs(mult * (1 + fine / 100.0) - ratio)

@@ -1,0 +1,302 @@
+"""The per-sample part of the DX7 engine: six operators, one algorithm, feedback; forward and adjoint.
+
+Everything that changes per sample runs in one compiled loop (numba); the slow
+controls (envelopes, pitch, LFO) arrive per 64-sample block, as in Dexed. For
+voice b, operator k and sample n = 64 m + j (block m, 0 <= j < 64):
+
+    phase[k, n] = base[k, m] + step[k, m] * j                      (cycles)
+    g[k, n]     = gain[k, m] + (gain[k, m+1] - gain[k, m]) * j / 64
+    arg[k, n]   = phase[k, n] + sum_{i modulates k} y[i, n]
+                  (+ beta/2 * (y[src, n-1] + y[src, n-2]) for the feedback target)
+    y[k, n]     = g[k, n] * sin(2 pi arg[k, n])
+    audio[n]    = sum_k carrier[k] * y[k, n]
+
+Operators run from OP6 to OP1, so every modulator is ready before its target.
+The backward pass runs the adjoint backwards in time: at each sample it
+recomputes the operators (only the feedback source's output is stored), then
+for OP1..OP6
+
+    lambda[k] = carrier[k] dL/daudio[n] + sum_{k modulates i} mu[i]
+                (+ beta/2 * (mu[dst, n+1] + mu[dst, n+2]) for the feedback source)
+    mu[k]     = lambda[k] * 2 pi g[k] cos(2 pi arg[k])     (= dL/dphase[k, n])
+
+and sums mu, mu * j and lambda * sin(...) into the block parameters' gradients.
+At high feedback and level the loop is chaotic (the DX7 makes noise there) and
+the exact adjoint grows without bound; the adjoint carried back through the
+feedback path is clipped to ``ADJOINT_CLIP`` so gradients stay finite.
+
+The innermost loops run over voices (a contiguous slice per thread): the
+recurrence is sequential in time but independent across voices, so the CPU
+evaluates several voices' sines at once (SIMD; ``sin_cycles`` is branch-free).
+Tensors on other devices are computed on the CPU and moved back.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import torch
+from numba import njit, prange
+from torch import Tensor
+
+from synths.dx7.algorithms import Algorithm
+
+# numba's OpenMP layer and torch's OpenMP runtime both spin-wait between parallel
+# regions and starve each other on small machines; the work-queue layer does not.
+if numba.config.THREADING_LAYER == "default":
+    numba.config.THREADING_LAYER = "workqueue"
+
+TWO_PI = 2.0 * math.pi
+BLOCK = 64
+ADJOINT_CLIP = 1.0e4
+
+# Taylor coefficients of sin(2 pi x) for |x| <= 1/4 (error < 1e-9 there)
+_S1, _S3, _S5, _S7 = TWO_PI, -(TWO_PI**3) / 6, TWO_PI**5 / 120, -(TWO_PI**7) / 5040
+_S9, _S11, _S13 = TWO_PI**9 / 362880, -(TWO_PI**11) / 39916800, TWO_PI**13 / 6227020800
+
+
+@njit(inline="always", fastmath=True, cache=True)
+def sin_cycles(s):  # pragma: no cover - compiled
+    """``sin(2 pi s)`` with s in cycles: branch-free, so loops over voices vectorise."""
+    x = s - np.floor(s + 0.5)  # [-1/2, 1/2]
+    x = 0.5 - x if x > 0.25 else x  # sin(2 pi x) = sin(2 pi (1/2 - x))
+    x = -0.5 - x if x < -0.25 else x
+    z = x * x
+    return x * (_S1 + z * (_S3 + z * (_S5 + z * (_S7 + z * (_S9 + z * (_S11 + z * _S13))))))
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def _forward(base, step, gain, beta, mods, carrier, fb_src, fb_dst, out, fb_out, slices):  # pragma: no cover
+    T = out.shape[0]
+    for c in prange(slices.shape[0] - 1):
+        lo, hi = slices[c], slices[c + 1]
+        nv = hi - lo
+        half_beta = 0.5 * beta[lo:hi]
+        zero = np.zeros_like(half_beta)
+        y = np.zeros((6, nv), dtype=half_beta.dtype)
+        ph = np.zeros_like(y)
+        st = np.zeros_like(y)
+        g0 = np.zeros_like(y)
+        dg = np.zeros_like(y)
+        arg = zero.copy()
+        acc = zero.copy()
+        y1 = zero.copy()
+        y2 = zero.copy()
+        for n in range(T):
+            j = n % BLOCK
+            if j == 0:
+                m = n // BLOCK
+                for k in range(6):
+                    for i in range(nv):
+                        ph[k, i] = base[lo + i, k, m]
+                        st[k, i] = step[lo + i, k, m]
+                        g0[k, i] = gain[lo + i, k, m]
+                        dg[k, i] = (gain[lo + i, k, m + 1] - gain[lo + i, k, m]) / BLOCK
+            for i in range(nv):
+                acc[i] = 0.0
+            for k in range(5, -1, -1):
+                for i in range(nv):
+                    arg[i] = ph[k, i] + st[k, i] * j
+                for s in range(6):
+                    if mods[k, s]:
+                        for i in range(nv):
+                            arg[i] += y[s, i]
+                if k == fb_dst:
+                    for i in range(nv):
+                        arg[i] += half_beta[i] * (y1[i] + y2[i])
+                for i in range(nv):
+                    y[k, i] = (g0[k, i] + dg[k, i] * j) * sin_cycles(arg[i])
+                if carrier[k] != 0.0:
+                    for i in range(nv):
+                        acc[i] += carrier[k] * y[k, i]
+            for i in range(nv):
+                out[n, lo + i] = acc[i]
+                fb_out[n, lo + i] = y[fb_src, i]
+                y2[i] = y1[i]
+                y1[i] = y[fb_src, i]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def _backward(  # pragma: no cover - compiled
+    base, step, gain, beta, mods, carrier, fb_src, fb_dst, fb_out, grad_out,
+    grad_base, grad_step, grad_gain, grad_beta, slices,
+):  # fmt: skip
+    T = grad_out.shape[0]
+    for c in prange(slices.shape[0] - 1):
+        lo, hi = slices[c], slices[c + 1]
+        nv = hi - lo
+        half_beta = 0.5 * beta[lo:hi]
+        zero = np.zeros_like(half_beta)
+        y = np.zeros((6, nv), dtype=half_beta.dtype)
+        gv = np.zeros_like(y)
+        sn = np.zeros_like(y)
+        cs = np.zeros_like(y)
+        mu = np.zeros_like(y)
+        acc_base = np.zeros_like(y)
+        acc_step = np.zeros_like(y)
+        acc_g0 = np.zeros_like(y)
+        acc_g1 = np.zeros_like(y)
+        arg = zero.copy()
+        lam = zero.copy()
+        fb_in = zero.copy()
+        mu1 = zero.copy()  # dL/darg of the feedback target at n+1
+        mu2 = zero.copy()  # ... at n+2
+        gb = zero.copy()
+        for n in range(T - 1, -1, -1):
+            j = n % BLOCK
+            m = n // BLOCK
+            w = j / BLOCK
+            for i in range(nv):
+                f = fb_out[n - 1, lo + i] if n >= 1 else 0.0
+                f += fb_out[n - 2, lo + i] if n >= 2 else 0.0
+                fb_in[i] = f
+            for k in range(5, -1, -1):  # recompute the operators at sample n
+                for i in range(nv):
+                    arg[i] = base[lo + i, k, m] + step[lo + i, k, m] * j
+                for s in range(6):
+                    if mods[k, s]:
+                        for i in range(nv):
+                            arg[i] += y[s, i]
+                if k == fb_dst:
+                    for i in range(nv):
+                        arg[i] += half_beta[i] * fb_in[i]
+                for i in range(nv):
+                    a = gain[lo + i, k, m]
+                    gv[k, i] = a + (gain[lo + i, k, m + 1] - a) * w
+                    sn[k, i] = sin_cycles(arg[i])
+                    cs[k, i] = sin_cycles(arg[i] + 0.25)
+                    y[k, i] = gv[k, i] * sn[k, i]
+            for k in range(6):  # adjoint: targets (lower numbers) before their modulators
+                for i in range(nv):
+                    lam[i] = carrier[k] * grad_out[n, lo + i]
+                for t in range(6):
+                    if mods[t, k]:
+                        for i in range(nv):
+                            lam[i] += mu[t, i]
+                if k == fb_src:
+                    for i in range(nv):
+                        lam[i] += min(max(half_beta[i] * (mu1[i] + mu2[i]), -ADJOINT_CLIP), ADJOINT_CLIP)
+                for i in range(nv):
+                    u = lam[i] * TWO_PI * gv[k, i] * cs[k, i]
+                    mu[k, i] = u
+                    acc_base[k, i] += u
+                    acc_step[k, i] += u * j
+                    d = lam[i] * sn[k, i]
+                    acc_g0[k, i] += d * (1.0 - w)
+                    acc_g1[k, i] += d * w
+            for i in range(nv):
+                gb[i] += mu[fb_dst, i] * 0.5 * fb_in[i]
+                mu2[i] = mu1[i]
+                mu1[i] = mu[fb_dst, i]
+            if j == 0:  # the start of block m: hand its sums over
+                for k in range(6):
+                    for i in range(nv):
+                        grad_base[lo + i, k, m] = acc_base[k, i]
+                        grad_step[lo + i, k, m] = acc_step[k, i]
+                        grad_gain[lo + i, k, m] += acc_g0[k, i]
+                        grad_gain[lo + i, k, m + 1] += acc_g1[k, i]
+                        acc_base[k, i] = 0.0
+                        acc_step[k, i] = 0.0
+                        acc_g0[k, i] = 0.0
+                        acc_g1[k, i] = 0.0
+        for i in range(nv):
+            grad_beta[lo + i] = gb[i]
+
+
+def _slices(batch: int) -> np.ndarray:
+    """Boundaries of one contiguous slice of voices per thread."""
+    parts = max(1, min(batch, numba.get_num_threads()))
+    return np.linspace(0, batch, parts + 1).round().astype(np.int64)
+
+
+def _tables(algo: Algorithm, output_scale: float) -> tuple[np.ndarray, np.ndarray, int, int]:
+    mods = np.zeros((6, 6), dtype=np.int64)
+    for src, dst in algo.edges:
+        mods[dst - 1, src - 1] = 1
+    carrier = np.zeros(6)
+    carrier[[op - 1 for op in algo.carriers]] = output_scale
+    return mods, carrier, algo.feedback[0] - 1, algo.feedback[1] - 1
+
+
+def _np(x: Tensor, dtype: torch.dtype) -> np.ndarray:
+    return x.detach().to("cpu", dtype).contiguous().numpy()
+
+
+class OperatorNetwork(torch.autograd.Function):
+    """``audio[B, T] = network(base[B,6,N], step[B,6,N], gain[B,6,N+1], beta[B]; algorithm)``."""
+
+    @staticmethod
+    def forward(ctx, base, step, gain, beta, algo, output_scale, num_samples):  # type: ignore[override]
+        dt = torch.float64 if base.dtype == torch.float64 else torch.float32
+        b, s, g, bt = (_np(x, dt) for x in (base, step, gain, beta))
+        mods, carrier, src, dst = _tables(algo, output_scale)
+        carrier = carrier.astype(b.dtype)
+        out = np.empty((num_samples, b.shape[0]), dtype=b.dtype)
+        fb_out = np.empty_like(out)
+        _forward(b, s, g, bt, mods, carrier, src, dst, out, fb_out, _slices(b.shape[0]))
+        ctx.save_for_backward(base, step, gain, beta, torch.from_numpy(fb_out))
+        ctx.tables = (mods, carrier, src, dst)
+        return torch.from_numpy(out).t().contiguous().to(base.device)
+
+    @staticmethod
+    def backward(ctx, grad_audio):  # type: ignore[override]
+        base, step, gain, beta, fb_out = ctx.saved_tensors
+        dt = fb_out.dtype
+        b, s, g, bt = (_np(x, dt) for x in (base, step, gain, beta))
+        grad_t = _np(grad_audio.t(), dt)
+        gb_, gs_, gbeta = np.empty_like(b), np.empty_like(s), np.empty_like(bt)
+        gg_ = np.zeros_like(g)
+        mods, carrier, src, dst = ctx.tables
+        _backward(
+            b,
+            s,
+            g,
+            bt,
+            mods,
+            carrier,
+            src,
+            dst,
+            fb_out.numpy(),
+            grad_t,
+            gb_,
+            gs_,
+            gg_,
+            gbeta,
+            _slices(b.shape[0]),
+        )
+        dev = base.device
+        grads = [torch.from_numpy(a).to(dev) for a in (gb_, gs_, gg_, gbeta)]
+        return (*grads, None, None, None)
+
+
+def operator_network(
+    base: Tensor,
+    step: Tensor,
+    gain: Tensor,
+    beta: Tensor,
+    algo: Algorithm,
+    output_scale: float,
+    num_samples: int,
+) -> Tensor:
+    """Audio ``[B, T]`` of one algorithm's operators; see the module docstring.
+
+    Args:
+        base: ``[B, 6, N]`` phase (cycles) of each operator at the start of each 64-sample block.
+        step: ``[B, 6, N]`` phase increment (cycles per sample) within each block.
+        gain: ``[B, 6, N + 1]`` linear gains at the block boundaries.
+        beta: ``[B]`` feedback scale (cycles per unit of output).
+        algo: the routing; output_scale: factor on the sum of the carriers.
+        num_samples: T <= 64 N.
+    """
+    return OperatorNetwork.apply(base, step, gain, beta, algo, output_scale, num_samples)
+
+
+def feedback_scale(feedback: Tensor) -> Tensor:
+    """DX7 feedback 0-7 (continuous) -> cycles per unit of output: ``2 ** (FB - 8)``, 0 at FB = 0.
+
+    Between 0 and 1 the scale rises linearly to ``2 ** -7`` so it stays continuous.
+    """
+    fb = feedback.clamp(0.0, 7.0)
+    return torch.where(fb >= 1.0, torch.exp2(fb - 8.0), fb * 2.0**-7)

@@ -1,15 +1,12 @@
 """Playing DX7 voices with DX7-family synths (``dx7``, its fixed variants, ``dexed``).
 
 A DX7-family synth maps a :class:`synths.dx7.voice.Voice` into its unit cube
-with ``voice_to_unit`` (and back with ``unit_to_voice``). Its algorithm and hold
-time are configuration, not searched parameters, so playing a voice as the
-voice says means building the synth for that voice: :func:`synth_for_voice`.
+with ``voice_to_unit`` (and back with ``unit_to_voice``) and plays voices exactly
+as given, every field, with ``render_voices``. Its algorithm and hold time are
+configuration, so :func:`synth_for_voice` builds the synth for a voice.
 """
 
 from __future__ import annotations
-
-import inspect
-from typing import Any
 
 import numpy as np
 import torch
@@ -18,10 +15,12 @@ from soundmatch.errors import UserError
 from synths.base import Note, Synth, synth_registry
 from synths.dx7.voice import Voice
 
+FAMILY_METHODS = ("voice_to_unit", "unit_to_voice", "render_voices")
+
 
 def is_dx7_family(synth: object) -> bool:
-    """True for synths that take DX7 voices (they have ``voice_to_unit`` and ``unit_to_voice``)."""
-    return callable(getattr(synth, "voice_to_unit", None)) and callable(getattr(synth, "unit_to_voice", None))
+    """True for synths that take DX7 voices (they have every method of FAMILY_METHODS)."""
+    return all(callable(getattr(synth, m, None)) for m in FAMILY_METHODS)
 
 
 def dx7_family_names() -> list[str]:
@@ -38,22 +37,16 @@ def require_dx7_family(synth: object, name: str, what: str) -> None:
         )
 
 
-def synth_for_voice(name: str, voice: Voice, hold: float, **options: Any) -> Synth:
-    """Synth ``name`` configured to play ``voice``: its algorithm, note-off after ``hold`` s.
-
-    ``options`` are further constructor options. Options the synth does not have
-    (a fixed-routing variant has no free algorithm) are left out.
-    """
-    factory = synth_registry.get(name)
-    require_dx7_family(factory, name, "playing a DX7 voice")
-    accepted = inspect.signature(factory).parameters
-    wanted = {"algorithm": voice.algorithm + 1, "hold": hold, **options}
-    return synth_registry.create(name, **{k: v for k, v in wanted.items() if k in accepted or k in options})
+def synth_for_voice(name: str, voice: Voice, hold: float) -> Synth:
+    """Synth ``name`` configured to play ``voice``: its algorithm, note-off after ``hold`` s."""
+    require_dx7_family(synth_registry.get(name), name, "playing a DX7 voice")
+    return synth_registry.create(name, algorithm=voice.algorithm + 1, hold=hold)
 
 
 def render_voice(synth: Synth, voice: Voice, *, note: Note, sample_rate: int, duration: float) -> np.ndarray:
-    """Mono float32 audio ``[round(sample_rate * duration)]`` of ``voice`` played by ``synth``."""
-    x = synth.voice_to_unit(voice).reshape(1, -1).float()  # type: ignore[attr-defined]
+    """Mono float32 audio ``[round(sample_rate * duration)]`` of ``voice`` (every field) by ``synth``."""
     with torch.no_grad():
-        audio = synth.render(x, sample_rate=sample_rate, duration=duration, note=note)
+        audio = synth.render_voices(  # type: ignore[attr-defined]
+            [voice], sample_rate=sample_rate, duration=duration, note=note
+        )
     return audio[0].detach().cpu().numpy().astype(np.float32)

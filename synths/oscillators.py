@@ -116,12 +116,13 @@ def additive_waveform(
     keep = (k > 0) & (k.unsqueeze(0) * freq_hz.detach().to(torch.float64).unsqueeze(-1) < sample_rate / 2)
     spectrum = torch.complex(a, -b) * (table_size / 2) * keep  # [B, table_size / 2 + 1]
     table = torch.fft.irfft(spectrum, n=table_size).to(phase.dtype)
-    table = torch.cat([table, table[:, :1]], dim=-1)  # wrap point for the interpolation
+    # two wrap points: float32 rounding may bring a phase of 1 - 1e-9 to exactly 1.0
+    table = torch.cat([table, table[:, :2]], dim=-1)
     pos = phase * table_size
-    left = pos.detach().floor().long().clamp(0, table_size - 1)
-    y0 = torch.gather(table, 1, left)
-    y1 = torch.gather(table, 1, left + 1)
-    return y0 + (pos - left) * (y1 - y0)
+    left = pos.detach().floor()
+    index = left.long()
+    y0 = torch.gather(table, 1, index)
+    return torch.addcmul(y0, pos - left, torch.gather(table, 1, index + 1) - y0)
 
 
 def oscillator(

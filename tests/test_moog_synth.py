@@ -175,10 +175,10 @@ def test_signal_chain_loss_on_moog_stages():
     synth = Moog(chain="simple")
     loss = SignalChain(sample_rate=SR)
     gen = torch.Generator().manual_seed(4)
-    target = synth.stages(synth.sample(1, gen), sample_rate=SR, duration=0.25)
+    target = synth.stages(synth.sample(1, gen), sample_rate=SR, duration=0.1)
     bound = loss.bind(target)
     x = synth.sample(2, gen).requires_grad_()
-    value = bound(synth.stages(x, sample_rate=SR, duration=0.25))
+    value = bound(synth.stages(x, sample_rate=SR, duration=0.1))
     assert value.shape == (2,) and bool((value > 0).all())
     value.sum().backward()
     assert torch.isfinite(x.grad).all() and float(x.grad.abs().sum()) > 0

@@ -101,9 +101,10 @@ def _prefix_states(m: Mat, e: Pair) -> Pair:
 def _all_pole_rows(drive: list[Tensor], a1: Tensor, a2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """``y[j] = drive[j] - a1 y[j-1] - a2 y[j-2]`` from ``y[-1] = y[-2] = 0``, all blocks at once.
 
-    ``drive`` is a list of ``block`` tensors ``[..., B, K]``; ``a1, a2`` are ``[B, K]``.
-    Returns ``y`` as ``[..., B, K, block]`` and its last two rows ``y[block-1], y[block-2]``
-    (taken before stacking: slicing the stack would cost a full-size gradient buffer each).
+    ``drive`` is a list of ``block`` tensors ``[..., B, K]``; ``a1, a2`` broadcast to them.
+    Returns ``y`` stacked as ``[block, ..., B, K]`` and its last two rows ``y[block-1],
+    y[block-2]`` (taken before stacking: slicing the stack would cost a full-size
+    gradient buffer each).
     """
     outs = [drive[0]]
     prev1 = drive[0]
@@ -114,7 +115,7 @@ def _all_pole_rows(drive: list[Tensor], a1: Tensor, a2: Tensor) -> tuple[Tensor,
             cur = torch.addcmul(cur, a2, prev2, value=-1.0)
         outs.append(cur)
         prev2, prev1 = prev1, cur
-    return torch.stack(outs, dim=-1), outs[-1], outs[-2]
+    return torch.stack(outs), outs[-1], outs[-2]
 
 
 def time_varying_biquad(
@@ -124,33 +125,35 @@ def time_varying_biquad(
 
     Args:
         x: input signals ``[B, T]``.
-        b0, b1, b2, a1, a2: coefficients ``[B, K]`` (or ``[B, 1]`` for a fixed filter),
-            ``K = ceil(T / block)``; block k covers samples ``k*block .. (k+1)*block - 1``.
-        block: samples per block (the control period).
+        b0, b1, b2, a1, a2: coefficients ``[B, K]`` (or ``[B, 1]`` for a fixed filter,
+            which also skips work), ``K = ceil(T / block)``; block k covers samples
+            ``k*block .. (k+1)*block - 1``.
+        block: samples per block (the control period), >= 2.
 
     Returns:
         ``[B, T]``, the direct-form-I output from a zero initial state.
     """
     batch, length = x.shape
     num = -(-length // block)
-    pad = num * block - length
-    xp = F.pad(x, (2, pad))
-    x0, x1, x2 = (xp[:, 2 - i : 2 - i + num * block].reshape(batch, num, block) for i in range(3))
-    b0, b1, b2, a1, a2 = (c.expand(batch, num).unsqueeze(-1) for c in (b0, b1, b2, a1, a2))
-    v = b0 * x0 + b1 * x1 + b2 * x2  # [B, K, L]
-    a1, a2 = a1.squeeze(-1), a2.squeeze(-1)
-
-    zs, zs_last, zs_prev = _all_pole_rows(list(v.permute(2, 0, 1).unbind(0)), a1, a2)  # zero-state
-    # Zero-input responses: row 0 to y[-1] = 1, row 1 to y[-2] = 1 (the initial state
-    # enters as the drive of the first two steps).
+    # Work in the layout [L, B, K]: row j holds sample j of every block, contiguous, so
+    # each step of the recursions reads and writes whole rows.
+    rows = F.pad(x, (0, num * block - length)).reshape(batch, num, block).permute(2, 0, 1).contiguous()
+    before = [F.pad(rows[-2, :, :-1], (1, 0)), F.pad(rows[-1, :, :-1], (1, 0))]  # x[-2], x[-1] per block
+    xs = before + list(rows.unbind(0))  # xs[j + 2] = x[j]
+    drive = [
+        torch.addcmul(torch.addcmul(b0 * xs[j + 2], b1, xs[j + 1]), b2, xs[j]) for j in range(block)
+    ]  # the feed-forward part, row by row
+    zs, zs_last, zs_prev = _all_pole_rows(drive, a1, a2)  # zero-state response [L, B, K]
+    # Zero-input responses (shaped like the coefficients): row 0 to y[-1] = 1, row 1 to
+    # y[-2] = 1; the initial state enters as the drive of the first two steps.
     zero = torch.zeros_like(a1)
-    drive = [torch.stack([-a1, -a2]), torch.stack([-a2, zero])] + [torch.stack([zero, zero])] * (block - 2)
-    (g1, g2), g_last, g_prev = _all_pole_rows(drive[:block], a1, a2)  # g1, g2: [B, K, L]
+    g_drive = [torch.stack([-a1, -a2]), torch.stack([-a2, zero])] + [torch.stack([zero, zero])] * (block - 2)
+    g, g_last, g_prev = _all_pole_rows(g_drive, a1, a2)  # g: [L, 2, B, K or 1]
     # Block map s[k+1] = M s[k] + e with s = (y[n-1], y[n-2]) at the block's start.
-    m = (g_last[0], g_last[1], g_prev[0], g_prev[1])
-    s0, s1 = _prefix_states(m, (zs_last, zs_prev))  # each [B, K]
-    y = torch.addcmul(torch.addcmul(zs, g1, s0.unsqueeze(-1)), g2, s1.unsqueeze(-1))
-    return y.reshape(batch, num * block)[:, :length]
+    m = tuple(t.expand(batch, num) for t in (g_last[0], g_last[1], g_prev[0], g_prev[1]))
+    s0, s1 = _prefix_states(m, (zs_last, zs_prev))  # type: ignore[arg-type]  # each [B, K]
+    y = torch.addcmul(torch.addcmul(zs, g[:, 0], s0), g[:, 1], s1)  # [L, B, K]
+    return y.permute(1, 2, 0).reshape(batch, num * block)[:, :length]
 
 
 def block_mean(signal: Tensor, block: int) -> Tensor:

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from soundmatch.seeding import derive_seed
 from synths.base import Param
-from synths.dsp import TWO_PI, adsr, phase_cycles, time_axis
+from synths.dsp import TWO_PI, adsr, time_axis
 from synths.moog.filters import biquad_coefficients, block_mean, time_varying_biquad
 from synths.oscillators import WAVEFORMS, additive_waveform
 
@@ -79,7 +79,19 @@ def port_mean(inputs: PortInputs) -> Tensor:
         term = signal if gate is None else gate.unsqueeze(-1) * signal
         total = term if total is None else total + term
     assert total is not None
-    return total / len(inputs)
+    return total if len(inputs) == 1 else total * (1.0 / len(inputs))
+
+
+def start_phase(freq: Tensor, phase0: Tensor, ctx: Context) -> Tensor:
+    """Phase in cycles, [0, 1), ``[B, T]`` float32, of ``freq[B]`` Hz starting at ``phase0[B]`` cycles.
+
+    Formed and wrapped in float64 (as :func:`synths.dsp.phase_cycles`, which explains
+    why) in one fused step; the gradient is ``t`` for frequency and 1 for the phase.
+    """
+    cycles = torch.addcmul(
+        phase0.to(torch.float64).unsqueeze(-1), freq.to(torch.float64).unsqueeze(-1), ctx.time()
+    )
+    return torch.remainder(cycles, 1.0).to(torch.float32)
 
 
 def envelope_params(prefix: str = "") -> list[ParamDef]:
@@ -190,10 +202,10 @@ class Oscillator(_WaveMixin, Module):
     def render(self, p: dict[str, Tensor], inputs: dict[str, PortInputs], ctx: Context) -> Tensor:
         freq = ctx.note_hz * torch.pow(2.0, p["transpose"] / 12.0)
         freq = freq.clamp(max=0.45 * ctx.sample_rate)
-        phase = phase_cycles(freq, ctx.time()) + p["phase"].unsqueeze(-1)
+        phase = start_phase(freq, p["phase"], ctx)
         if "mod" in inputs:
-            phase = phase + p["index"].unsqueeze(-1) * port_mean(inputs["mod"]) / TWO_PI  # cycles
-        phase = torch.remainder(phase, 1.0)
+            deviation = p["index"].unsqueeze(-1) * port_mean(inputs["mod"]) / TWO_PI  # cycles
+            phase = torch.remainder(phase + deviation, 1.0)
         return p["amp"].unsqueeze(-1) * self.shape(p, phase, freq, ctx.sample_rate)
 
 
@@ -221,7 +233,7 @@ class LFO(_WaveMixin, Module):
         ]
 
     def render(self, p: dict[str, Tensor], inputs: dict[str, PortInputs], ctx: Context) -> Tensor:
-        phase = torch.remainder(phase_cycles(p["rate"], ctx.time()) + p["phase"].unsqueeze(-1), 1.0)
+        phase = start_phase(p["rate"], p["phase"], ctx)
         return self.shape(p, phase, p["rate"], ctx.sample_rate)
 
 

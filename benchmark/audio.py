@@ -24,6 +24,8 @@ SILENCE_DBFS = -80.0  # RMS below this (re full scale) counts as silence
 MAX_WHOLE_FILE_SECONDS = 1800.0  # a whole-file read beyond this is refused (a segment read is not)
 NORMALIZE_MODES = (None, "peak", "rms")
 PEAK_LIMIT = 0.999  # loudness normalisation never pushes a sample beyond this
+ONSET_SCAN_SECONDS = 5.0  # how far past the offset leading silence is looked for
+ONSET_FRAME_SECONDS = 0.01
 
 CONVERT_HINT = "convert it to 16-bit WAV or FLAC (e.g. `ffmpeg -i IN -ac 1 OUT.wav`) or remove it"
 
@@ -147,6 +149,19 @@ def normalize(audio: np.ndarray, mode: str | None, level_db: float = -20.0) -> n
     return (audio * gain).astype(np.float32)
 
 
+def onset(audio: np.ndarray, sample_rate: int, below_peak_db: float) -> int:
+    """Index of the first 10 ms frame whose RMS is within ``-below_peak_db`` dB of the loudest one."""
+    hop = max(1, int(ONSET_FRAME_SECONDS * sample_rate))
+    n = len(audio) // hop
+    if n == 0:
+        return 0
+    power = np.square(audio[: n * hop].reshape(n, hop), dtype=np.float64).mean(axis=1)
+    if power.max() <= 0:
+        return 0
+    loud = np.flatnonzero(power >= power.max() * 10.0 ** (below_peak_db / 10.0))
+    return int(loud[0]) * hop
+
+
 def load_audio(
     path: str | Path,
     sample_rate: int,
@@ -154,16 +169,22 @@ def load_audio(
     offset: float = 0.0,
     normalize_mode: str | None = None,
     level_db: float = -20.0,
+    trim_db: float | None = None,
 ) -> np.ndarray:
     """Mono float32 ``[round(sample_rate * duration)]`` from ``path``, starting ``offset`` s in.
 
-    Channels are averaged, the rate converted with soxr, the clip trimmed or
-    zero-padded to ``duration`` (the whole file when None) and optionally
+    Channels are averaged, the rate converted with soxr, leading silence
+    optionally skipped (``trim_db``: the clip starts at the first 10 ms frame
+    within that many dB of the loudest frame of the next 5 s), the clip trimmed
+    or zero-padded to ``duration`` (the whole file when None) and optionally
     normalised (see :func:`normalize`). A clip whose RMS is below -80 dBFS is
     refused as silent.
     """
-    data, rate = read_segment(path, offset, duration)
+    scan = None if duration is None or trim_db is None else duration + ONSET_SCAN_SECONDS
+    data, rate = read_segment(path, offset, duration if trim_db is None else scan)
     audio = resample(to_mono(data), rate, sample_rate)
+    if trim_db is not None:
+        audio = audio[onset(audio, sample_rate, trim_db) :]
     if duration is not None:
         audio = fit_length(audio, int(round(sample_rate * duration)))
     level = rms_dbfs(audio)

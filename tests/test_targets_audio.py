@@ -103,3 +103,15 @@ def test_folder_offset_past_end_and_overlong_whole_reads(tmp_path: Path, monkeyp
     with pytest.raises(UserError, match="minutes long"):
         load_audio(path, 16000, duration=None)
     assert load_audio(path, 16000, duration=1.0).shape == (16000,)  # a segment is still fine
+
+
+def test_leading_silence_is_skipped_when_asked(tmp_path: Path) -> None:
+    sr = 16000
+    sig = np.concatenate([np.zeros(int(0.7 * sr)), 1e-4 * np.ones(800), sine(440, sr, 1.0)])
+    path = tmp_path / "late.wav"
+    sf.write(path, sig, sr, subtype="FLOAT")
+    with pytest.raises(UserError, match="silent"):
+        load_audio(path, sr, duration=0.5)  # the first 0.5 s hold only silence
+    trimmed = load_audio(path, sr, duration=0.5, trim_db=-40.0)
+    start = int(0.7 * sr) + 800  # the hum is 74 dB below the tone: skipped too
+    np.testing.assert_allclose(trimmed, sig[start : start + sr // 2], atol=1e-7)

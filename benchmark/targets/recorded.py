@@ -65,6 +65,8 @@ class RecordedSuite(TargetSuite):
         level_db: the peak or RMS level in dBFS that ``normalize`` aims at.
         pitch: "auto" (the dataset's pitch when known, else pYIN), "pyin" (always
             estimate), or "config" (the run's ``note.pitch`` for every target).
+        trim_db: skip leading silence: start at the first 10 ms frame within this
+            many dB of the loudest (e.g. -40); null keeps the file's start.
     """
 
     split: str = "all"
@@ -74,6 +76,7 @@ class RecordedSuite(TargetSuite):
     normalize: str | None = None
     level_db: float = -20.0
     pitch: str = "auto"
+    trim_db: float | None = None
 
     def check_options(self) -> None:
         if self.split not in SPLITS:
@@ -111,7 +114,7 @@ class RecordedSuite(TargetSuite):
     def load(self, clip: Clip, ctx: SuiteContext) -> Target:
         """Load one clip as a Target at the task's rate and duration."""
         audio = load_audio(
-            clip.path, ctx.sample_rate, ctx.duration, clip.offset, self.normalize, self.level_db
+            clip.path, ctx.sample_rate, ctx.duration, clip.offset, self.normalize, self.level_db, self.trim_db
         )
         return self.make_target(clip, audio, ctx)
 

@@ -82,3 +82,35 @@ def test_bad_options_are_user_errors():
         PCAKMeans(n_samples=10, n_clusters=20)
     with pytest.raises(UserError, match="features"):
         PCAKMeans(features="chroma")
+
+
+def test_refined_by_adam_from_the_starts(tmp_path):
+    solver = small(refine="adam", refine_options={"lr": 0.05})
+    solver.fit(task(tmp_path))
+    x = FM2().sample(1, torch.Generator().manual_seed(6))
+    audio = FM2().render(x, sample_rate=SR, duration=DUR, note=Note(60))[0]
+    problem = Problem(FM2(), Target(audio, SR, "t", Note(60), x[0]), L2(SR), Budget(renders=12))
+    starts, _ = solver.starting_points(audio.numpy(), SR)
+    start_loss = float(problem.loss_of(starts).min())
+    solver.solve(problem)
+    assert problem.renders == 12 and problem.best_loss <= start_loss
+
+
+def test_runner_fits_once_caches_under_results_and_logs_training(tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from benchmark import runner
+    from benchmark.app import CONF_DIR
+
+    results = tmp_path / "results"
+    overrides = [
+        "solver=pca_kmeans", "solver.n_samples=24", "solver.n_clusters=3", "solver.refine=none",
+        "solver.starts=2", "synth=fm2", "target.n=2", "budget.renders=4", "duration=0.25",
+        "sample_rate=8000", "metrics=[lsd]", "progress=false", f"results_dir={results}",
+    ]  # fmt: skip
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        cfg = compose("config", overrides=overrides)
+    outcome = runner.run(cfg)
+    assert len(list((results / "cache" / "pca_kmeans").glob("*.pt"))) == 1
+    for target in outcome.targets:
+        assert target.metrics["training_renders"] == 24.0 and target.renders == 2

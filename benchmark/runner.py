@@ -307,6 +307,8 @@ def _run_target(
     values, match = score(problem, x, metric_names)
     values.update(renders=float(problem.renders), backwards=float(problem.backwards))
     values["seconds"] = seconds
+    extra = info.pop("metrics", None) or {}  # a solver's own figures (e.g. inference_seconds)
+    values.update({k: float(v) for k, v in extra.items() if k not in values})
     return TargetOutcome(target.name, values, problem.renders, seconds, info={"x": x, **info}, match=match)
 
 

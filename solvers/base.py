@@ -346,6 +346,8 @@ class Result:
     """What a solver returns: its chosen parameters ``x[D]`` (unit cube) and any extras to log.
 
     The harness re-evaluates ``x`` itself; a solver cannot claim a loss.
+    ``info["metrics"]``, when given, maps names to numbers the runner logs as
+    metrics beside its own (never replacing them), e.g. ``inference_seconds``.
     """
 
     x: Tensor

@@ -259,7 +259,7 @@ class Encoder(Solver):
         self.check_not_trained_on(problem.target)
         clock = Stopwatch()
         x = self.predict(problem.target.audio.reshape(1, -1))
-        info: dict[str, Any] = {"inference_seconds": clock.seconds}
+        info: dict[str, Any] = {"metrics": {"inference_seconds": clock.seconds}}
         problem.evaluate(x)
         if self.refine != "none" and not problem.exhausted:
             refiner = solver_registry.create(self.refine, **self.refine_options)

@@ -77,7 +77,7 @@ def test_solve_is_one_forward_pass_and_one_render(fitted):
     audio = FM2().render(x, sample_rate=SR, duration=DUR, note=Note(60))[0]
     problem = Problem(FM2(), Target(audio, SR, "t", Note(60), x[0]), loss(), Budget(renders=50))
     result = enc.solve(problem)
-    assert problem.renders == 1 and result.info["inference_seconds"] > 0
+    assert problem.renders == 1 and result.info["metrics"]["inference_seconds"] > 0
     assert torch.allclose(result.x, enc.predict(audio[None])[0])
 
 

@@ -25,28 +25,24 @@ At high feedback and level the loop is chaotic (the DX7 makes noise there) and
 the exact adjoint grows without bound; the adjoint carried back through the
 feedback path is clipped to ``ADJOINT_CLIP`` so gradients stay finite.
 
-The innermost loops run over voices (a contiguous slice per thread): the
-recurrence is sequential in time but independent across voices, so the CPU
-evaluates several voices' sines at once (SIMD; ``sin_cycles`` is branch-free).
+The innermost loops run over voices (a contiguous slice per thread; the compiled
+kernels release the GIL): the recurrence is sequential in time but independent
+across voices, so the CPU evaluates several voices' sines at once (SIMD;
+``sin_cycles`` is branch-free).
 Tensors on other devices are computed on the CPU and moved back.
 """
 
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 import torch
-from numba import njit, prange
+from numba import njit
 from torch import Tensor
 
 from synths.dx7.algorithms import Algorithm
-
-# numba's OpenMP layer and torch's OpenMP runtime both spin-wait between parallel
-# regions and starve each other on small machines; the work-queue layer does not.
-if numba.config.THREADING_LAYER == "default":
-    numba.config.THREADING_LAYER = "workqueue"
 
 TWO_PI = 2.0 * math.pi
 BLOCK = 64
@@ -67,148 +63,159 @@ def sin_cycles(s):  # pragma: no cover - compiled
     return x * (_S1 + z * (_S3 + z * (_S5 + z * (_S7 + z * (_S9 + z * (_S11 + z * _S13))))))
 
 
-@njit(parallel=True, fastmath=True, cache=True)
-def _forward(base, step, gain, beta, mods, carrier, fb_src, fb_dst, out, fb_out, slices):  # pragma: no cover
+@njit(nogil=True, fastmath=True, cache=True)
+def _forward(base, step, gain, beta, mods, carrier, fb_src, fb_dst, out, fb_out, lo, hi):  # pragma: no cover
     T = out.shape[0]
-    for c in prange(slices.shape[0] - 1):
-        lo, hi = slices[c], slices[c + 1]
-        nv = hi - lo
-        half_beta = 0.5 * beta[lo:hi]
-        zero = np.zeros_like(half_beta)
-        y = np.zeros((6, nv), dtype=half_beta.dtype)
-        ph = np.zeros_like(y)
-        st = np.zeros_like(y)
-        g0 = np.zeros_like(y)
-        dg = np.zeros_like(y)
-        arg = zero.copy()
-        acc = zero.copy()
-        y1 = zero.copy()
-        y2 = zero.copy()
-        for n in range(T):
-            j = n % BLOCK
-            if j == 0:
-                m = n // BLOCK
-                for k in range(6):
-                    for i in range(nv):
-                        ph[k, i] = base[lo + i, k, m]
-                        st[k, i] = step[lo + i, k, m]
-                        g0[k, i] = gain[lo + i, k, m]
-                        dg[k, i] = (gain[lo + i, k, m + 1] - gain[lo + i, k, m]) / BLOCK
-            for i in range(nv):
-                acc[i] = 0.0
-            for k in range(5, -1, -1):
+    nv = hi - lo
+    half_beta = 0.5 * beta[lo:hi]
+    zero = np.zeros_like(half_beta)
+    y = np.zeros((6, nv), dtype=half_beta.dtype)
+    ph = np.zeros_like(y)
+    st = np.zeros_like(y)
+    g0 = np.zeros_like(y)
+    dg = np.zeros_like(y)
+    arg = zero.copy()
+    acc = zero.copy()
+    y1 = zero.copy()
+    y2 = zero.copy()
+    for n in range(T):
+        j = n % BLOCK
+        if j == 0:
+            m = n // BLOCK
+            for k in range(6):
                 for i in range(nv):
-                    arg[i] = ph[k, i] + st[k, i] * j
-                for s in range(6):
-                    if mods[k, s]:
-                        for i in range(nv):
-                            arg[i] += y[s, i]
-                if k == fb_dst:
-                    for i in range(nv):
-                        arg[i] += half_beta[i] * (y1[i] + y2[i])
-                for i in range(nv):
-                    y[k, i] = (g0[k, i] + dg[k, i] * j) * sin_cycles(arg[i])
-                if carrier[k] != 0.0:
-                    for i in range(nv):
-                        acc[i] += carrier[k] * y[k, i]
+                    ph[k, i] = base[lo + i, k, m]
+                    st[k, i] = step[lo + i, k, m]
+                    g0[k, i] = gain[lo + i, k, m]
+                    dg[k, i] = (gain[lo + i, k, m + 1] - gain[lo + i, k, m]) / BLOCK
+        for i in range(nv):
+            acc[i] = 0.0
+        for k in range(5, -1, -1):
             for i in range(nv):
-                out[n, lo + i] = acc[i]
-                fb_out[n, lo + i] = y[fb_src, i]
-                y2[i] = y1[i]
-                y1[i] = y[fb_src, i]
+                arg[i] = ph[k, i] + st[k, i] * j
+            for s in range(6):
+                if mods[k, s]:
+                    for i in range(nv):
+                        arg[i] += y[s, i]
+            if k == fb_dst:
+                for i in range(nv):
+                    arg[i] += half_beta[i] * (y1[i] + y2[i])
+            for i in range(nv):
+                y[k, i] = (g0[k, i] + dg[k, i] * j) * sin_cycles(arg[i])
+            if carrier[k] != 0.0:
+                for i in range(nv):
+                    acc[i] += carrier[k] * y[k, i]
+        for i in range(nv):
+            out[n, lo + i] = acc[i]
+            fb_out[n, lo + i] = y[fb_src, i]
+            y2[i] = y1[i]
+            y1[i] = y[fb_src, i]
 
 
-@njit(parallel=True, fastmath=True, cache=True)
+@njit(nogil=True, fastmath=True, cache=True)
 def _backward(  # pragma: no cover - compiled
     base, step, gain, beta, mods, carrier, fb_src, fb_dst, fb_out, grad_out,
-    grad_base, grad_step, grad_gain, grad_beta, slices,
+    grad_base, grad_step, grad_gain, grad_beta, lo, hi,
 ):  # fmt: skip
     T = grad_out.shape[0]
-    for c in prange(slices.shape[0] - 1):
-        lo, hi = slices[c], slices[c + 1]
-        nv = hi - lo
-        half_beta = 0.5 * beta[lo:hi]
-        zero = np.zeros_like(half_beta)
-        y = np.zeros((6, nv), dtype=half_beta.dtype)
-        gv = np.zeros_like(y)
-        sn = np.zeros_like(y)
-        cs = np.zeros_like(y)
-        mu = np.zeros_like(y)
-        acc_base = np.zeros_like(y)
-        acc_step = np.zeros_like(y)
-        acc_g0 = np.zeros_like(y)
-        acc_g1 = np.zeros_like(y)
-        arg = zero.copy()
-        lam = zero.copy()
-        fb_in = zero.copy()
-        mu1 = zero.copy()  # dL/darg of the feedback target at n+1
-        mu2 = zero.copy()  # ... at n+2
-        gb = zero.copy()
-        for n in range(T - 1, -1, -1):
-            j = n % BLOCK
-            m = n // BLOCK
-            w = j / BLOCK
-            for i in range(nv):
-                f = fb_out[n - 1, lo + i] if n >= 1 else 0.0
-                f += fb_out[n - 2, lo + i] if n >= 2 else 0.0
-                fb_in[i] = f
-            for k in range(5, -1, -1):  # recompute the operators at sample n
-                for i in range(nv):
-                    arg[i] = base[lo + i, k, m] + step[lo + i, k, m] * j
-                for s in range(6):
-                    if mods[k, s]:
-                        for i in range(nv):
-                            arg[i] += y[s, i]
-                if k == fb_dst:
-                    for i in range(nv):
-                        arg[i] += half_beta[i] * fb_in[i]
-                for i in range(nv):
-                    a = gain[lo + i, k, m]
-                    gv[k, i] = a + (gain[lo + i, k, m + 1] - a) * w
-                    sn[k, i] = sin_cycles(arg[i])
-                    cs[k, i] = sin_cycles(arg[i] + 0.25)
-                    y[k, i] = gv[k, i] * sn[k, i]
-            for k in range(6):  # adjoint: targets (lower numbers) before their modulators
-                for i in range(nv):
-                    lam[i] = carrier[k] * grad_out[n, lo + i]
-                for t in range(6):
-                    if mods[t, k]:
-                        for i in range(nv):
-                            lam[i] += mu[t, i]
-                if k == fb_src:
-                    for i in range(nv):
-                        lam[i] += min(max(half_beta[i] * (mu1[i] + mu2[i]), -ADJOINT_CLIP), ADJOINT_CLIP)
-                for i in range(nv):
-                    u = lam[i] * TWO_PI * gv[k, i] * cs[k, i]
-                    mu[k, i] = u
-                    acc_base[k, i] += u
-                    acc_step[k, i] += u * j
-                    d = lam[i] * sn[k, i]
-                    acc_g0[k, i] += d * (1.0 - w)
-                    acc_g1[k, i] += d * w
-            for i in range(nv):
-                gb[i] += mu[fb_dst, i] * 0.5 * fb_in[i]
-                mu2[i] = mu1[i]
-                mu1[i] = mu[fb_dst, i]
-            if j == 0:  # the start of block m: hand its sums over
-                for k in range(6):
-                    for i in range(nv):
-                        grad_base[lo + i, k, m] = acc_base[k, i]
-                        grad_step[lo + i, k, m] = acc_step[k, i]
-                        grad_gain[lo + i, k, m] += acc_g0[k, i]
-                        grad_gain[lo + i, k, m + 1] += acc_g1[k, i]
-                        acc_base[k, i] = 0.0
-                        acc_step[k, i] = 0.0
-                        acc_g0[k, i] = 0.0
-                        acc_g1[k, i] = 0.0
+    nv = hi - lo
+    half_beta = 0.5 * beta[lo:hi]
+    zero = np.zeros_like(half_beta)
+    y = np.zeros((6, nv), dtype=half_beta.dtype)
+    gv = np.zeros_like(y)
+    sn = np.zeros_like(y)
+    cs = np.zeros_like(y)
+    mu = np.zeros_like(y)
+    acc_base = np.zeros_like(y)
+    acc_step = np.zeros_like(y)
+    acc_g0 = np.zeros_like(y)
+    acc_g1 = np.zeros_like(y)
+    arg = zero.copy()
+    lam = zero.copy()
+    fb_in = zero.copy()
+    mu1 = zero.copy()  # dL/darg of the feedback target at n+1
+    mu2 = zero.copy()  # ... at n+2
+    gb = zero.copy()
+    for n in range(T - 1, -1, -1):
+        j = n % BLOCK
+        m = n // BLOCK
+        w = j / BLOCK
         for i in range(nv):
-            grad_beta[lo + i] = gb[i]
+            f = fb_out[n - 1, lo + i] if n >= 1 else 0.0
+            f += fb_out[n - 2, lo + i] if n >= 2 else 0.0
+            fb_in[i] = f
+        for k in range(5, -1, -1):  # recompute the operators at sample n
+            for i in range(nv):
+                arg[i] = base[lo + i, k, m] + step[lo + i, k, m] * j
+            for s in range(6):
+                if mods[k, s]:
+                    for i in range(nv):
+                        arg[i] += y[s, i]
+            if k == fb_dst:
+                for i in range(nv):
+                    arg[i] += half_beta[i] * fb_in[i]
+            for i in range(nv):
+                a = gain[lo + i, k, m]
+                gv[k, i] = a + (gain[lo + i, k, m + 1] - a) * w
+                sn[k, i] = sin_cycles(arg[i])
+                cs[k, i] = sin_cycles(arg[i] + 0.25)
+                y[k, i] = gv[k, i] * sn[k, i]
+        for k in range(6):  # adjoint: targets (lower numbers) before their modulators
+            for i in range(nv):
+                lam[i] = carrier[k] * grad_out[n, lo + i]
+            for t in range(6):
+                if mods[t, k]:
+                    for i in range(nv):
+                        lam[i] += mu[t, i]
+            if k == fb_src:
+                for i in range(nv):
+                    lam[i] += min(max(half_beta[i] * (mu1[i] + mu2[i]), -ADJOINT_CLIP), ADJOINT_CLIP)
+            for i in range(nv):
+                u = lam[i] * TWO_PI * gv[k, i] * cs[k, i]
+                mu[k, i] = u
+                acc_base[k, i] += u
+                acc_step[k, i] += u * j
+                d = lam[i] * sn[k, i]
+                acc_g0[k, i] += d * (1.0 - w)
+                acc_g1[k, i] += d * w
+        for i in range(nv):
+            gb[i] += mu[fb_dst, i] * 0.5 * fb_in[i]
+            mu2[i] = mu1[i]
+            mu1[i] = mu[fb_dst, i]
+        if j == 0:  # the start of block m: hand its sums over
+            for k in range(6):
+                for i in range(nv):
+                    grad_base[lo + i, k, m] = acc_base[k, i]
+                    grad_step[lo + i, k, m] = acc_step[k, i]
+                    grad_gain[lo + i, k, m] += acc_g0[k, i]
+                    grad_gain[lo + i, k, m + 1] += acc_g1[k, i]
+                    acc_base[k, i] = 0.0
+                    acc_step[k, i] = 0.0
+                    acc_g0[k, i] = 0.0
+                    acc_g1[k, i] = 0.0
+    for i in range(nv):
+        grad_beta[lo + i] = gb[i]
 
 
-def _slices(batch: int) -> np.ndarray:
-    """Boundaries of one contiguous slice of voices per thread."""
-    parts = max(1, min(batch, numba.get_num_threads()))
-    return np.linspace(0, batch, parts + 1).round().astype(np.int64)
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _run_sliced(kernel, *args, batch: int) -> None:
+    """Run ``kernel(*args, lo, hi)`` over slices of voices, one thread each (as many as torch uses).
+
+    The kernels release the GIL, so the slices run in parallel.
+    """
+    global _POOL
+    parts = max(1, min(batch, torch.get_num_threads()))
+    bounds = np.linspace(0, batch, parts + 1).round().astype(np.int64)
+    if parts == 1:
+        kernel(*args, 0, batch)
+        return
+    if _POOL is None or _POOL._max_workers < parts:
+        _POOL = ThreadPoolExecutor(max_workers=parts, thread_name_prefix="dx7")
+    jobs = [_POOL.submit(kernel, *args, int(bounds[i]), int(bounds[i + 1])) for i in range(parts)]
+    for job in jobs:
+        job.result()
 
 
 def _tables(algo: Algorithm, output_scale: float) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -235,7 +242,7 @@ class OperatorNetwork(torch.autograd.Function):
         carrier = carrier.astype(b.dtype)
         out = np.empty((num_samples, b.shape[0]), dtype=b.dtype)
         fb_out = np.empty_like(out)
-        _forward(b, s, g, bt, mods, carrier, src, dst, out, fb_out, _slices(b.shape[0]))
+        _run_sliced(_forward, b, s, g, bt, mods, carrier, src, dst, out, fb_out, batch=b.shape[0])
         ctx.save_for_backward(base, step, gain, beta, torch.from_numpy(fb_out))
         ctx.tables = (mods, carrier, src, dst)
         return torch.from_numpy(out).t().contiguous().to(base.device)
@@ -249,23 +256,8 @@ class OperatorNetwork(torch.autograd.Function):
         gb_, gs_, gbeta = np.empty_like(b), np.empty_like(s), np.empty_like(bt)
         gg_ = np.zeros_like(g)
         mods, carrier, src, dst = ctx.tables
-        _backward(
-            b,
-            s,
-            g,
-            bt,
-            mods,
-            carrier,
-            src,
-            dst,
-            fb_out.numpy(),
-            grad_t,
-            gb_,
-            gs_,
-            gg_,
-            gbeta,
-            _slices(b.shape[0]),
-        )
+        args = (b, s, g, bt, mods, carrier, src, dst, fb_out.numpy(), grad_t, gb_, gs_, gg_, gbeta)
+        _run_sliced(_backward, *args, batch=b.shape[0])
         dev = base.device
         grads = [torch.from_numpy(a).to(dev) for a in (gb_, gs_, gg_, gbeta)]
         return (*grads, None, None, None)

@@ -22,7 +22,10 @@ def _scale(ax, axis: str, values: np.ndarray) -> None:
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v) & (v > 0)]
     if len(v) and v.max() / v.min() > 10:
+        from matplotlib.ticker import NullFormatter
+
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+        (ax.xaxis if axis == "x" else ax.yaxis).set_minor_formatter(NullFormatter())
 
 
 def fight_plot(wins: pd.DataFrame, path: Path, title: str) -> None:
@@ -70,7 +73,7 @@ def anytime_plot(curves: pd.DataFrame, path: Path, title: str) -> None:
     for ax, axis, label in zip(axes, ("renders", "seconds"), ("renders", "seconds"), strict=True):
         part = curves[curves["axis"] == axis]
         for group, frame in part.groupby("group"):
-            marker = "o" if len(frame) < 3 else None  # a single evaluation is one point
+            marker = "o" if np.isfinite(frame["median"]).sum() < 3 else None  # one evaluation: one point
             line = ax.plot(
                 frame["x"], frame["median"], label=str(group), marker=marker, drawstyle="steps-post"
             )[0]

@@ -251,6 +251,7 @@ def anytime_table(
             continue
         lo, hi = min(x.min() for x in xs), max(x.max() for x in xs)
         grid = np.geomspace(lo, hi, points) if hi > lo else np.array([lo])
+        grid[0], grid[-1] = lo, hi  # exactly: a run whose only evaluation is at the end shows
         for lab, idx in label.groupby(label).groups.items():
             curves = []
             for run_id in runs.loc[idx, "run_id"]:
@@ -261,9 +262,14 @@ def anytime_table(
             if not curves:
                 continue
             stack = np.vstack(curves)
-            with np.errstate(all="ignore"), _quiet_nanwarnings():
-                q25, med, q75 = np.nanquantile(stack, [0.25, 0.5, 0.75], axis=0)
-            for x, m, a, b, n in zip(grid, med, q25, q75, np.isfinite(stack).sum(0), strict=True):
+            started = np.isfinite(stack).sum(0)
+            # before its first evaluation a run's best loss is +inf, so the quartiles (taken without
+            # interpolation) are non-increasing too; they stay inf until enough runs started
+            stack = np.where(np.isnan(stack), np.inf, stack)
+            q25, med, q75 = np.quantile(stack, [0.25, 0.5, 0.75], axis=0, method="inverted_cdf")
+            for x, m, a, b, n in zip(grid, med, q25, q75, started, strict=True):
+                if not np.isfinite(a):
+                    continue
                 out.append(
                     {"group": lab, "axis": axis, "x": x, "median": m, "q25": a, "q75": b, "runs": int(n)}
                 )
@@ -325,17 +331,3 @@ def ecdf_table(
         for x in grid:
             out.append({"group": lab, "renders": x, "fraction": float((hits_arr <= x).mean())})
     return pd.DataFrame(out), what
-
-
-class _quiet_nanwarnings:
-    """Silence numpy's all-NaN slice warnings (a grid point before any run started)."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)

@@ -66,6 +66,9 @@ def swept(tmp_path_factory):
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches it
+        # a foreground program gets SIGINT as KeyboardInterrupt even where this test runs in a
+        # background job (which ignores SIGINT, and Python then keeps ignoring it)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 400
     while status_counts(db).get(("invocation", "FINISHED"), 0) < 3 and first.poll() is None:

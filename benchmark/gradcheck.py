@@ -1,0 +1,315 @@
+"""The gradient-direction study: does a loss lead an oscillator's frequency toward the target?
+
+    python -m benchmark gradcheck [losses=l2,mss,...] [waveforms=sine,square,saw] [trials=1000] \\
+        [cents=300,600] [sample_rate=16000] [duration=0.25] [seed=0] [batch=250] [results_dir=results]
+
+Protocol (after DiffMoog, Uzrad et al. 2024). Each trial draws a target
+oscillator: frequency log-uniform in [30, 4000] Hz, amplitude 10**U(-2.5, 0),
+phase U(0, 1) cycles; the predictions share its waveform, amplitude and phase
+and differ in frequency only. For a perturbation of c cents and a random
+direction s = +-1, the prediction sits at ``f_t * 2**(s c / 1200)`` and the
+"perturbed" prediction c cents further away, at ``f_t * 2**(2 s c / 1200)``.
+
+- finite-difference accuracy: 1 when the loss ranks the closer prediction
+  better, L(prediction) < L(perturbed); 1/2 on a tie.
+- gradient-sign accuracy: 1 when the true gradient at the prediction points
+  the right way, i.e. -dL/df has the sign of (f_t - f_prediction); 1/2 when
+  dL/df is exactly 0 (no information). The oscillators are band-limited
+  (:mod:`synths.oscillators`), so the frequency gradient is real for every waveform.
+
+Each accuracy is a mean over trials with a percentile-bootstrap 95% interval
+(2000 resamples). 0.5 is chance. Losses are given as ``name`` or
+``name:key=value:key=value`` (options of that loss, values in YAML), e.g.
+``spectral_ot:scale=log``. The table is printed, written to
+``<results_dir>/gradcheck.md`` and logged to MLflow (experiment ``gradcheck``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from benchmark.options import Option, integer, number, parse_options, split_key_values, usage
+from benchmark.tracking import Tracker, resolve_uri
+from metrics.base import Loss, loss_registry
+from soundmatch.errors import UserError
+from soundmatch.seeding import derive_seed
+from synths.oscillators import WAVEFORMS, oscillator
+
+DEFAULT_LOSSES = [
+    "l2",
+    "mss",
+    "mel",
+    "mfcc",
+    "wasserstein_time",
+    "wasserstein_freq",
+    "spectral_ot",
+    "spectral_ot:scale=log",
+    "combo",
+]
+F_LOW, F_HIGH = 30.0, 4000.0  # Hz, DiffMoog's frequency range
+BOOTSTRAP = 2000
+
+
+def _word_list(value: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise ValueError("expected a comma-separated list")
+    return items
+
+
+def _number_list(value: str) -> list[float]:
+    try:
+        items = [float(v) for v in _word_list(value)]
+    except ValueError:
+        raise ValueError("expected comma-separated numbers") from None
+    if any(v <= 0 for v in items):
+        raise ValueError("expected positive numbers")
+    return items
+
+
+OPTIONS = [
+    Option("losses", _word_list, DEFAULT_LOSSES, "losses to study, name or name:key=value:..."),
+    Option("waveforms", _word_list, ["sine", "square", "saw"], f"from {', '.join(WAVEFORMS)}"),
+    Option("trials", integer(1), 1000, "trials per loss and waveform"),
+    Option("cents", _number_list, [300.0, 600.0], "perturbations in cents"),
+    Option("sample_rate", integer(8000), 16000, "Hz"),
+    Option("duration", number(above=0.0), 0.25, "seconds per signal"),
+    Option("seed", integer(0), 0, "seeds the trials and the bootstrap"),
+    Option("batch", integer(1), 250, "trials rendered together"),
+    Option("results_dir", str, "results", "where the Markdown table and the MLflow store go"),
+    Option("tracking_uri", str, "", "MLflow URI; empty -> sqlite store in results_dir"),
+]
+
+
+@dataclass
+class Accuracy:
+    """A mean score over trials with its bootstrap 95% interval."""
+
+    mean: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.mean:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+@dataclass
+class StudyRow:
+    """One loss x waveform: accuracies per perturbation (cents -> Accuracy)."""
+
+    loss: str
+    waveform: str
+    finite_difference: dict[float, Accuracy] = field(default_factory=dict)
+    gradient_sign: dict[float, Accuracy] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class Trials:
+    """The random draws shared by every loss: ``[N]`` each."""
+
+    freq: torch.Tensor  # Hz
+    amplitude: torch.Tensor
+    phase: torch.Tensor  # cycles
+    direction: torch.Tensor  # +1 / -1: which side of the target the predictions lie
+
+    @staticmethod
+    def draw(n: int, seed: int) -> Trials:
+        g = torch.Generator().manual_seed(seed)
+        freq = F_LOW * (F_HIGH / F_LOW) ** torch.rand(n, generator=g, dtype=torch.float64)
+        amplitude = 10.0 ** (-2.5 * torch.rand(n, generator=g, dtype=torch.float64))
+        phase = torch.rand(n, generator=g, dtype=torch.float64)
+        direction = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0).double()
+        return Trials(freq, amplitude, phase, direction)
+
+    def chunk(self, start: int, stop: int) -> Trials:
+        return Trials(*(t[start:stop] for t in (self.freq, self.amplitude, self.phase, self.direction)))
+
+
+def parse_loss(spec: str, sample_rate: int) -> Loss:
+    """``name`` or ``name:key=value:...`` -> a loss instance."""
+    name, *pairs = spec.split(":")
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise UserError(f"gradcheck: bad loss option '{pair}' in '{spec}'; write name:key=value")
+        options[key] = yaml.safe_load(value)
+    return loss_registry.create(name, sample_rate=sample_rate, **options)
+
+
+def bootstrap(scores: torch.Tensor, generator: torch.Generator) -> Accuracy:
+    """Mean of ``scores[N]`` with a percentile-bootstrap 95% interval."""
+    n = scores.numel()
+    idx = torch.randint(0, n, (BOOTSTRAP, n), generator=generator)
+    means = scores[idx].mean(dim=1)
+    low, high = torch.quantile(means, torch.tensor([0.025, 0.975], dtype=means.dtype)).tolist()
+    return Accuracy(float(scores.mean()), low, high)
+
+
+def _render(
+    kind: str, trials: Trials, freq: torch.Tensor, sample_rate: int, num_samples: int
+) -> torch.Tensor:
+    return oscillator(
+        kind,
+        freq.float(),
+        sample_rate=sample_rate,
+        num_samples=num_samples,
+        phase0=trials.phase.float(),
+        amplitude=trials.amplitude.float(),
+    )
+
+
+def score_chunk(
+    loss: Loss, kind: str, trials: Trials, cents: list[float], sample_rate: int, num_samples: int
+) -> tuple[dict[float, torch.Tensor], dict[float, torch.Tensor]]:
+    """Per-trial finite-difference and gradient-sign scores (1, 0 or 1/2) for each perturbation."""
+    with torch.no_grad():
+        feats = loss.features(_render(kind, trials, trials.freq, sample_rate, num_samples))
+    fd: dict[float, torch.Tensor] = {}
+    sign: dict[float, torch.Tensor] = {}
+    for c in cents:
+        step = 2.0 ** (trials.direction * c / 1200.0)
+        f_pred = (trials.freq * step).float().requires_grad_(True)
+        loss_pred = loss.compare(_render(kind, trials, f_pred, sample_rate, num_samples), feats)
+        (grad,) = torch.autograd.grad(loss_pred.sum(), f_pred)
+        with torch.no_grad():
+            f_far = trials.freq * step * step
+            loss_far = loss.compare(_render(kind, trials, f_far, sample_rate, num_samples), feats)
+        lp, lf = loss_pred.detach().double(), loss_far.double()
+        fd[c] = (lp < lf).double() + 0.5 * (lp == lf).double()
+        # the target lies at -direction from the prediction; -grad points there iff grad * direction > 0
+        toward = grad.double() * trials.direction
+        sign[c] = (toward > 0).double() + 0.5 * (toward == 0).double()
+    return fd, sign
+
+
+def run_study(values: dict[str, Any], progress=None) -> list[StudyRow]:
+    """Every loss x waveform of the settings; returns the rows in order."""
+    for kind in values["waveforms"]:
+        if kind not in WAVEFORMS:
+            raise UserError(f"gradcheck: unknown waveform '{kind}'; choose from {', '.join(WAVEFORMS)}")
+    sr = int(values["sample_rate"])
+    num_samples = int(round(sr * float(values["duration"])))
+    if num_samples < 64:
+        raise UserError("gradcheck: duration too short; give at least 64 samples (e.g. duration=0.25)")
+    losses = [(spec, parse_loss(spec, sr)) for spec in values["losses"]]
+    trials = Trials.draw(int(values["trials"]), derive_seed(int(values["seed"]), "gradcheck", "trials"))
+    boot = torch.Generator().manual_seed(derive_seed(int(values["seed"]), "gradcheck", "bootstrap") % 2**63)
+    rows = []
+    batch = int(values["batch"])
+    for spec, loss in losses:
+        for kind in values["waveforms"]:
+            t0 = time.perf_counter()
+            fd_parts: dict[float, list[torch.Tensor]] = {c: [] for c in values["cents"]}
+            sign_parts: dict[float, list[torch.Tensor]] = {c: [] for c in values["cents"]}
+            for start in range(0, trials.freq.numel(), batch):
+                chunk = trials.chunk(start, start + batch)
+                fd, sign = score_chunk(loss, kind, chunk, values["cents"], sr, num_samples)
+                for c in values["cents"]:
+                    fd_parts[c].append(fd[c])
+                    sign_parts[c].append(sign[c])
+            row = StudyRow(spec, kind)
+            for c in values["cents"]:
+                row.finite_difference[c] = bootstrap(torch.cat(fd_parts[c]), boot)
+                row.gradient_sign[c] = bootstrap(torch.cat(sign_parts[c]), boot)
+            row.seconds = time.perf_counter() - t0
+            rows.append(row)
+            if progress is not None:
+                progress(row)
+    return rows
+
+
+def _cents_label(c: float) -> str:
+    return f"{c:g}c"
+
+
+def markdown(rows: list[StudyRow], values: dict[str, Any]) -> str:
+    cents = values["cents"]
+    head = ["loss", "waveform"]
+    head += [f"FD {_cents_label(c)}" for c in cents] + [f"grad sign {_cents_label(c)}" for c in cents]
+    lines = [
+        f"Gradient-direction study: {values['trials']} trials per cell, {values['duration']} s at "
+        f"{values['sample_rate']} Hz, seed {values['seed']}. Mean accuracy [bootstrap 95% interval]; "
+        "0.5 is chance.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for r in rows:
+        cells = [r.loss, r.waveform]
+        cells += [str(r.finite_difference[c]) for c in cents] + [str(r.gradient_sign[c]) for c in cents]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _print_table(rows: list[StudyRow], values: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    cents = values["cents"]
+    table = Table(title=f"gradient direction ({values['trials']} trials per cell, 95% bootstrap intervals)")
+    table.add_column("loss")
+    table.add_column("waveform")
+    for c in cents:
+        table.add_column(f"FD {_cents_label(c)}", justify="right")
+    for c in cents:
+        table.add_column(f"grad sign {_cents_label(c)}", justify="right")
+    for r in rows:
+        cells = [str(r.finite_difference[c]) for c in cents] + [str(r.gradient_sign[c]) for c in cents]
+        table.add_row(r.loss, r.waveform, *cells)
+    Console().print(table)
+
+
+def _log(rows: list[StudyRow], values: dict[str, Any], table_path: Path) -> str:
+    results_dir = Path(values["results_dir"])
+    uri = resolve_uri(values["tracking_uri"] or None, results_dir)
+    local = uri.startswith("sqlite:") or uri.startswith("file:")
+    tracker = Tracker(uri, "gradcheck", results_dir / "artifacts" if local else None)
+    params = {k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in values.items()}
+    with tracker.run("gradcheck", params, {"soundmatch.level": "study"}) as run_id:
+        metrics: dict[str, float | None] = {}
+        for r in rows:
+            for c in values["cents"]:
+                key = f"{r.loss.replace(':', '_').replace('=', '-')}.{r.waveform}.{c:g}c"
+                for kind, acc in (("fd", r.finite_difference[c]), ("grad", r.gradient_sign[c])):
+                    metrics[f"{key}.{kind}"] = acc.mean
+                    metrics[f"{key}.{kind}_low"] = acc.low
+                    metrics[f"{key}.{kind}_high"] = acc.high
+        tracker.log_metrics(run_id, metrics)
+        tracker.client.log_artifact(run_id, str(table_path))
+    return run_id
+
+
+def gradcheck_cli(args: list[str]) -> int:
+    if args and args[0] in ("-h", "--help"):
+        print(__doc__.strip().split("\n\n")[0] + "\n\noptions:\n" + usage(OPTIONS))
+        return 0
+    values = parse_options(split_key_values(args, "gradcheck"), OPTIONS, "gradcheck")
+
+    def progress(row: StudyRow) -> None:
+        first = values["cents"][0]
+        print(
+            f"  {row.loss:<24} {row.waveform:<8} FD {row.finite_difference[first].mean:.3f}  "
+            f"grad {row.gradient_sign[first].mean:.3f}  ({row.seconds:.1f} s)",
+            flush=True,
+        )
+
+    rows = run_study(values, progress)
+    _print_table(rows, values)
+    out = Path(values["results_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    table_path = out / "gradcheck.md"
+    table_path.write_text(markdown(rows, values))
+    run_id = _log(rows, values, table_path)
+    print(f"table: {table_path}  (MLflow run {run_id}, experiment 'gradcheck')")
+    if any(math.isnan(acc.mean) for r in rows for acc in r.finite_difference.values()):
+        raise UserError("gradcheck: some losses returned NaN; check the loss options")
+    return 0

@@ -8,8 +8,11 @@ Each voice of :func:`benchmark.fidelity_voices.fidelity_voices` (or of a
 ``render`` command does it, and by Dexed, at the same note, velocity and
 sample rate, held for ``hold`` s then released for ``tail`` s. Per voice the
 study reports the log-spectral distance (:func:`metrics.lsd.log_spectral_distance`,
-dB) over the sustained part, from ``sustain_from`` s to note-off; the RMS level
-difference there (dB, synth minus Dexed); and the voice fields the synth's
+dB) over the sustained part, from ``sustain_from`` s to note-off; the same
+distance over the top 60 dB of each frame (:func:`range_limited_lsd`), which
+leaves out the engines' noise floors (Dexed's fixed-point engine has one at
+about -85 dB per bin in modulated voices, well above LSD's -100 dB floor); the
+RMS level difference (dB, synth minus Dexed); and the voice fields the synth's
 parameter space cannot carry (a voice mapped to the unit cube and back loses
 them). ``out=DIR`` also writes both renders of every voice as WAV and the table
 as CSV.
@@ -26,11 +29,13 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+import torch
 
 from benchmark.fidelity_voices import fidelity_voices
 from benchmark.options import Option, integer, number, parse_options, split_key_values, text, usage
 from benchmark.voices import render_voice, synth_for_voice
-from metrics.lsd import log_spectral_distance
+from metrics.lsd import LSD_FLOOR, LSD_HOP, LSD_N_FFT, log_spectral_distance
+from metrics.spectral import stft_power
 from soundmatch.errors import UserError
 from synths.base import Note
 from synths.dx7.reference import DexedRenderer
@@ -38,6 +43,7 @@ from synths.dx7.sysex import FIELDS, read_voices, voice_values
 from synths.dx7.voice import Voice
 
 GOAL_MEDIAN_DB = 2.0  # the issue's goal for the median LSD over the sustained part
+RANGE_DB = 60.0  # dynamic range of range_limited_lsd
 
 
 @dataclass
@@ -60,6 +66,7 @@ class FidelityRow:
     voice: str
     algorithm: int  # 1-32
     lsd_db: float
+    lsd_top60_db: float
     level_db: float
     lost: list[str] = field(default_factory=list)
 
@@ -80,6 +87,23 @@ def lost_fields(synth: Any, voice: Voice) -> list[str]:
         for (name, _), a, b in zip(FIELDS, voice_values(voice), voice_values(back), strict=True)
         if a != b and not name.startswith("name[")
     ]
+
+
+def range_limited_lsd(pred: np.ndarray, target: np.ndarray, range_db: float = RANGE_DB) -> float:
+    """Log-spectral distance (dB) over the top ``range_db`` of each frame of ``target``.
+
+    As :func:`metrics.lsd.log_spectral_distance` (same STFT, normalisation, mean
+    over frames of the RMS over bins), but both spectra are clamped from below
+    at the target frame's peak minus ``range_db``, so differences between
+    noise floors far below the sound do not count.
+    """
+    x = torch.as_tensor(np.stack([pred, target]), dtype=torch.float64)
+    n_fft = min(LSD_N_FFT, x.shape[-1])
+    power = stft_power(x, n_fft, min(LSD_HOP, n_fft)) / (n_fft / 2) ** 2
+    db = 10.0 * torch.log10(power + LSD_FLOOR)
+    floor = db[1].amax(dim=0, keepdim=True) - range_db
+    db = torch.maximum(db, floor)
+    return float((db[0] - db[1]).square().mean(dim=0).sqrt().mean())
 
 
 def rms_db(audio: np.ndarray) -> float:
@@ -109,6 +133,7 @@ def compare_voice(
         voice=voice.name.strip(),
         algorithm=voice.algorithm + 1,
         lsd_db=log_spectral_distance(ours[a:b], ref[a:b]),
+        lsd_top60_db=range_limited_lsd(ours[a:b], ref[a:b]),
         level_db=rms_db(ours[a:b]) - rms_db(ref[a:b]),
         lost=lost_fields(synth, voice),
     )
@@ -150,15 +175,21 @@ def format_table(rows: list[FidelityRow], settings: FidelitySettings) -> str:
         f"{s.synth} vs Dexed: note {s.note}, velocity {s.velocity}, {s.sample_rate} Hz, "
         f"hold {s.hold} s; LSD over {s.sustain_from}-{s.hold} s",
         "",
-        "| voice | alg | LSD dB | level dB | fields the synth cannot carry |",
-        "|---|---:|---:|---:|---|",
+        "| voice | alg | LSD dB | LSD top 60 dB | level dB | fields the synth cannot carry |",
+        "|---|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lost = ", ".join(r.lost[:6]) + (f" (+{len(r.lost) - 6})" if len(r.lost) > 6 else "")
-        lines.append(f"| {r.voice} | {r.algorithm} | {r.lsd_db:.2f} | {r.level_db:+.2f} | {lost} |")
+        figures = f"{r.lsd_db:.2f} | {r.lsd_top60_db:.2f} | {r.level_db:+.2f}"
+        lines.append(f"| {r.voice} | {r.algorithm} | {figures} | {lost} |")
     median = median_lsd(rows)
     verdict = "meets" if median <= GOAL_MEDIAN_DB else "misses"
-    lines += ["", f"median LSD {median:.2f} dB ({verdict} the goal of <= {GOAL_MEDIAN_DB} dB)"]
+    top = statistics.median(r.lsd_top60_db for r in rows)
+    lines += [
+        "",
+        f"median LSD {median:.2f} dB ({verdict} the goal of <= {GOAL_MEDIAN_DB} dB); "
+        f"over the top {RANGE_DB:.0f} dB of each frame {top:.2f} dB",
+    ]
     return "\n".join(lines)
 
 

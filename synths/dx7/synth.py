@@ -356,9 +356,10 @@ def _randint(gen: torch.Generator, low: int, high: int) -> int:
 def sample_voice(gen: torch.Generator, synth: DX7) -> Voice:
     """A random, musically plausible voice for ``synth`` (fields it does not search stay at its base).
 
-    Carriers get high output levels (one of them 85-99, so the patch is audible)
-    and envelopes whose first three segments are fast enough to reach the
-    sustain level (L3 within 25 steps of L1) inside a fraction of a second;
+    Carriers get high output levels (one of them 90-99 with L1 >= 92 and L3 within
+    10 steps of L1, so the patch is audible: RMS above -30 dBFS) and envelopes
+    whose first three segments are fast enough (R1 >= 55, R2, R3 >= 45) to reach
+    the sustain level (L3 within 25 steps of L1) inside a fraction of a second;
     modulators get output levels 55-88 (peak indices about 0.3 to 4.5 rad) and
     mostly small ratios; pitch EG and LFO stay subtle in most patches.
     """
@@ -370,13 +371,13 @@ def sample_voice(gen: torch.Generator, synth: DX7) -> Voice:
     for k, op in enumerate(voice.ops, start=1):
         carrier = k in algo.carriers
         if k == loud:
-            op.output_level = _randint(gen, 85, 99)
+            op.output_level = _randint(gen, 90, 99)
         elif carrier:
             op.output_level = _randint(gen, 50, 95)
         else:
             op.output_level = _randint(gen, 55, 88)
-        l1 = _randint(gen, 80, 99)
-        l3 = max(0, l1 - _randint(gen, 0, 25))
+        l1 = _randint(gen, 92, 99) if k == loud else _randint(gen, 80, 99)
+        l3 = max(0, l1 - _randint(gen, 0, 10 if k == loud else 25))
         l2 = _randint(gen, min(l1, l3), max(l1, l3))
         op.levels = [l1, l2, l3, 0]
         op.rates = [_randint(gen, lo, hi) for lo, hi in ((55, 99), (45, 95), (45, 95), (35, 85))]

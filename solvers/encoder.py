@@ -40,6 +40,7 @@ from soundmatch.seeding import derive_seed
 
 PROCEDURES = ("ploss", "synth", "real")
 SOURCE_KEYS = ("source", "path", "file", "source_file")
+SOLVE_ONLY = ("refine", "refine_options")  # options that do not change the trained network
 
 
 def audio_digest(audio: torch.Tensor) -> str:
@@ -131,7 +132,7 @@ class Encoder(Solver):
                 "has no gradients; use solver.procedure=ploss"
             )
         clock = Stopwatch()
-        key = fit_key(self, task, task.loss.__class__.__name__, repr(task.loss))
+        key = fit_key(self, task, type(task.loss).__name__, repr(task.loss), solve_only=SOLVE_ONLY)
         state, from_cache = cached_fit(task, self.name, key, lambda: self._train_seeded(task))
         self.net = self.build_net(task)
         self.net.load_state_dict(state["net"])

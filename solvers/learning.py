@@ -31,11 +31,16 @@ def options_of(obj: Any) -> dict[str, Any]:
     return {}
 
 
-def fit_key(solver: Any, task: Task, *extra: Any) -> str:
-    """sha1 (16 hex digits) of the solver's options and the task's synth, rate, duration and note."""
+def fit_key(solver: Any, task: Task, *extra: Any, solve_only: tuple[str, ...] = ()) -> str:
+    """sha1 (16 hex digits) of the solver's options and the task's synth, rate, duration and note.
+
+    ``solve_only`` names options that change only how targets are solved (not what
+    is learnt), so runs that differ in them share one fit.
+    """
     note = None if task.note is None else [task.note.pitch, task.note.velocity]
+    options = {k: v for k, v in options_of(solver).items() if k not in solve_only}
     data = {
-        "solver": [type(solver).__name__, options_of(solver)],
+        "solver": [type(solver).__name__, options],
         "synth": [task.synth.name, options_of(task.synth)],
         "sample_rate": task.sample_rate,
         "duration": task.duration,

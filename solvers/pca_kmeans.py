@@ -103,7 +103,8 @@ class PCAKMeans(Solver):
 
     def fit(self, task: Task) -> dict[str, float]:
         clock = Stopwatch()
-        state, from_cache = cached_fit(task, self.name, fit_key(self, task), lambda: self._train(task))
+        key = fit_key(self, task, solve_only=("starts", "refine", "refine_options"))
+        state, from_cache = cached_fit(task, self.name, key, lambda: self._train(task))
         self._state = state
         return {
             "training_renders": float(state["training_renders"]),

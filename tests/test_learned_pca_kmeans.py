@@ -61,6 +61,8 @@ def test_fit_is_cached_by_config_hash(tmp_path):
     info = again.fit(task(tmp_path))
     assert info["fit_from_cache"] == 1.0
     assert torch.equal(first._state["centers"], again._state["centers"])
+    # options that only change solving share the fit
+    assert small(refine="adam", starts=2).fit(task(tmp_path))["fit_from_cache"] == 1.0
     other = small(n_clusters=3)
     assert other.fit(task(tmp_path))["fit_from_cache"] == 0.0
     assert len(list((tmp_path / "pca_kmeans").glob("*.pt"))) == 2

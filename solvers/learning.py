@@ -83,15 +83,15 @@ class Stopwatch:
         return time.perf_counter() - self._t0
 
 
-def render_batches(task: Task, params: torch.Tensor, batch_size: int, note: Any = None) -> torch.Tensor:
-    """Render ``params[N, D]`` with the task's synth in batches (no gradients), ``[N, T]`` on CPU."""
+def render_batches(task: Task, params: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Render ``params[N, D]`` with the task's synth and note in batches (no gradients), ``[N, T]`` on CPU."""
     out = []
     device = torch.device(task.device)
     with torch.no_grad():
         for i in range(0, params.shape[0], batch_size):
             chunk = params[i : i + batch_size].to(device)
             audio = task.synth.render(
-                chunk, sample_rate=task.sample_rate, duration=task.duration, note=note or task.note
+                chunk, sample_rate=task.sample_rate, duration=task.duration, note=task.note
             )
             out.append(audio.cpu())
     return torch.cat(out)

@@ -21,6 +21,8 @@ commands:
   ui [--port N] [--host H]   the MLflow UI / tracking server on the store (127.0.0.1)
   render key=value ...       write a DX7 voice (patch=FILE.syx) as WAV (--help for options)
   fidelity [key=value ...]   the dx7 engine against Dexed on 20 voices: LSD per voice (--help)
+  gradcheck [key=value ...]  gradient-direction study of losses on oscillators (--help)
+  landscape key=value ...    a loss on a 2-D grid of two synth parameters, as a PNG (--help)
 
 examples:
   python -m benchmark run solver=cma synth=fm2 target.n=4 budget.renders=500
@@ -74,6 +76,18 @@ def _fidelity(args: list[str]) -> int:
     return fidelity_cli(args)
 
 
+def _gradcheck(args: list[str]) -> int:
+    from benchmark.gradcheck import gradcheck_cli
+
+    return gradcheck_cli(args)
+
+
+def _landscape(args: list[str]) -> int:
+    from benchmark.landscape import landscape_cli
+
+    return landscape_cli(args)
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": _run,
     "list": _list,
@@ -82,6 +96,8 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "ui": _ui,
     "render": _render,
     "fidelity": _fidelity,
+    "gradcheck": _gradcheck,
+    "landscape": _landscape,
 }
 
 

@@ -103,7 +103,11 @@ def compute(
         if scoring.group_column(key) not in runs.columns:
             raise UserError(f"cannot group by '{key}': no run has it (try solver, loss, synth, seed)")
     if f"metrics.{metric}" not in runs.columns:
-        known = sorted(c.removeprefix("metrics.") for c in runs.columns if c.startswith("metrics."))
+        known = sorted(
+            c.removeprefix("metrics.")
+            for c in runs.columns
+            if c.startswith("metrics.") and not c.startswith("metrics.anytime_")
+        )
         raise UserError(f"no run has metric '{metric}'; --metric takes one of: {', '.join(known)}")
     table = scoring.summarize(runs, metrics, group_by, metric, score_metric=metric, seed=seed)
     wins = scoring.win_rates(runs, metric, versus, context=[k for k in group_by if k != versus])

@@ -23,6 +23,8 @@ from sweep_support import finished_target_keys, fresh_store, status_counts
 from benchmark.leaderboard import leaderboard_cli
 from benchmark.report import report_cli
 
+pytestmark = pytest.mark.slow  # end to end: sweeps in subprocesses
+
 SWEEP = [
     "run",
     "-m",

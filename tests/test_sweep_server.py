@@ -12,12 +12,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from hydra import compose, initialize_config_dir
 from sweep_support import free_port, fresh_store
 
 from benchmark import runner
 from benchmark.app import CONF_DIR
 from benchmark.leaderboard import compute, write_plots
+
+pytestmark = pytest.mark.slow  # end to end: sweeps in subprocesses
 
 SWEEP = [
     "run",

@@ -13,6 +13,9 @@ checkpoint cached by a hash of the configuration) follows one of three procedure
   recordings from a suite's *train* split (``real_suite``, e.g. gm_notes or nsynth
   with ``split: train``), each rendered at the recording's own note.
 
+Synthetic patches are rendered at the task's note (``note.pitch``); only the
+``real`` stage renders at other pitches (each recording's own).
+
 Splits never leak: the checkpoint records a digest of every recording trained on
 (and its source file when the suite names one); solving a target whose audio or
 source is among them is refused. Synthetic training draws come from their own

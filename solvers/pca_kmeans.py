@@ -6,6 +6,10 @@ project with PCA, cluster with k-means. Solving: project the target the same
 way, take the members of the nearest cluster closest to it as starting points,
 and refine them with a gradient solver from the registry (``adam`` by default)
 on the run's loss, within the target's budget.
+
+Patches are rendered at the task's note (``note.pitch``); a recorded target at
+another pitch is matched from starts learnt at that note (refinement renders it
+at its own note).
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def bootstrap_ci(
 ) -> tuple[float, float, float]:
     """Mean and percentile-bootstrap interval ``(mean, lo, hi)``; nan bounds for n < 2."""
     values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
+    values = np.sort(values[np.isfinite(values)])  # sorted: the interval must not depend on store order
     if len(values) == 0:
         return math.nan, math.nan, math.nan
     mean = float(values.mean())

@@ -12,6 +12,7 @@ Embeddings are pluggable (:data:`embedding_registry`, entry-point group
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -62,13 +63,16 @@ def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: n
     return max(d2, 0.0)
 
 
-class Embedding:
-    """Frame embeddings of one clip: ``embed(audio[T], sample_rate) -> [frames, E]`` (float)."""
+class Embedding(ABC):
+    """Frame embeddings of one clip: ``embed(audio[T], sample_rate) -> [frames, E]`` (float).
+
+    Subclasses are dataclasses that accept ``weights`` (a local file, or None).
+    """
 
     name: ClassVar[str] = ""
 
-    def embed(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
-        raise NotImplementedError
+    @abstractmethod
+    def embed(self, audio: np.ndarray, sample_rate: int) -> np.ndarray: ...
 
 
 @embedding_registry.register("crepe")

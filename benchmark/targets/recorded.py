@@ -105,7 +105,7 @@ class RecordedSuite(TargetSuite):
         if self.pitch == "config":
             return ctx.note, "config"
         if clip.pitch is not None and self.pitch == "auto":
-            return Note(float(clip.pitch), ctx.note.velocity), "metadata"
+            return Note(float(clip.pitch), int(clip.meta.get("velocity", ctx.note.velocity))), "metadata"
         estimate = median_pitch(audio, ctx.sample_rate, backend="pyin")
         if estimate is None or not math.isfinite(estimate):
             return ctx.note, "config"  # unpitched sound: the run's note

@@ -7,7 +7,11 @@ target never recomputes them.
 
 A *metric* is evaluation-only: ``metric(Evaluation) -> float | None`` (None when
 it does not apply, e.g. parameter error on a real recording). Every metric's
-docstring gives its formula and unit.
+docstring gives its formula and unit. A *suite-level* metric (a class with
+``suite_level = True``, e.g. ``fad``) is built once per run with the options in
+``metric_options.<name>`` and called as ``metric(preds, targets, sample_rate)``
+with every match and target of the run (lists of mono arrays); the runner logs
+it on the parent run.
 """
 
 from __future__ import annotations

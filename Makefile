@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m benchmark run $(ARGS)
+	$(PY) -m benchmark run solver=cma synth=dx7 $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -21,8 +21,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from solvers.base import BudgetExhausted, Problem, Result, Solver, solver_registry
+from solvers.base import BudgetExhausted, Problem, Result, Solver, Task, solver_registry
 from soundmatch.errors import UserError
+from synths.base import Synth
 
 
 @solver_registry.register("hybrid")
@@ -58,12 +59,20 @@ class Hybrid(Solver):
                 "use a gradient solver such as adam, sgd or lbfgs"
             )
 
-    def solve(self, problem: Problem) -> Result:
-        if not problem.synth.differentiable:
+    def fit(self, task: Task) -> dict[str, float]:
+        """Refuse a synth without gradients before any target runs; let both stages learn what they learn."""
+        self._check_gradients(task.synth)
+        return {**self._explorer.fit(task), **self._polisher.fit(task)}
+
+    def _check_gradients(self, synth: Synth) -> None:
+        if not synth.differentiable:
             raise UserError(
-                f"synth '{problem.synth.name}' has no gradients, so hybrid cannot polish; "
+                f"synth '{synth.name}' has no gradients, so hybrid cannot polish; "
                 f"use solver={self.explore['name']} (its black-box stage) or a differentiable synth"
             )
+
+    def solve(self, problem: Problem) -> Result:
+        self._check_gradients(problem.synth)
         if problem.remaining is None:
             raise UserError("hybrid splits a render budget; set budget.renders")
         explore_renders = max(1, int(round(self.split * problem.remaining)))

@@ -9,7 +9,7 @@ import torch
 
 from benchmark.runner import solve_one
 from metrics.l2 import L2
-from solvers.base import Budget, BudgetExhausted, Problem, Result, Solver, Target
+from solvers.base import Budget, BudgetExhausted, Problem, Result, Solver, Target, Task
 from solvers.cma_es import CMAES
 from solvers.ga import GeneticAlgorithm
 from solvers.hybrid import Hybrid, _BestPoints
@@ -265,6 +265,8 @@ def test_best_points_keeps_the_k_best_distinct_rows():
 def test_hybrid_refuses_a_synth_without_gradients(sign_descent):
     problem = echo_problem(50, differentiable_=False)
     hybrid = Hybrid(polish={"name": "sign_descent"})
+    with pytest.raises(UserError, match="no gradients"):
+        hybrid.fit(Task(problem.synth, problem.loss, SR, problem.duration))  # before any target runs
     with pytest.raises(UserError, match="no gradients"):
         hybrid.solve(problem)
     assert problem.renders == 0

@@ -100,11 +100,14 @@ def test_solver_lowers_l2_within_budget_and_refuses_other_synths():
         ImplicitFMSolver().solve(fm)
 
 
-def median_f0(path) -> list[float]:
+def median_f0(path, fmin: float = 60.0, fmax: float = 1000.0, resolution: float = 0.1) -> list[float]:
+    """Median pYIN f0 (Hz) of each channel; ``resolution`` in semitones (0.01: 1-cent bins)."""
     audio, sr = sf.read(str(path), always_2d=True)
     out = []
     for channel in audio.T:
-        f0, voiced, _ = librosa.pyin(channel, fmin=60, fmax=1000, sr=sr, frame_length=4096 * sr // 48000)
+        f0, voiced, _ = librosa.pyin(
+            channel, fmin=fmin, fmax=fmax, sr=sr, frame_length=4096 * sr // 48000, resolution=resolution
+        )
         out.append(float(np.nanmedian(f0[voiced])))
     return out
 
@@ -136,8 +139,11 @@ def test_render_run_id_stretched_detuned_stereo_keeps_pitch(cli, workdir):
     info = sf.info(str(stretched))
     assert (info.channels, info.samplerate, info.frames) == (2, 48000, 48000)
     assert sf.info(str(plain)).frames == 8000
-    (ref, _) = median_f0(plain)
-    for f0 in median_f0(stretched):
+    (rough, _) = median_f0(plain)
+    # 1-cent pYIN bins around the pitch: the default 10-cent bins are too coarse for a 10-cent check
+    precise = {"fmin": rough / 1.3, "fmax": rough * 1.3, "resolution": 0.01}
+    (ref, _) = median_f0(plain, **precise)
+    for f0 in median_f0(stretched, **precise):
         assert abs(1200 * math.log2(f0 / ref)) < 10.0
     with pytest.raises(UserError, match="no run"):
         render_cli(["run_id=0123456789abcdef", f"out={plain}", results])

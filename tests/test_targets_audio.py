@@ -52,9 +52,14 @@ def test_odd_encodings_decode(tmp_path: Path) -> None:
         sf.write(path, sig, 8000, subtype=subtype)
         x = load_audio(path, 16000, duration=1.0)
         assert dominant_hz(x, 16000) == pytest.approx(500, abs=3), subtype
-    ogg = tmp_path / "x.ogg"
-    sf.write(ogg, sine(500, 16000, 1.0), 16000, format="OGG", subtype="VORBIS")
-    assert dominant_hz(load_audio(ogg, 16000, 1.0), 16000) == pytest.approx(500, abs=3)
+    for fmt, subtype, suffix in [
+        ("OGG", "VORBIS", "ogg"),
+        ("MP3", "MPEG_LAYER_III", "mp3"),
+        ("WAV", "DOUBLE", "wav"),
+    ]:
+        path = tmp_path / f"y_{subtype}.{suffix}"
+        sf.write(path, sine(500, 44100, 1.0), 44100, format=fmt, subtype=subtype)
+        assert dominant_hz(load_audio(path, 16000, 1.0), 16000) == pytest.approx(500, abs=3), subtype
 
 
 def test_normalisation_levels() -> None:

@@ -1,10 +1,10 @@
-"""A set of 20 hand-made DX7 voices that exercise the engine broadly (for the fidelity study).
+"""A set of 22 hand-made DX7 voices that exercise the engine broadly (for the fidelity study).
 
 They cover every algorithm group (1 to 6 carriers), operator feedback (self and
 the cross feedback of algorithms 4 and 6), fixed-frequency operators, detune,
 fast percussive and slow swelling envelopes, velocity sensitivity, keyboard
-rate scaling and a pitch envelope. LFO depths are zero: the LFO runs freely
-in Dexed and its phase at note-on is not part of a voice.
+rate scaling, a pitch envelope, and the LFO (vibrato and tremolo, key-synced so
+its phase at note-on is defined).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ def op(
     detune: int = 7,
     velocity_sens: int = 0,
     rate_scaling: int = 0,
+    amp_mod_sens: int = 0,
 ) -> OperatorData:
     """One operator; ``coarse``/``fine`` as on the DX7 (ratio, or 10**(coarse%4 + fine/100) Hz if fixed)."""
     return OperatorData(
@@ -39,6 +40,7 @@ def op(
         detune=detune,
         velocity_sens=velocity_sens,
         rate_scaling=rate_scaling,
+        amp_mod_sens=amp_mod_sens,
     )
 
 
@@ -48,7 +50,7 @@ def voice(name: str, algorithm: int, feedback: int, ops: Sequence[OperatorData],
 
 
 def fidelity_voices() -> list[Voice]:
-    """The 20 study voices, in a fixed order (names are unique)."""
+    """The 22 study voices, in a fixed order (names are unique)."""
     decay = (99, 40, 30, 60)
     return [
         voice("E.PIANO", 5, 6, [
@@ -181,4 +183,16 @@ def fidelity_voices() -> list[Voice]:
             op(99, 1, rates=(90, 40, 30, 60), levels=(99, 85, 75, 0)),
             op(70, 1), op(72, 3), op(68, 1),
         ], pitch_rates=[70, 60, 50, 50], pitch_levels=[60, 48, 50, 50]),
+        voice("VIBRATO", 5, 3, [
+            op(99, 1, rates=(80, 40, 30, 60), levels=(99, 90, 85, 0)),
+            op(70, 1, rates=(80, 40, 30, 60), levels=(99, 90, 85, 0)),
+            op(90, 1, rates=(80, 40, 30, 60), levels=(99, 90, 85, 0), detune=9),
+            op(66, 2, rates=(80, 40, 30, 60), levels=(99, 90, 85, 0)),
+            op(0, 1), op(0, 1),
+        ], lfo_speed=30, lfo_delay=0, lfo_pmd=12, lfo_wave=4, lfo_sync=1, pitch_mod_sens=4),
+        voice("TREMOLO", 32, 0, [
+            op(99, 1, rates=(80, 40, 30, 60), levels=(99, 95, 90, 0), amp_mod_sens=2),
+            op(90, 2, rates=(80, 40, 30, 60), levels=(99, 95, 90, 0)),
+            op(0, 1), op(0, 1), op(0, 1), op(0, 1),
+        ], lfo_speed=30, lfo_delay=0, lfo_amd=40, lfo_wave=0, lfo_sync=1, pitch_mod_sens=0),
     ]  # fmt: skip

@@ -151,8 +151,8 @@ def score(
         target_params=None if target.params is None else target.params.cpu().numpy(),
         note_hz=None if target.note is None else target.note.hz,
     )
-    if not math.isfinite(loss):
-        raise FloatingPointError(f"the loss of the returned parameters is {loss}")
+    if math.isnan(loss):  # a NaN match is a fault of the run; an infinite loss is a (bad) result
+        raise FloatingPointError("the loss of the returned parameters is NaN")
     values: dict[str, float | None] = {"loss": loss}
     for name in metric_names:
         values[name] = metric_registry.get(name)(ev)

@@ -98,24 +98,53 @@ def _prefix_states(m: Mat, e: Pair) -> Pair:
     return F.pad(e[0][:, :-1], (1, 0)), F.pad(e[1][:, :-1], (1, 0))
 
 
-def _all_pole_rows(drive: list[Tensor], a1: Tensor, a2: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """``y[j] = drive[j] - a1 y[j-1] - a2 y[j-2]`` from ``y[-1] = y[-2] = 0``, all blocks at once.
+def _reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
+    """Sum ``grad`` over the dimensions along which a tensor of ``shape`` was broadcast."""
+    while grad.ndim > len(shape):
+        grad = grad.sum(0)
+    for dim, size in enumerate(shape):
+        if size == 1 and grad.shape[dim] != 1:
+            grad = grad.sum(dim, keepdim=True)
+    return grad
 
-    ``drive`` is a list of ``block`` tensors ``[..., B, K]``; ``a1, a2`` broadcast to them.
-    Returns ``y`` stacked as ``[block, ..., B, K]`` and its last two rows ``y[block-1],
-    y[block-2]`` (taken before stacking: slicing the stack would cost a full-size
-    gradient buffer each).
+
+class _AllPole(torch.autograd.Function):
+    """``y[j] = d[j] - a1 y[j-1] - a2 y[j-2]`` for j < L from ``y[-1] = y[-2] = 0`` (rows of ``[L, ...]``).
+
+    Returns ``y`` and copies of its last two rows (so that callers never index the
+    big output, whose gradient would then be a full-size buffer per index). The
+    backward pass is the adjoint recursion run in reverse,
+    ``lam[j] = g[j] - a1 lam[j+1] - a2 lam[j+2]``, with ``dL/dd = lam``,
+    ``dL/da1 = -sum_j lam[j] y[j-1]`` and ``dL/da2 = -sum_j lam[j] y[j-2]``: two
+    tensor ops per step instead of autograd's graph of a dozen. Needs L >= 2.
     """
-    outs = [drive[0]]
-    prev1 = drive[0]
-    prev2 = None
-    for j in range(1, len(drive)):
-        cur = torch.addcmul(drive[j], a1, prev1, value=-1.0)
-        if prev2 is not None:
-            cur = torch.addcmul(cur, a2, prev2, value=-1.0)
-        outs.append(cur)
-        prev2, prev1 = prev1, cur
-    return torch.stack(outs), outs[-1], outs[-2]
+
+    @staticmethod
+    def forward(ctx, drive: Tensor, a1: Tensor, a2: Tensor) -> tuple[Tensor, Tensor, Tensor]:  # type: ignore[override]
+        y = torch.empty_like(drive)
+        y[0] = drive[0]
+        torch.addcmul(drive[1], a1, y[0], value=-1.0, out=y[1])
+        for j in range(2, drive.shape[0]):
+            torch.addcmul(drive[j], a1, y[j - 1], value=-1.0, out=y[j])
+            y[j].addcmul_(a2, y[j - 2], value=-1.0)
+        ctx.save_for_backward(y, a1, a2)
+        return y, y[-1].clone(), y[-2].clone()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad, grad_last, grad_prev) -> tuple[Tensor, Tensor, Tensor]:  # type: ignore[override]
+        y, a1, a2 = ctx.saved_tensors
+        grad = torch.zeros_like(y) if grad is None else grad
+        lam = torch.empty_like(y)
+        lam[-1] = grad[-1] if grad_last is None else grad[-1] + grad_last
+        lam[-2] = grad[-2] if grad_prev is None else grad[-2] + grad_prev
+        lam[-2].addcmul_(a1, lam[-1], value=-1.0)
+        for j in range(y.shape[0] - 3, -1, -1):
+            torch.addcmul(grad[j], a1, lam[j + 1], value=-1.0, out=lam[j])
+            lam[j].addcmul_(a2, lam[j + 2], value=-1.0)
+        grad_a1 = -(lam[1:] * y[:-1]).sum(0)
+        grad_a2 = -(lam[2:] * y[:-2]).sum(0)
+        return lam, _reduce_to(grad_a1, a1.shape), _reduce_to(grad_a2, a2.shape)
 
 
 def time_varying_biquad(
@@ -138,21 +167,22 @@ def time_varying_biquad(
     # Work in the layout [L, B, K]: row j holds sample j of every block, contiguous, so
     # each step of the recursions reads and writes whole rows.
     rows = F.pad(x, (0, num * block - length)).reshape(batch, num, block).permute(2, 0, 1).contiguous()
-    before = [F.pad(rows[-2, :, :-1], (1, 0)), F.pad(rows[-1, :, :-1], (1, 0))]  # x[-2], x[-1] per block
-    xs = before + list(rows.unbind(0))  # xs[j + 2] = x[j]
-    drive = [
-        torch.addcmul(torch.addcmul(b0 * xs[j + 2], b1, xs[j + 1]), b2, xs[j]) for j in range(block)
-    ]  # the feed-forward part, row by row
-    zs, zs_last, zs_prev = _all_pole_rows(drive, a1, a2)  # zero-state response [L, B, K]
+    # x[-2], x[-1] before each block (the previous block's last two samples), then the rows
+    xs = torch.cat([F.pad(rows[-2:, :, :-1], (1, 0)), rows]).unbind(0)  # xs[j + 2] = x[j]
+    drive = torch.stack(
+        [torch.addcmul(torch.addcmul(b0 * xs[j + 2], b1, xs[j + 1]), b2, xs[j]) for j in range(block)]
+    )  # the feed-forward part, row by row
+    zs, zs_last, zs_prev = _AllPole.apply(drive, a1, a2)  # zero-state response [L, B, K]
     # Zero-input responses (shaped like the coefficients): row 0 to y[-1] = 1, row 1 to
     # y[-2] = 1; the initial state enters as the drive of the first two steps.
     zero = torch.zeros_like(a1)
-    g_drive = [torch.stack([-a1, -a2]), torch.stack([-a2, zero])] + [torch.stack([zero, zero])] * (block - 2)
-    g, g_last, g_prev = _all_pole_rows(g_drive, a1, a2)  # g: [L, 2, B, K or 1]
+    g_rows = [torch.stack([-a1, -a2]), torch.stack([-a2, zero])] + [torch.stack([zero, zero])] * (block - 2)
+    g, g_last, g_prev = _AllPole.apply(torch.stack(g_rows), a1, a2)  # g: [L, 2, B, K or 1]
     # Block map s[k+1] = M s[k] + e with s = (y[n-1], y[n-2]) at the block's start.
-    m = tuple(t.expand(batch, num) for t in (g_last[0], g_last[1], g_prev[0], g_prev[1]))
+    m = tuple(t.expand(batch, num) for t in (*g_last.unbind(0), *g_prev.unbind(0)))
     s0, s1 = _prefix_states(m, (zs_last, zs_prev))  # type: ignore[arg-type]  # each [B, K]
-    y = torch.addcmul(torch.addcmul(zs, g[:, 0], s0), g[:, 1], s1)  # [L, B, K]
+    g1, g2 = g.unbind(1)
+    y = torch.addcmul(torch.addcmul(zs, g1, s0), g2, s1)  # [L, B, K]
     return y.permute(1, 2, 0).reshape(batch, num * block)[:, :length]
 
 

@@ -20,7 +20,8 @@ steps) and renders what msfa/Dexed would for one note:
   index of 4 pi rad) plus, for the feedback target, the feedback; everything
   per sample runs in one compiled loop with its own adjoint (:mod:`synths.dx7.kernel`);
 - output: half the sum of the carriers (a lone carrier at full level peaks at
-  1.0, as in dexed-py).
+  1.0, as in dexed-py), with Dexed's resolution (sines in steps of 2**-10, the
+  output rounded down to steps of 2**-12; straight-through gradients).
 
 Key sync of oscillators and LFO is assumed on (phases start at 0 at note-on).
 """
@@ -39,6 +40,11 @@ from synths.dx7.lfo import amp_depth, delay_ramp, lfo_hz, lfo_wave, pitch_modula
 
 OPS = 6
 OUTPUT_SCALE = 0.5
+# Dexed's resolution, measured against dexed-py: each operator's sine moves in steps
+# of 2**-10 (this reproduces its noise floor: about -106 dB for a lone sine, -85 dB
+# between the partials of a deeply modulated voice) and its output in steps of 2**-12.
+SINE_STEPS = 1024
+OUTPUT_STEPS = 4096
 # velocity 0..127 (halved) -> the engine's velocity curve (msfa's velocity_data)
 _VELOCITY_CURVE = (
     0, 70, 86, 97, 106, 114, 121, 126, 132, 138, 142, 148, 152, 156, 160, 163, 166, 170, 173, 174, 178,
@@ -202,4 +208,6 @@ def _render_one(
 
     base, step = _phase_blocks(operator_log2_hz(note, v), pitch_oct, sample_rate, gains.dtype)
     beta = feedback_scale(v["feedback"]) * algo.feedback_gain
-    return operator_network(base, step, gains, beta, algo, OUTPUT_SCALE, num_samples)
+    audio = operator_network(base, step, gains, beta, algo, OUTPUT_SCALE, num_samples, SINE_STEPS)
+    # Dexed's output is a multiple of 2**-12 (rounded down); straight-through gradient
+    return audio + (torch.floor(audio * OUTPUT_STEPS) / OUTPUT_STEPS - audio).detach()

@@ -8,7 +8,7 @@ voice b, operator k and sample n = 64 m + j (block m, 0 <= j < 64):
     g[k, n]     = gain[k, m] + (gain[k, m+1] - gain[k, m]) * j / 64
     arg[k, n]   = phase[k, n] + sum_{i modulates k} y[i, n]
                   (+ beta/2 * (y[src, n-1] + y[src, n-2]) for the feedback target)
-    y[k, n]     = g[k, n] * sin(2 pi arg[k, n])
+    y[k, n]     = g[k, n] * q(sin(2 pi arg[k, n]))    (q: optional rounding, see operator_network)
     audio[n]    = sum_k carrier[k] * y[k, n]
 
 Operators run from OP6 to OP1, so every modulator is ready before its target.
@@ -63,8 +63,16 @@ def sin_cycles(s):  # pragma: no cover - compiled
     return x * (_S1 + z * (_S3 + z * (_S5 + z * (_S7 + z * (_S9 + z * (_S11 + z * _S13))))))
 
 
+@njit(inline="always", fastmath=True, cache=True)
+def _quantized(x, steps):  # pragma: no cover - compiled
+    """``x`` rounded to multiples of ``1/steps`` (``steps = 0``: unchanged)."""
+    return np.floor(x * steps + 0.5) / steps if steps > 0 else x
+
+
 @njit(nogil=True, fastmath=True, cache=True)
-def _forward(base, step, gain, beta, mods, carrier, fb_src, fb_dst, out, fb_out, lo, hi):  # pragma: no cover
+def _forward(
+    base, step, gain, beta, mods, carrier, fb_src, fb_dst, steps, out, fb_out, lo, hi
+):  # pragma: no cover
     T = out.shape[0]
     nv = hi - lo
     half_beta = 0.5 * beta[lo:hi]
@@ -101,7 +109,7 @@ def _forward(base, step, gain, beta, mods, carrier, fb_src, fb_dst, out, fb_out,
                 for i in range(nv):
                     arg[i] += half_beta[i] * (y1[i] + y2[i])
             for i in range(nv):
-                y[k, i] = (g0[k, i] + dg[k, i] * j) * sin_cycles(arg[i])
+                y[k, i] = (g0[k, i] + dg[k, i] * j) * _quantized(sin_cycles(arg[i]), steps)
             if carrier[k] != 0.0:
                 for i in range(nv):
                     acc[i] += carrier[k] * y[k, i]
@@ -114,7 +122,7 @@ def _forward(base, step, gain, beta, mods, carrier, fb_src, fb_dst, out, fb_out,
 
 @njit(nogil=True, fastmath=True, cache=True)
 def _backward(  # pragma: no cover - compiled
-    base, step, gain, beta, mods, carrier, fb_src, fb_dst, fb_out, grad_out,
+    base, step, gain, beta, mods, carrier, fb_src, fb_dst, steps, fb_out, grad_out,
     grad_base, grad_step, grad_gain, grad_beta, lo, hi,
 ):  # fmt: skip
     T = grad_out.shape[0]
@@ -157,7 +165,7 @@ def _backward(  # pragma: no cover - compiled
             for i in range(nv):
                 a = gain[lo + i, k, m]
                 gv[k, i] = a + (gain[lo + i, k, m + 1] - a) * w
-                sn[k, i] = sin_cycles(arg[i])
+                sn[k, i] = _quantized(sin_cycles(arg[i]), steps)
                 cs[k, i] = sin_cycles(arg[i] + 0.25)
                 y[k, i] = gv[k, i] * sn[k, i]
         for k in range(6):  # adjoint: targets (lower numbers) before their modulators
@@ -235,16 +243,17 @@ class OperatorNetwork(torch.autograd.Function):
     """``audio[B, T] = network(base[B,6,N], step[B,6,N], gain[B,6,N+1], beta[B]; algorithm)``."""
 
     @staticmethod
-    def forward(ctx, base, step, gain, beta, algo, output_scale, num_samples):  # type: ignore[override]
+    def forward(ctx, base, step, gain, beta, algo, output_scale, num_samples, sine_steps):  # type: ignore[override]
         dt = torch.float64 if base.dtype == torch.float64 else torch.float32
         b, s, g, bt = (_np(x, dt) for x in (base, step, gain, beta))
         mods, carrier, src, dst = _tables(algo, output_scale)
         carrier = carrier.astype(b.dtype)
         out = np.empty((num_samples, b.shape[0]), dtype=b.dtype)
         fb_out = np.empty_like(out)
-        _run_sliced(_forward, b, s, g, bt, mods, carrier, src, dst, out, fb_out, batch=b.shape[0])
+        steps = float(sine_steps)
+        _run_sliced(_forward, b, s, g, bt, mods, carrier, src, dst, steps, out, fb_out, batch=b.shape[0])
         ctx.save_for_backward(base, step, gain, beta, torch.from_numpy(fb_out))
-        ctx.tables = (mods, carrier, src, dst)
+        ctx.tables = (mods, carrier, src, dst, steps)
         return torch.from_numpy(out).t().contiguous().to(base.device)
 
     @staticmethod
@@ -255,12 +264,12 @@ class OperatorNetwork(torch.autograd.Function):
         grad_t = _np(grad_audio.t(), dt)
         gb_, gs_, gbeta = np.empty_like(b), np.empty_like(s), np.empty_like(bt)
         gg_ = np.zeros_like(g)
-        mods, carrier, src, dst = ctx.tables
-        args = (b, s, g, bt, mods, carrier, src, dst, fb_out.numpy(), grad_t, gb_, gs_, gg_, gbeta)
+        mods, carrier, src, dst, steps = ctx.tables
+        args = (b, s, g, bt, mods, carrier, src, dst, steps, fb_out.numpy(), grad_t, gb_, gs_, gg_, gbeta)
         _run_sliced(_backward, *args, batch=b.shape[0])
         dev = base.device
         grads = [torch.from_numpy(a).to(dev) for a in (gb_, gs_, gg_, gbeta)]
-        return (*grads, None, None, None)
+        return (*grads, None, None, None, None)
 
 
 def operator_network(
@@ -271,6 +280,7 @@ def operator_network(
     algo: Algorithm,
     output_scale: float,
     num_samples: int,
+    sine_steps: int = 0,
 ) -> Tensor:
     """Audio ``[B, T]`` of one algorithm's operators; see the module docstring.
 
@@ -281,8 +291,11 @@ def operator_network(
         beta: ``[B]`` feedback scale (cycles per unit of output).
         algo: the routing; output_scale: factor on the sum of the carriers.
         num_samples: T <= 64 N.
+        sine_steps: if > 0, each operator's sine is rounded to multiples of
+            ``1/sine_steps`` before the gain (Dexed's sine resolution; the
+            gradient is that of the exact sine, a straight-through estimate).
     """
-    return OperatorNetwork.apply(base, step, gain, beta, algo, output_scale, num_samples)
+    return OperatorNetwork.apply(base, step, gain, beta, algo, output_scale, num_samples, sine_steps)
 
 
 def feedback_scale(feedback: Tensor) -> Tensor:

@@ -48,6 +48,14 @@ def test_targets_are_the_bank_voices_with_ground_truth(bank: Path) -> None:
         assert t.audio.shape == (8000,) and t.sample_rate == 16000
 
 
+def test_searched_algorithm_keeps_each_voice_routing(bank: Path) -> None:
+    ctx = context(algorithm=None)
+    targets = DX7BankSuite(path=str(bank), n=5).targets(ctx)
+    voices = sysex.read_voices(bank)
+    for t in targets:
+        assert ctx.synth.unit_to_voice(t.params).algorithm == voices[t.meta["voice"]].algorithm
+
+
 def test_silent_voices_are_left_out(bank: Path) -> None:
     targets = DX7BankSuite(path=str(bank), first=18, n=4).targets(context())
     assert [t.meta["voice"] for t in targets] == [18, 19]  # 20 is silent, 21 an (all-zero) init voice

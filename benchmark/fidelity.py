@@ -112,6 +112,12 @@ def rms_db(audio: np.ndarray) -> float:
     return 20.0 * math.log10(level) if level > 0 else -math.inf
 
 
+def level_difference(pred: np.ndarray, target: np.ndarray) -> float:
+    """RMS level of ``pred`` minus that of ``target``, dB (0 when both are silent)."""
+    a, b = rms_db(pred), rms_db(target)
+    return 0.0 if a == b else a - b
+
+
 def compare_voice(
     voice: Voice, settings: FidelitySettings, dexed: DexedRenderer | None = None
 ) -> tuple[FidelityRow, FidelityPair]:
@@ -134,7 +140,7 @@ def compare_voice(
         algorithm=voice.algorithm + 1,
         lsd_db=log_spectral_distance(ours[a:b], ref[a:b]),
         lsd_top60_db=range_limited_lsd(ours[a:b], ref[a:b]),
-        level_db=rms_db(ours[a:b]) - rms_db(ref[a:b]),
+        level_db=level_difference(ours[a:b], ref[a:b]),
         lost=lost_fields(synth, voice),
     )
     return row, FidelityPair(ours, ref)

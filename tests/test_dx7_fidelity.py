@@ -15,12 +15,15 @@ from metrics.lsd import log_spectral_distance
 
 pytest.importorskip("dexed")
 
-# Tolerances. The goal is a median LSD <= 2 dB; measured 4.4 dB, because LSD counts
-# every bin down to -100 dB and Dexed's fixed-point engine has a noise floor near -85 dB per
-# bin in modulated voices (a float engine has none). Over the top 60 dB of each frame, where
-# the sound is, the median is about 0.2 dB. The test guards both with room for small engine
-# changes: a partial off by 1 dB, or a misplaced partial, moves the top-60 figure far more.
-MEDIAN_LSD_DB = 5.5
+# Tolerances. The goal is a median LSD <= 2 dB; measured about 3.6 dB, because LSD
+# counts every bin down to -100 dB and Dexed's fixed-point engine has a noise floor near
+# -85 dB per bin in modulated voices. The engine now makes a noise floor of the same level,
+# but two equal noises that are not sample-identical still differ by 7.9 dB RMS per bin
+# (the log-ratio of two exponential variables), so only a bit-exact emulation would reach
+# 2 dB. Over the top 60 dB of each frame, where the sound is, the median is about 0.2 dB.
+# The bounds leave room for small engine changes; a partial off by 1 dB, or a misplaced
+# partial, moves the top-60 figure far more than that.
+MEDIAN_LSD_DB = 4.5
 MEDIAN_TOP60_DB = 0.6
 WORST_TOP60_DB = 4.0
 

@@ -208,6 +208,5 @@ def _render_one(
 
     base, step = _phase_blocks(operator_log2_hz(note, v), pitch_oct, sample_rate, gains.dtype)
     beta = feedback_scale(v["feedback"]) * algo.feedback_gain
-    audio = operator_network(base, step, gains, beta, algo, OUTPUT_SCALE, num_samples, SINE_STEPS)
-    # Dexed's output is a multiple of 2**-12 (rounded down); straight-through gradient
-    return audio + (torch.floor(audio * OUTPUT_STEPS) / OUTPUT_STEPS - audio).detach()
+    args = (OUTPUT_SCALE, num_samples, SINE_STEPS, OUTPUT_STEPS)
+    return operator_network(base, step, gains, beta, algo, *args)

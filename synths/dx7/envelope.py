@@ -28,7 +28,9 @@ starting from L4. A segment whose start and target are equal takes no time
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from numba import njit
 from torch import Tensor
 
 BLOCK = 64  # samples per envelope update, as in Dexed at every sample rate
@@ -124,26 +126,118 @@ class _Segment:
         return torch.where(self.rising, torch.minimum(rise, self.target), torch.maximum(fall, self.target))
 
 
+@njit(nogil=True, fastmath=True, cache=True)
+def _eg_forward(t, start, target, speed, rising, begin, curved, out):  # pragma: no cover - compiled
+    for r in range(start.shape[0]):
+        for n in range(t.shape[0]):
+            tt = t[n]
+            s = 3 if tt >= begin[r, 3] else (2 if tt >= begin[r, 2] else (1 if tt >= begin[r, 1] else 0))
+            tau = max(tt - begin[r, s], 0.0)
+            if rising[r, s]:
+                if curved:
+                    x = RISE_CEILING - (RISE_CEILING - start[r, s]) * np.exp(-speed[r, s] * tau)
+                else:
+                    x = start[r, s] + speed[r, s] * tau
+                out[r, n] = min(x, target[r, s])
+            else:
+                out[r, n] = max(start[r, s] - speed[r, s] * tau, target[r, s])
+
+
+@njit(nogil=True, fastmath=True, cache=True)
+def _eg_backward(t, start, target, speed, rising, begin, curved, grad, g_start, g_target, g_speed, g_begin):  # noqa: E501  # pragma: no cover
+    for r in range(start.shape[0]):
+        for n in range(t.shape[0]):
+            g = grad[r, n]
+            tt = t[n]
+            s = 3 if tt >= begin[r, 3] else (2 if tt >= begin[r, 2] else (1 if tt >= begin[r, 1] else 0))
+            tau = max(tt - begin[r, s], 0.0)
+            if rising[r, s]:
+                if curved:
+                    e = np.exp(-speed[r, s] * tau)
+                    gap = RISE_CEILING - start[r, s]
+                    x = RISE_CEILING - gap * e
+                    d_start, d_speed, d_tau = e, gap * tau * e, gap * speed[r, s] * e
+                else:
+                    x = start[r, s] + speed[r, s] * tau
+                    d_start, d_speed, d_tau = 1.0, tau, speed[r, s]
+                clamped = x >= target[r, s]
+            else:
+                x = start[r, s] - speed[r, s] * tau
+                d_start, d_speed, d_tau = 1.0, -tau, -speed[r, s]
+                clamped = x <= target[r, s]
+            if clamped:
+                g_target[r, s] += g
+            else:
+                g_start[r, s] += g * d_start
+                g_speed[r, s] += g * d_speed
+                g_begin[r, s] -= g * d_tau
+
+
+class _Levels(torch.autograd.Function):
+    """Levels ``[R, N]`` at times ``t[N]`` of piecewise EG segments given per row ``[R, 4]``.
+
+    Segment s holds from ``begin[:, s]`` (``begin[:, 0] = 0``): it starts at
+    ``start[:, s]`` and moves at ``speed[:, s]`` toward ``target[:, s]``, where
+    it stays; straight lines, or for rising segments of the amplitude EG
+    (``curved``) the exponential approach to ``RISE_CEILING``.
+    """
+
+    @staticmethod
+    def forward(ctx, t, start, target, speed, rising, begin, curved):  # type: ignore[override]
+        arrays = [x.detach().cpu().contiguous().numpy() for x in (t, start, target, speed, rising, begin)]
+        out = np.empty((start.shape[0], t.shape[0]), dtype=arrays[1].dtype)
+        _eg_forward(*arrays, bool(curved), out)
+        ctx.save_for_backward(t, start, target, speed, rising, begin)
+        ctx.curved = bool(curved)
+        return torch.from_numpy(out).to(start.device)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        arrays = [x.detach().cpu().contiguous().numpy() for x in ctx.saved_tensors]
+        g = grad.detach().to("cpu", torch.float64).contiguous().numpy()
+        grads = [np.zeros(arrays[1].shape) for _ in range(4)]
+        _eg_backward(*arrays, ctx.curved, g, *grads)
+        dev, dt = ctx.saved_tensors[1].device, ctx.saved_tensors[1].dtype
+        g_start, g_target, g_speed, g_begin = (torch.from_numpy(x).to(dev, dt) for x in grads)
+        return None, g_start, g_target, g_speed, None, g_begin, None
+
+
 def _run(t: Tensor, start: Tensor, targets: Tensor, speeds: Tensor, note_off: float, curved: bool) -> Tensor:
-    """Levels ``[B, N]`` at times ``t[N]`` of a 4-segment EG with note-off at ``note_off`` s."""
-    t = t.unsqueeze(0)
-    off = torch.tensor([[note_off]], dtype=t.dtype, device=t.device)
+    """Levels ``[B, N]`` at times ``t[N]`` of a 4-segment EG with note-off at ``note_off`` s.
 
-    def held(times: Tensor) -> Tensor:
-        level = start.expand(-1, times.shape[-1])
-        begin = torch.zeros_like(start)
-        seg_start = start
-        for i in range(3):
-            seg = _Segment(seg_start, targets[:, i : i + 1], speeds[:, i : i + 1], curved)
-            inside = times >= begin
-            level = torch.where(inside, seg.level((times - begin).clamp(min=0.0)), level)
-            begin = begin + seg.duration
-            seg_start = targets[:, i : i + 1]
-        return level
+    The segments' start levels, durations and begin times are worked out per
+    row (cheap, by autograd); the levels on the time grid come from a compiled
+    loop with its own backward (``_Levels``).
+    """
+    starts, rising, begins = [], [], []
+    begin = torch.zeros_like(start)
+    seg_start = start
+    for i in range(3):
+        seg = _Segment(seg_start, targets[:, i : i + 1], speeds[:, i : i + 1], curved)
+        starts.append(seg.start)
+        rising.append(seg.rising)
+        begins.append(begin)
+        begin = begin + seg.duration
+        seg_start = targets[:, i : i + 1]
+    never = torch.full_like(start, float("inf"))
+    off = torch.tensor([note_off], dtype=t.dtype, device=t.device)
 
-    level = held(t)
-    release = _Segment(held(off), targets[:, 3:4], speeds[:, 3:4], curved)
-    return torch.where(t >= off, release.level((t - off).clamp(min=0.0)), level)
+    def levels(times: Tensor, release: _Segment | None) -> Tensor:
+        last = (
+            release if release is not None else _Segment(seg_start, targets[:, 3:4], speeds[:, 3:4], curved)
+        )
+        return _Levels.apply(
+            times,
+            torch.cat([*starts, last.start], 1),
+            targets,
+            speeds,
+            torch.cat([*rising, last.rising], 1),
+            torch.cat([*begins, never if release is None else torch.full_like(start, note_off)], 1),
+            curved,
+        )
+
+    release = _Segment(levels(off, None), targets[:, 3:4], speeds[:, 3:4], curved)
+    return levels(t, release)
 
 
 def block_times(num_samples: int, sample_rate: int, dtype=torch.float32, device=None) -> Tensor:

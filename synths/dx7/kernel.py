@@ -9,7 +9,7 @@ voice b, operator k and sample n = 64 m + j (block m, 0 <= j < 64):
     arg[k, n]   = phase[k, n] + sum_{i modulates k} y[i, n]
                   (+ beta/2 * (y[src, n-1] + y[src, n-2]) for the feedback target)
     y[k, n]     = g[k, n] * q(sin(2 pi arg[k, n]))    (q: optional rounding, see operator_network)
-    audio[n]    = sum_k carrier[k] * y[k, n]
+    audio[n]    = sum_k carrier[k] * y[k, n]        (optionally rounded down, see operator_network)
 
 Operators run from OP6 to OP1, so every modulator is ready before its target.
 The backward pass runs the adjoint backwards in time: at each sample it
@@ -69,11 +69,17 @@ def _quantized(x, steps):  # pragma: no cover - compiled
     return np.floor(x * steps + 0.5) / steps if steps > 0 else x
 
 
+@njit(inline="always", fastmath=True, cache=True)
+def _floored(x, steps):  # pragma: no cover - compiled
+    """``x`` rounded down to a multiple of ``1/steps`` (``steps = 0``: unchanged)."""
+    return np.floor(x * steps) / steps if steps > 0 else x
+
+
 @njit(nogil=True, fastmath=True, cache=True)
-def _forward(
-    base, step, gain, beta, mods, carrier, fb_src, fb_dst, steps, out, fb_out, lo, hi
-):  # pragma: no cover
-    T = out.shape[0]
+def _forward(  # pragma: no cover - compiled
+    base, step, gain, beta, mods, carrier, fb_src, fb_dst, steps, out_steps, out, fb_out, lo, hi,
+):  # fmt: skip
+    T = out.shape[1]
     nv = hi - lo
     half_beta = 0.5 * beta[lo:hi]
     zero = np.zeros_like(half_beta)
@@ -114,8 +120,8 @@ def _forward(
                 for i in range(nv):
                     acc[i] += carrier[k] * y[k, i]
         for i in range(nv):
-            out[n, lo + i] = acc[i]
-            fb_out[n, lo + i] = y[fb_src, i]
+            out[lo + i, n] = _floored(acc[i], out_steps)
+            fb_out[lo + i, n] = y[fb_src, i]
             y2[i] = y1[i]
             y1[i] = y[fb_src, i]
 
@@ -125,7 +131,7 @@ def _backward(  # pragma: no cover - compiled
     base, step, gain, beta, mods, carrier, fb_src, fb_dst, steps, fb_out, grad_out,
     grad_base, grad_step, grad_gain, grad_beta, lo, hi,
 ):  # fmt: skip
-    T = grad_out.shape[0]
+    T = grad_out.shape[1]
     nv = hi - lo
     half_beta = 0.5 * beta[lo:hi]
     zero = np.zeros_like(half_beta)
@@ -149,8 +155,8 @@ def _backward(  # pragma: no cover - compiled
         m = n // BLOCK
         w = j / BLOCK
         for i in range(nv):
-            f = fb_out[n - 1, lo + i] if n >= 1 else 0.0
-            f += fb_out[n - 2, lo + i] if n >= 2 else 0.0
+            f = fb_out[lo + i, n - 1] if n >= 1 else 0.0
+            f += fb_out[lo + i, n - 2] if n >= 2 else 0.0
             fb_in[i] = f
         for k in range(5, -1, -1):  # recompute the operators at sample n
             for i in range(nv):
@@ -170,7 +176,7 @@ def _backward(  # pragma: no cover - compiled
                 y[k, i] = gv[k, i] * sn[k, i]
         for k in range(6):  # adjoint: targets (lower numbers) before their modulators
             for i in range(nv):
-                lam[i] = carrier[k] * grad_out[n, lo + i]
+                lam[i] = carrier[k] * grad_out[lo + i, n]
             for t in range(6):
                 if mods[t, k]:
                     for i in range(nv):
@@ -243,25 +249,26 @@ class OperatorNetwork(torch.autograd.Function):
     """``audio[B, T] = network(base[B,6,N], step[B,6,N], gain[B,6,N+1], beta[B]; algorithm)``."""
 
     @staticmethod
-    def forward(ctx, base, step, gain, beta, algo, output_scale, num_samples, sine_steps):  # type: ignore[override]
+    def forward(ctx, base, step, gain, beta, algo, output_scale, num_samples, sine_steps, output_steps):  # type: ignore[override]  # noqa: E501
         dt = torch.float64 if base.dtype == torch.float64 else torch.float32
         b, s, g, bt = (_np(x, dt) for x in (base, step, gain, beta))
         mods, carrier, src, dst = _tables(algo, output_scale)
         carrier = carrier.astype(b.dtype)
-        out = np.empty((num_samples, b.shape[0]), dtype=b.dtype)
+        out = np.empty((b.shape[0], num_samples), dtype=b.dtype)
         fb_out = np.empty_like(out)
-        steps = float(sine_steps)
-        _run_sliced(_forward, b, s, g, bt, mods, carrier, src, dst, steps, out, fb_out, batch=b.shape[0])
+        steps, out_steps = float(sine_steps), float(output_steps)
+        args = (b, s, g, bt, mods, carrier, src, dst, steps, out_steps, out, fb_out)
+        _run_sliced(_forward, *args, batch=b.shape[0])
         ctx.save_for_backward(base, step, gain, beta, torch.from_numpy(fb_out))
         ctx.tables = (mods, carrier, src, dst, steps)
-        return torch.from_numpy(out).t().contiguous().to(base.device)
+        return torch.from_numpy(out).to(base.device)
 
     @staticmethod
     def backward(ctx, grad_audio):  # type: ignore[override]
         base, step, gain, beta, fb_out = ctx.saved_tensors
         dt = fb_out.dtype
         b, s, g, bt = (_np(x, dt) for x in (base, step, gain, beta))
-        grad_t = _np(grad_audio.t(), dt)
+        grad_t = _np(grad_audio, dt)
         gb_, gs_, gbeta = np.empty_like(b), np.empty_like(s), np.empty_like(bt)
         gg_ = np.zeros_like(g)
         mods, carrier, src, dst, steps = ctx.tables
@@ -269,7 +276,7 @@ class OperatorNetwork(torch.autograd.Function):
         _run_sliced(_backward, *args, batch=b.shape[0])
         dev = base.device
         grads = [torch.from_numpy(a).to(dev) for a in (gb_, gs_, gg_, gbeta)]
-        return (*grads, None, None, None, None)
+        return (*grads, None, None, None, None, None)
 
 
 def operator_network(
@@ -281,6 +288,7 @@ def operator_network(
     output_scale: float,
     num_samples: int,
     sine_steps: int = 0,
+    output_steps: int = 0,
 ) -> Tensor:
     """Audio ``[B, T]`` of one algorithm's operators; see the module docstring.
 
@@ -294,8 +302,11 @@ def operator_network(
         sine_steps: if > 0, each operator's sine is rounded to multiples of
             ``1/sine_steps`` before the gain (Dexed's sine resolution; the
             gradient is that of the exact sine, a straight-through estimate).
+        output_steps: if > 0, the output is rounded down to multiples of
+            ``1/output_steps`` (Dexed's output resolution; straight-through gradient).
     """
-    return OperatorNetwork.apply(base, step, gain, beta, algo, output_scale, num_samples, sine_steps)
+    args = (algo, output_scale, num_samples, sine_steps, output_steps)
+    return OperatorNetwork.apply(base, step, gain, beta, *args)
 
 
 def feedback_scale(feedback: Tensor) -> Tensor:

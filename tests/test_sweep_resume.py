@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from chromium import AUDIO_STATE_JS, IMAGES_JS, Browser, find_or_install, page_url
-from sweep_support import finished_target_keys, fresh_store, status_counts
+from sweep_support import finished_target_keys, status_counts
 
 from benchmark.leaderboard import leaderboard_cli
 from benchmark.report import report_cli
@@ -59,7 +59,8 @@ def cli(workdir: Path, *args: str, timeout: float = 600) -> subprocess.Completed
 def swept(tmp_path_factory):
     """The sweep, interrupted with SIGINT (Ctrl-C) once 3 jobs finished, then run again."""
     work = tmp_path_factory.mktemp("sweep")
-    fresh_store(work / "results")
+    # no store yet: the 4 workers open it at once, and MLflow's schema migrations must not race
+    # (without the store's file lock 7 of 8 such workers failed with "duplicate column name")
     db = work / "results" / "mlflow.db"
     first = subprocess.Popen(
         [sys.executable, "-m", "benchmark", *SWEEP],

@@ -37,7 +37,10 @@ def fresh_store(results: Path) -> str:
 
 def status_counts(db: Path) -> dict[tuple[str, str], int]:
     """(level, status) -> number of runs, read straight from a sqlite store (read-only)."""
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    except sqlite3.OperationalError:  # no store yet
+        return {}
     try:
         rows = con.execute(
             "select t.value, r.status, count(*) from runs r join tags t on r.run_uuid = t.run_uuid "

@@ -150,17 +150,28 @@ def _backward(  # pragma: no cover - compiled
     mu1 = zero.copy()  # dL/darg of the feedback target at n+1
     mu2 = zero.copy()  # ... at n+2
     gb = zero.copy()
+    ph = np.zeros_like(y)
+    st = np.zeros_like(y)
+    g0 = np.zeros_like(y)
+    dg = np.zeros_like(y)
     for n in range(T - 1, -1, -1):
         j = n % BLOCK
         m = n // BLOCK
         w = j / BLOCK
+        if n == T - 1 or j == BLOCK - 1:  # entering block m (backwards): its parameters, contiguous
+            for k in range(6):
+                for i in range(nv):
+                    ph[k, i] = base[lo + i, k, m]
+                    st[k, i] = step[lo + i, k, m]
+                    g0[k, i] = gain[lo + i, k, m]
+                    dg[k, i] = gain[lo + i, k, m + 1] - gain[lo + i, k, m]
         for i in range(nv):
             f = fb_out[lo + i, n - 1] if n >= 1 else 0.0
             f += fb_out[lo + i, n - 2] if n >= 2 else 0.0
             fb_in[i] = f
         for k in range(5, -1, -1):  # recompute the operators at sample n
             for i in range(nv):
-                arg[i] = base[lo + i, k, m] + step[lo + i, k, m] * j
+                arg[i] = ph[k, i] + st[k, i] * j
             for s in range(6):
                 if mods[k, s]:
                     for i in range(nv):
@@ -169,8 +180,7 @@ def _backward(  # pragma: no cover - compiled
                 for i in range(nv):
                     arg[i] += half_beta[i] * fb_in[i]
             for i in range(nv):
-                a = gain[lo + i, k, m]
-                gv[k, i] = a + (gain[lo + i, k, m + 1] - a) * w
+                gv[k, i] = g0[k, i] + dg[k, i] * w
                 sn[k, i] = _quantized(sin_cycles(arg[i]), steps)
                 cs[k, i] = sin_cycles(arg[i] + 0.25)
                 y[k, i] = gv[k, i] * sn[k, i]

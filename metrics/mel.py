@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from metrics.base import Loss, loss_registry
-from metrics.spectral import stft_power
+from metrics.fast_stft import stft_power_fast as stft_power
 
 
 @functools.lru_cache(maxsize=64)

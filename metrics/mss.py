@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from metrics.base import Evaluation, Loss, loss_registry, metric_registry
-from metrics.spectral import stft_power
+from metrics.fast_stft import magnitude_distance, magnitude_spectrum
 
 
 @loss_registry.register("mss")
@@ -37,20 +37,14 @@ class MultiScaleSpectral(Loss):
         return max(1, int(n_fft * self.hop_ratio))
 
     def features(self, audio: Tensor) -> list[tuple[Tensor, Tensor]]:
-        out = []
-        for n in self.fft_sizes:
-            mag = stft_power(audio, n, self._hop(n)).clamp(min=self.eps).sqrt()
-            out.append((mag, mag.log()))
-        return out
+        """Per FFT size: magnitudes S and log S, frames first ``[B, frames, bins]``."""
+        return [magnitude_spectrum(audio, n, self._hop(n), self.eps) for n in self.fft_sizes]
 
     def compare(self, pred: Tensor, target_features: list[tuple[Tensor, Tensor]]) -> Tensor:
+        # the fused distance forms value and spectrum gradient in one pass (metrics.fast_stft)
         total = pred.new_zeros(pred.shape[0])
-        for n, (mag_t, log_t) in zip(self.fft_sizes, target_features, strict=True):
-            mag = stft_power(pred, n, self._hop(n)).clamp(min=self.eps).sqrt()
-            if self.w_lin:
-                total = total + self.w_lin * (mag - mag_t).abs().mean(dim=(-2, -1))
-            if self.w_log:
-                total = total + self.w_log * (mag.log() - log_t).abs().mean(dim=(-2, -1))
+        for n, feats in zip(self.fft_sizes, target_features, strict=True):
+            total = total + magnitude_distance(pred, feats, n, self._hop(n), self.w_lin, self.w_log, self.eps)
         return total / len(self.fft_sizes)
 
 

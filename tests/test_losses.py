@@ -201,3 +201,18 @@ def test_problem_binds_stage_losses_on_target_stages():
     assert float(grad.abs().sum()) > 0
     with pytest.raises(UserError, match="known parameters"):
         Problem(synth, Target(audio, SR, "real"), loss, Budget(renders=10))
+
+
+def test_fast_stft_power_matches_torch_stft_and_its_gradient():
+    from metrics.fast_stft import stft_power_fast
+    from metrics.spectral import stft_power
+
+    x = _noise(2, 300, 14, dtype=torch.float64)
+    for n_fft, hop in [(64, 16), (63, 10)]:
+        assert torch.allclose(
+            stft_power_fast(x, n_fft, hop), stft_power(x, n_fft, hop), rtol=1e-10, atol=1e-12
+        )
+        xr = x[:, :100].clone().requires_grad_(True)
+        assert torch.autograd.gradcheck(
+            lambda z, n=n_fft, h=hop: stft_power_fast(z, n, h), (xr,), fast_mode=True
+        )

@@ -131,3 +131,25 @@ def test_scan_gradients_match_finite_differences():
         return time_varying_biquad(x, *biquad_coefficients("lowpass", cutoff, q, SR), block=16)
 
     assert torch.autograd.gradcheck(run, (x, cutoff, q), eps=1e-6, atol=1e-6)
+
+
+def test_envelope_and_lfo_sweep_the_cutoff():
+    """An envelope low-pass fed by an LFO: its cutoff track is cutoff * 2**(amount*adsr + depth*lfo),
+    held per block, and the cell's output is the per-sample recursion with those coefficients."""
+    block, length = 32, 4000
+    ctx = Context(SR, length, 261.63, hold=0.15, block=block, noise_seed=0, device=torch.device("cpu"))
+    cell = LowPass("f", {"envelope": True}, {"in": ["x"], "mod": ["lfo"]})
+    p = {"cutoff": 300.0, "resonance": 4.0, "env_amount": 3.0, "mod_depth": 0.5}
+    p |= {"env_attack": 0.02, "env_decay": 0.05, "env_sustain": 0.5, "env_release": 0.05}
+    p = {k: torch.tensor([v]) for k, v in p.items()}
+    t = torch.arange(length) / SR
+    lfo = torch.sin(2 * math.pi * 5.0 * t).unsqueeze(0)
+    x = torch.randn(1, length, generator=torch.Generator().manual_seed(5))
+    inputs = {"in": [(None, x)], "mod": [(None, lfo)]}
+    track = cell.cutoff_track(p, inputs, ctx)[0]
+    assert track.shape == (-(-length // block),)
+    assert float(track.max()) > 4 * 300 and float(track.min()) < 1.2 * 300  # the envelope opens and closes it
+    got = cell.render(p, inputs, ctx)[0].double().numpy()
+    coeffs = biquad_coefficients("lowpass", track.double().unsqueeze(0), torch.tensor(4.0).double(), SR)
+    want = _per_sample_reference(x.double().numpy(), coeffs, block)[0]
+    assert np.abs(got - want).max() < 1e-4 * np.abs(want).max()

@@ -110,6 +110,8 @@ def test_unknown_chain_name_and_bad_files(tmp_path):
         Moog(chain={"cells": []})
     with pytest.raises(UserError, match="filter_block must be >= 2"):
         Moog(filter_block=1)
+    with pytest.raises(UserError, match="hold must be > 0"):
+        Moog(hold=-1.0)
 
 
 def test_cli_reports_an_unknown_chain(cli):

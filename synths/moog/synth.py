@@ -49,6 +49,8 @@ class Moog(Synth):
     def __post_init__(self) -> None:
         if int(self.filter_block) < 2:
             raise UserError(f"synth.filter_block must be >= 2 samples, got {self.filter_block}")
+        if self.hold is not None and not float(self.hold) > 0:
+            raise UserError(f"synth.hold must be > 0 seconds (or null for 75% of the clip), got {self.hold}")
         self._chain: Chain = load_chain(self.chain)
         params: list[Param] = []
         plausible: list[tuple[float, float]] = []

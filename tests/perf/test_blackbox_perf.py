@@ -21,7 +21,7 @@ from solvers.cma_es import CMAES
 from synths.base import Note, synth_registry
 
 SR, DURATION = 16000, 1.0
-GENERATIONS = 4
+GENERATIONS = 3
 RATES: dict[tuple[str, str], float] = {}
 
 
@@ -59,7 +59,7 @@ def test_cma_renders_per_second(benchmark, synth_name, mode):
         problems.append(make_problem(synth_name, mode, renders))
         return (problems[-1],), {}
 
-    benchmark.pedantic(CMAES(restarts="none").solve, setup=setup, rounds=3, warmup_rounds=1)
+    benchmark.pedantic(CMAES(restarts="none").solve, setup=setup, rounds=2, warmup_rounds=0)
     assert all(p.renders == renders for p in problems)
     rate = renders / benchmark.stats.stats.mean
     RATES[(synth_name, mode)] = rate

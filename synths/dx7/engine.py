@@ -13,8 +13,8 @@ steps) and renders what msfa/Dexed would for one note:
   block and in float32 within it;
 - level: the amplitude EG (:mod:`synths.dx7.envelope`) on top of the output
   level (``32 * min(127, s(OL) + keyboard level scaling)`` plus the velocity
-  offset), minus LFO amplitude modulation; gain ``2 ** (level - 14)``, ramped
-  linearly across each block;
+  offset), minus LFO amplitude modulation; gain ``2 ** (level - 14)`` (0 at the
+  EG's floor, where Dexed's operators are silent), ramped linearly across each block;
 - operator: ``y = gain * sin(2 pi (phase + modulation))`` where modulation is
   the sum of its modulators' outputs (1.0 = one cycle: at full level a peak
   index of 4 pi rad) plus, for the feedback target, the feedback; everything
@@ -36,7 +36,7 @@ from torch import Tensor
 from synths.dx7.algorithms import algorithm
 from synths.dx7.envelope import BLOCK, amp_envelope, block_times, floor_ste, pitch_envelope, scale_level
 from synths.dx7.kernel import feedback_scale, operator_network
-from synths.dx7.lfo import amp_depth, delay_ramp, lfo_hz, lfo_wave, pitch_modulation
+from synths.dx7.lfo import amp_attenuation, delay_ramp, lfo_hz, lfo_wave, pitch_modulation
 
 OPS = 6
 OUTPUT_SCALE = 0.5
@@ -44,6 +44,7 @@ OUTPUT_SCALE = 0.5
 # of 2**-10 (this reproduces its noise floor: about -106 dB for a lone sine, -85 dB
 # between the partials of a deeply modulated voice) and its output in steps of 2**-12.
 SINE_STEPS = 1024
+SILENT_LEVEL = 16.5 / 256  # octaves: just above the EG's floor (A = 16)
 OUTPUT_STEPS = 4096
 # velocity 0..127 (halved) -> the engine's velocity curve (msfa's velocity_data)
 _VELOCITY_CURVE = (
@@ -200,9 +201,9 @@ def _render_one(
     # LFO: pitch and amplitude modulation
     ramp = delay_ramp(t, v["lfo_delay"])
     wave = lfo_wave(t, lfo_hz(v["lfo_speed"]), v["lfo_wave"])
-    am = amp_depth(v["lfo_amd"].unsqueeze(-1), v["amp_mod_sens"])  # [B, 6]
-    levels = levels * (1.0 - am.unsqueeze(-1) * (ramp * wave).unsqueeze(1))
-    gains = torch.exp2(levels - 14.0)  # [B, 6, N+1]
+    levels = levels * (1.0 - amp_attenuation(v["lfo_amd"], v["amp_mod_sens"], ramp, wave))
+    # an operator at the EG's floor is silent in Dexed (its output is exactly 0)
+    gains = torch.where(levels > SILENT_LEVEL, torch.exp2(levels - 14.0), torch.zeros_like(levels))
     pitch_oct = pitch_envelope(t, v["pitch_rates"], v["pitch_levels"], hold)
     pitch_oct = pitch_oct + pitch_modulation(v["lfo_pmd"], v["pitch_mod_sens"], ramp, wave)
 

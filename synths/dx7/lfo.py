@@ -9,10 +9,9 @@ a new value each cycle, so it is deterministic). The delay holds the LFO at 0,
 then ramps it in; PMD/AMD 0..99 scale to 0..255 (``floor(165 x / 64)``).
 
 Pitch modulation (octaves) = ``pmd * pms_table[PMS] * delay * (wave - 1/2) / 2**15``
-(about +-1 octave at full depth). Amplitude modulation is an attenuation of the
-operator's level (octaves) = ``level * amd/255 * ams_table[AMS] * delay * wave``:
-full depth and sensitivity silence the operator at the wave's peak. (Dexed's own
-amplitude-modulation curve is an empirical fit; this is a simpler one.)
+(about +-1 octave at full depth). Amplitude modulation scales the operator's
+level (octaves) down by Dexed's empirical curve (:func:`amp_attenuation`):
+about 2.5 dB of swing at AMS 1, 6 dB at AMS 2, silence at AMS 3 with AMD 99.
 
 Speed and depths are differentiable; the wave is a choice; square and
 sample-and-hold have no gradient with respect to speed.
@@ -27,7 +26,9 @@ from synths.dx7.envelope import floor_ste, interp
 
 LFO_HZ_PER_STEP = 25190424.0 / 2.0**32
 PMS_TABLE = (0.0, 10.0, 20.0, 33.0, 55.0, 92.0, 153.0, 255.0)
-AMS_TABLE = (0.0, 0.2588, 0.4275, 1.0)
+AMS_TABLE = (0.0, 0.2588, 0.4275, 1.0)  # msfa's Q24 sensitivities 4342338, 7171437, 2**24
+AM_AT_REST = 0.01185  # exp(12.2) / 2**24
+AM_GROWTH = 4.48  # 0.07 * 2**24 / 262144
 WAVES = ("triangle", "saw_down", "saw_up", "square", "sine", "sample_hold")
 
 
@@ -90,11 +91,19 @@ def pitch_modulation(pmd: Tensor, pms: Tensor, ramp: Tensor, wave: Tensor) -> Te
     return (depth / 2.0**15).unsqueeze(-1) * ramp * (wave - 0.5)
 
 
-def amp_depth(amd: Tensor, ams: Tensor) -> Tensor:
-    """Fraction of an operator's level that full LFO amplitude modulation removes: ``[B]``.
+def amp_attenuation(amd: Tensor, ams: Tensor, ramp: Tensor, wave: Tensor) -> Tensor:
+    """Fraction of each operator's level (octaves) that LFO amplitude modulation removes, ``[B, 6, N]``.
+
+    As Dexed: with ``x = floor(165 AMD / 64) / 256 * delay * wave * ams_table[AMS]``
+    the level is multiplied by ``1 - 0.01185 exp(4.48 x)`` (about 1 dB less at
+    rest, up to silence at AMS 3, AMD 99); operators with AMS 0 are untouched.
 
     Args:
-        amd: LFO amp-mod depth 0..99 ``[B]``; ams: the operator's sensitivity 0..3 ``[B]``.
+        amd: LFO amp-mod depth 0..99 ``[B]``; ams: the operators' sensitivities 0..3 ``[B, 6]``;
+        ramp, wave: the LFO delay ramp and wave values ``[B, N]``.
     """
     table = torch.tensor(AMS_TABLE, dtype=amd.dtype, device=amd.device)
-    return floor_ste(165.0 * amd / 64.0) / 255.0 * interp(ams, table)
+    depth = floor_ste(165.0 * amd / 64.0) / 256.0  # [B]
+    x = (depth.unsqueeze(-1) * ramp * wave).unsqueeze(1) * interp(ams, table).unsqueeze(-1)
+    # the AMS = 0 case is off in Dexed; fade the term in over 0 < AMS < 1 to stay continuous
+    return AM_AT_REST * torch.exp(AM_GROWTH * x) * ams.clamp(0.0, 1.0).unsqueeze(-1)

@@ -44,10 +44,11 @@ from torch import Tensor
 
 from soundmatch.errors import UserError
 from synths.base import Note, Param, ParamSpec, Synth, num_samples, synth_registry
-from synths.dx7 import engine
+from synths.dx7 import engine, frames
 from synths.dx7.algorithms import NUM_ALGORITHMS, algorithm
 from synths.dx7.lfo import WAVES
 from synths.dx7.voice import Voice
+from synths.harmonic_noise import apply_reverb, control_hop
 
 # voice fields that are choices rather than numbers
 _CHOICES = {"mode": ("ratio", "fixed"), "lfo_wave": WAVES}
@@ -165,7 +166,7 @@ class DX7(Synth):
             params += [Param(f"pitch_level{i}", 0, 99, doc=f"pitch EG level {i}") for i in range(1, 5)]
         if self.lfo:
             params += [
-                Param("lfo_speed", 0, 99, doc="LFO speed (0.06-24 Hz)"),
+                Param("lfo_speed", 0, 99, doc="LFO speed (0.065-51 Hz)"),
                 Param("lfo_delay", 0, 99, doc="LFO delay"),
                 Param("lfo_pmd", 0, 99, doc="LFO pitch-mod depth"),
                 Param("lfo_amd", 0, 99, doc="LFO amp-mod depth"),
@@ -294,6 +295,30 @@ class DX7(Synth):
             num_samples=num_samples(sample_rate, duration),
             hold=self.hold if self.hold is not None else 0.75 * duration,
         )
+
+    def render_controls(
+        self, controls: dict[str, Tensor], *, sample_rate: int, duration: float, note: Note | None = None
+    ) -> Tensor:
+        """Audio ``[B, T]`` of this synth's fixed routing and ratios under per-frame controls
+        ``f0_hz [B, F]`` and ``levels [B, F, 6]`` (see :mod:`synths.dx7.frames`; DDX7), then an optional
+        ``reverb_ir [B, L]``; ``note`` is unused."""
+        if self.algorithm is None or self.ratios is None:
+            raise UserError(
+                "time-varying operator levels need a fixed routing and ratios; use synth=dx7_flute, "
+                "dx7_strings or dx7_brass (or set synth.algorithm and synth.ratios)"
+            )
+        audio = frames.render_levels(
+            controls["f0_hz"],
+            controls["levels"],
+            ratios=[float(r) for r in self.ratios],
+            algorithm_number=int(self.algorithm),
+            sample_rate=sample_rate,
+            num_samples=num_samples(sample_rate, duration),
+            hop=control_hop(sample_rate),
+        )
+        if controls.get("reverb_ir") is not None:
+            audio = apply_reverb(audio, controls["reverb_ir"])
+        return audio
 
     def render_voices(
         self,

@@ -62,10 +62,7 @@ def test_dx7_engine_is_close_to_dexed() -> None:
     assert median_lsd(rows) <= MEDIAN_LSD_DB
     assert statistics.median(r.lsd_top60_db for r in rows) <= MEDIAN_TOP60_DB
     assert max(r.lsd_top60_db for r in rows) <= WORST_TOP60_DB
-    # same loudness over the sustain; the engine's LFO amplitude modulation is known to be too
-    # deep at AMS 1-2 (TREMOLO about -2.6 dB, see the fidelity notes), so it gets 3 dB until fixed
-    for r in rows:
-        assert abs(r.level_db) < (3.0 if r.voice == "TREMOLO" else 1.0), r
+    assert all(abs(r.level_db) < 1.0 for r in rows), rows  # same loudness over the sustain
 
 
 def test_fidelity_command(capsys) -> None:

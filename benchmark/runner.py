@@ -125,6 +125,8 @@ def solve_one(solver: Any, problem: Problem) -> tuple[torch.Tensor, dict[str, An
     except BudgetExhausted:
         pass
     info = dict(result.info) if result is not None else {}
+    if result is not None and result.controls is not None:  # a time-varying match: scored as controls
+        info["controls"] = result.controls
     x = result.x if result is not None and result.x is not None else problem.best_x
     if x is None:
         raise RuntimeError(f"solver '{solver.name}' evaluated nothing and returned nothing")
@@ -135,12 +137,22 @@ def solve_one(solver: Any, problem: Problem) -> tuple[torch.Tensor, dict[str, An
 
 
 def score(
-    problem: Problem, x: torch.Tensor, metric_names: list[str]
+    problem: Problem,
+    x: torch.Tensor,
+    metric_names: list[str],
+    controls: dict[str, torch.Tensor] | None = None,
 ) -> tuple[dict[str, float | None], torch.Tensor]:
-    """Re-evaluate ``x`` (no budget spent) and compute every metric; returns metrics and audio."""
+    """Re-evaluate ``x`` (no budget spent) and compute every metric; returns metrics and audio.
+
+    With ``controls`` (a solver's time-varying match, ``Result.controls``) their render is scored instead.
+    """
     with torch.no_grad():
-        audio = problem.render(x.unsqueeze(0))
-        loss = float(problem.loss_of(x.unsqueeze(0))[0])
+        if controls is not None:
+            audio = problem.render_controls(controls)
+            loss = float(problem._bound_loss(audio)[0])
+        else:
+            audio = problem.render(x.unsqueeze(0))
+            loss = float(problem.loss_of(x.unsqueeze(0))[0])
     pred = audio[0].cpu().numpy()
     target = problem.target
     ev = Evaluation(
@@ -207,6 +219,16 @@ def run(cfg: DictConfig) -> RunOutcome:
     cache = results_dir / "cache"
     task = Task(synth, loss, ctx.sample_rate, ctx.duration, note, device, cache, _suite_loader(ctx))
     training = solver.fit(task)
+    # solvers trained on recordings (ddx7, hpn) are scored only on the targets they never trained on
+    held_out = getattr(solver, "held_out", None)
+    if callable(held_out):
+        kept = held_out(targets)
+        if len(kept) < len(targets):
+            trained = len(targets) - len(kept)
+            print(f"{cfg.solver.name}: scoring the {len(kept)} held-out targets ({trained} trained on)")
+        if not kept:
+            raise UserError(f"solver {cfg.solver.name} trained on every target; use target.split=test")
+        targets = kept
     params = flatten(config_dict(cfg))
     tags = {
         "soundmatch.solver": str(cfg.solver.name),
@@ -304,7 +326,7 @@ def _run_target(
     t0 = time.perf_counter()
     x, info = solve_one(solver, problem)
     seconds = time.perf_counter() - t0
-    values, match = score(problem, x, metric_names)
+    values, match = score(problem, x, metric_names, info.pop("controls", None))
     values.update(renders=float(problem.renders), backwards=float(problem.backwards))
     values["seconds"] = seconds
     extra = info.pop("metrics", None) or {}  # a solver's own figures (e.g. inference_seconds)
@@ -329,7 +351,10 @@ def _log_target(
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         sr = target.sample_rate
-        match = problem.render(x.unsqueeze(0))[0].detach().cpu().numpy() if problem else None
+        match = None if problem is None else outcome.match
+        if match is None and problem is not None:
+            match = problem.render(x.unsqueeze(0))[0]
+        match = None if match is None else match.detach().cpu().numpy()
         artifacts.write_wav(folder / "target.wav", target.audio.numpy(), sr)
         if match is not None:
             artifacts.write_wav(folder / "match.wav", match, sr)

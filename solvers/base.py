@@ -158,6 +158,7 @@ class Problem:
         self.backwards = 0
         self.best_loss = math.inf
         self.best_x: Tensor | None = None
+        self.best_controls: dict[str, Tensor] | None = None  # see evaluate_controls
         self.curve: list[CurvePoint] = []
         self._cap: int | None = None  # a temporary render cap set by limit()
         self._t0 = time.perf_counter()
@@ -248,6 +249,43 @@ class Problem:
         if self._uses_stages:
             return self._bound_loss(self._stages(x))
         return self._bound_loss(self.render(x))
+
+    def render_controls(self, controls: dict[str, Tensor]) -> Tensor:
+        """Audio ``[B, T]`` of time-varying controls through ``synth.render_controls`` (no budget spent)."""
+        if not hasattr(self.synth, "render_controls"):
+            raise UserError(f"synth '{self.synth.name}' takes no time-varying controls; use one that does")
+        return self.synth.render_controls(
+            {k: v.to(self.device) for k, v in controls.items()},
+            sample_rate=self.sample_rate,
+            duration=self.duration,
+            note=self.target.note,
+        )
+
+    def evaluate_controls(self, controls: dict[str, Tensor]) -> Tensor:
+        """Losses ``[B]`` of time-varying controls (a batch of B control sets, one render each).
+
+        For solvers whose match is not a static parameter point (DDX7, DDSP): the
+        renders are counted and the curve records the loss, and the best controls are
+        kept in ``best_controls``; ``best_x`` is not changed. The runner scores the
+        controls a solver returns (``Result.controls``) by rendering them itself.
+        """
+        if self.exhausted:
+            raise BudgetExhausted
+        batch = next(iter(controls.values())).shape[0]
+        rem = self.remaining
+        if rem is not None and batch > rem:
+            raise BudgetExhausted
+        with torch.no_grad():
+            losses = self._bound_loss(self.render_controls(controls)).detach().to("cpu", torch.float64)
+        self.renders += batch
+        i = int(torch.argmin(torch.nan_to_num(losses, nan=math.inf)))
+        if float(losses[i]) < self.best_loss:
+            self.best_loss = float(losses[i])
+            self.best_controls = {k: v[i : i + 1].detach().cpu() for k, v in controls.items()}
+        self.curve.append(CurvePoint(self.renders, self.elapsed, self.best_loss))
+        if self.on_progress is not None:
+            self.on_progress(self)
+        return losses.float()
 
     def _admit(self, x: Tensor) -> Tensor:
         if x.ndim != 2 or x.shape[1] != self.dim:
@@ -346,12 +384,16 @@ class Result:
     """What a solver returns: its chosen parameters ``x[D]`` (unit cube) and any extras to log.
 
     The harness re-evaluates ``x`` itself; a solver cannot claim a loss.
+    ``controls``, when given, are time-varying controls for ``synth.render_controls``
+    (e.g. DDX7's per-frame operator levels): the harness then scores the render of
+    the controls instead of ``x`` (it renders them itself), and ``x`` is only logged.
     ``info["metrics"]``, when given, maps names to numbers the runner logs as
     metrics beside its own (never replacing them), e.g. ``inference_seconds``.
     """
 
     x: Tensor
     info: dict[str, Any] = field(default_factory=dict)
+    controls: dict[str, Tensor] | None = None
 
 
 class Solver(ABC):

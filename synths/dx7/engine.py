@@ -125,10 +125,11 @@ def _phase_blocks(
     """Operator phases per block: start (cycles, wrapped) and increment per sample, each ``[B, 6, N]``.
 
     Frequency ``2 ** (log2_hz[B, 6] + pitch_oct[B, block])`` holds within a block
-    (``pitch_oct[B, N+1]``: entry j for block j). Block starts are summed in float64
-    so long notes keep exact phases; within a block float32 is exact enough.
+    (``pitch_oct[B, N+1]``: block j uses entry j + 1, the level after its update, as
+    in Dexed). Block starts are summed in float64 so long notes keep exact phases;
+    within a block float32 is exact enough.
     """
-    mult = torch.exp2(pitch_oct[:, :-1]).to(torch.float64)  # [B, N]
+    mult = torch.exp2(pitch_oct[:, 1:]).to(torch.float64)  # [B, N]
     seconds = mult * (BLOCK / sample_rate)  # time-equivalent of each block
     start = torch.cumsum(seconds, dim=-1) - seconds
     hz = torch.exp2(log2_hz.to(torch.float64)).unsqueeze(-1)  # [B, 6, 1]

@@ -197,6 +197,7 @@ def _render_one(
         outlevel.reshape(-1),
         rate_scaling_steps(note, v["rate_scaling"]).reshape(-1),
         hold,
+        sample_rate,
     ).view(batch, OPS, -1)
 
     # LFO: pitch and amplitude modulation

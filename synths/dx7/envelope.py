@@ -22,8 +22,9 @@ Amplitude EG (levels in octaves of gain, ``A / 256``; gain = ``2 ** (level - 14)
 
 Pitch EG: levels in octaves (``pitch_table[L] / 32``, L = 50 is no shift, about
 +-4 octaves), straight segments at ``rate_table[R] / 21.3`` octaves per second,
-starting from L4. A segment whose start and target are equal takes no time
-(the hardware spends a short rate-dependent time there; not modelled).
+starting from L4. An amplitude-EG segment whose start and target are equal
+holds for a rate-dependent time measured on Dexed (:func:`static_hold`); in the
+pitch EG it takes no time.
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ ATTACK_JUMP = 1716.0 / 256.0  # octaves: where a rising segment starts at the la
 
 # output-level scale s(x) for x < 20 (x + 28 above)
 _LEVEL_LOW = (0, 5, 9, 13, 17, 20, 23, 25, 27, 29, 31, 33, 35, 37, 39, 41, 42, 43, 45, 46)
+
+# ms that a segment between equal levels holds in Dexed at 44.1 kHz, rates 22..71 (measured)
+STATIC_HOLD_44K = (
+    3287, 3287, 2837, 2487, 2487, 1988, 1988, 1688, 1387, 1387, 1238, 1087, 988, 837, 698, 688, 612,
+    612, 488, 408, 388, 338, 308, 287, 238, 197, 197, 162, 138, 138, 113, 113, 87, 78, 78, 65, 52, 49,
+    39, 32, 30, 29, 20, 19, 16, 13, 9, 7, 7, 4,
+)  # fmt: skip
 
 # pitch EG: level 0-99 -> 1/32 octave, rate 0-99 -> speed (x / 21.3 octaves per second)
 PITCH_LEVELS = (
@@ -202,12 +210,21 @@ class _Levels(torch.autograd.Function):
         return None, g_start, g_target, g_speed, None, g_begin, None
 
 
-def _run(t: Tensor, start: Tensor, targets: Tensor, speeds: Tensor, note_off: float, curved: bool) -> Tensor:
+def _run(
+    t: Tensor,
+    start: Tensor,
+    targets: Tensor,
+    speeds: Tensor,
+    note_off: float,
+    curved: bool,
+    static: Tensor | None = None,
+) -> Tensor:
     """Levels ``[B, N]`` at times ``t[N]`` of a 4-segment EG with note-off at ``note_off`` s.
 
     The segments' start levels, durations and begin times are worked out per
     row (cheap, by autograd); the levels on the time grid come from a compiled
-    loop with its own backward (``_Levels``).
+    loop with its own backward (``_Levels``). ``static[B, 4]``: seconds that a
+    segment whose start equals its target holds (None: no time).
     """
     starts, rising, begins = [], [], []
     begin = torch.zeros_like(start)
@@ -217,7 +234,10 @@ def _run(t: Tensor, start: Tensor, targets: Tensor, speeds: Tensor, note_off: fl
         starts.append(seg.start)
         rising.append(seg.rising)
         begins.append(begin)
-        begin = begin + seg.duration
+        duration = seg.duration
+        if static is not None:
+            duration = torch.where(seg_start == targets[:, i : i + 1], static[:, i : i + 1], duration)
+        begin = begin + duration
         seg_start = targets[:, i : i + 1]
     never = torch.full_like(start, float("inf"))
     off = torch.tensor([note_off], dtype=t.dtype, device=t.device)
@@ -250,6 +270,21 @@ def block_times(num_samples: int, sample_rate: int, dtype=torch.float32, device=
     return torch.arange(blocks + 1, dtype=dtype, device=device) * (BLOCK / sample_rate)
 
 
+def static_hold(rate: Tensor, sample_rate: int) -> Tensor:
+    """Seconds that an amplitude-EG segment between equal levels lasts in Dexed, for rates 0..99.
+
+    Measured with dexed-py (``STATIC_HOLD_44K`` at 44.1 kHz, rates 22-71; shorter
+    than a block above 71; an exponential extrapolation below 22). Dexed's hold
+    grows as ``(44100 / sample_rate) ** 2.06`` (8x at 16 kHz; fitted at 16-48 kHz), kept since
+    the engine imitates Dexed at the sample rate it renders.
+    """
+    table = torch.tensor(STATIC_HOLD_44K, dtype=rate.dtype, device=rate.device) / 1000.0
+    inside = interp(rate - 22.0, table)
+    below = table[0] * torch.exp(0.107 * (22.0 - rate))
+    hold = torch.where(rate < 22.0, below, torch.where(rate > 71.0, torch.zeros_like(rate), inside))
+    return hold * (44100.0 / sample_rate) ** 2.06
+
+
 def amp_envelope(
     t: Tensor,
     rates: Tensor,
@@ -257,6 +292,7 @@ def amp_envelope(
     outlevel: Tensor,
     rate_scaling: Tensor,
     note_off: float,
+    sample_rate: int | None = None,
 ) -> Tensor:
     """Amplitude EG levels in octaves ``[B, N]`` at times ``t[N]``.
 
@@ -266,11 +302,16 @@ def amp_envelope(
             level scaling (x32) and velocity offsets.
         rate_scaling: ``[B]`` keyboard rate scaling in q steps (0 at middle keys when off).
         note_off: seconds from note-on to note-off.
+        sample_rate: if given, segments between equal levels hold as long as
+            Dexed's do at that rate (:func:`static_hold`); None: they take no time.
     """
     targets = amp_target(levels, outlevel.unsqueeze(-1))
     speeds = amp_rate(rates, rate_scaling.unsqueeze(-1))
     start = torch.zeros_like(targets[:, :1])
-    return _run(t, start, targets, speeds, note_off, curved=True)
+    static = None
+    if sample_rate is not None:
+        static = static_hold(rates + rate_scaling.unsqueeze(-1), sample_rate)
+    return _run(t, start, targets, speeds, note_off, curved=True, static=static)
 
 
 def pitch_envelope(t: Tensor, rates: Tensor, levels: Tensor, note_off: float) -> Tensor:

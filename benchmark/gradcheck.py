@@ -1,7 +1,8 @@
 """The gradient-direction study: does a loss lead an oscillator's frequency toward the target?
 
     python -m benchmark gradcheck [losses=l2,mss,...] [waveforms=sine,square,saw] [trials=1000] \\
-        [cents=300,600] [sample_rate=16000] [duration=0.25] [seed=0] [batch=250] [results_dir=results]
+        [cents=300,600] [sample_rate=16000] [duration=0.25] [seed=0] [batch=250] [jobs=1] \\
+        [results_dir=results]
 
 Protocol (after DiffMoog, Uzrad et al. 2024). Each trial draws a target
 oscillator: frequency log-uniform in [30, 4000] Hz, amplitude 10**U(-2.5, 0),
@@ -83,6 +84,7 @@ OPTIONS = [
     Option("duration", number(above=0.0), 0.25, "seconds per signal"),
     Option("seed", integer(0), 0, "seeds the trials and the bootstrap"),
     Option("batch", integer(1), 250, "trials rendered together"),
+    Option("jobs", integer(1, 64), 1, "worker processes (cells run in parallel; results do not change)"),
     Option("results_dir", str, "results", "where the Markdown table and the MLflow store go"),
     Option("tracking_uri", str, "", "MLflow URI; empty -> sqlite store in results_dir"),
 ]
@@ -191,39 +193,63 @@ def score_chunk(
     return fd, sign
 
 
+def study_cell(values: dict[str, Any], spec: str, kind: str) -> StudyRow:
+    """One loss x waveform; its result depends only on the settings, not on other cells."""
+    torch.set_num_threads(int(values.get("threads", 0)) or torch.get_num_threads())
+    sr = int(values["sample_rate"])
+    num_samples = int(round(sr * float(values["duration"])))
+    loss = parse_loss(spec, sr)
+    trials = Trials.draw(int(values["trials"]), derive_seed(int(values["seed"]), "gradcheck", "trials"))
+    boot = torch.Generator().manual_seed(derive_seed(int(values["seed"]), "bootstrap", spec, kind) % 2**63)
+    t0 = time.perf_counter()
+    fd_parts: dict[float, list[torch.Tensor]] = {c: [] for c in values["cents"]}
+    sign_parts: dict[float, list[torch.Tensor]] = {c: [] for c in values["cents"]}
+    batch = int(values["batch"])
+    for start in range(0, trials.freq.numel(), batch):
+        fd, sign = score_chunk(
+            loss, kind, trials.chunk(start, start + batch), values["cents"], sr, num_samples
+        )
+        for c in values["cents"]:
+            fd_parts[c].append(fd[c])
+            sign_parts[c].append(sign[c])
+    row = StudyRow(spec, kind)
+    for c in values["cents"]:
+        row.finite_difference[c] = bootstrap(torch.cat(fd_parts[c]), boot)
+        row.gradient_sign[c] = bootstrap(torch.cat(sign_parts[c]), boot)
+    row.seconds = time.perf_counter() - t0
+    return row
+
+
 def run_study(values: dict[str, Any], progress=None) -> list[StudyRow]:
-    """Every loss x waveform of the settings; returns the rows in order."""
+    """Every loss x waveform of the settings (``jobs`` processes); returns the rows in order."""
     for kind in values["waveforms"]:
         if kind not in WAVEFORMS:
             raise UserError(f"gradcheck: unknown waveform '{kind}'; choose from {', '.join(WAVEFORMS)}")
     sr = int(values["sample_rate"])
-    num_samples = int(round(sr * float(values["duration"])))
-    if num_samples < 64:
+    if int(round(sr * float(values["duration"]))) < 64:
         raise UserError("gradcheck: duration too short; give at least 64 samples (e.g. duration=0.25)")
-    losses = [(spec, parse_loss(spec, sr)) for spec in values["losses"]]
-    trials = Trials.draw(int(values["trials"]), derive_seed(int(values["seed"]), "gradcheck", "trials"))
-    boot = torch.Generator().manual_seed(derive_seed(int(values["seed"]), "gradcheck", "bootstrap") % 2**63)
-    rows = []
-    batch = int(values["batch"])
-    for spec, loss in losses:
-        for kind in values["waveforms"]:
-            t0 = time.perf_counter()
-            fd_parts: dict[float, list[torch.Tensor]] = {c: [] for c in values["cents"]}
-            sign_parts: dict[float, list[torch.Tensor]] = {c: [] for c in values["cents"]}
-            for start in range(0, trials.freq.numel(), batch):
-                chunk = trials.chunk(start, start + batch)
-                fd, sign = score_chunk(loss, kind, chunk, values["cents"], sr, num_samples)
-                for c in values["cents"]:
-                    fd_parts[c].append(fd[c])
-                    sign_parts[c].append(sign[c])
-            row = StudyRow(spec, kind)
-            for c in values["cents"]:
-                row.finite_difference[c] = bootstrap(torch.cat(fd_parts[c]), boot)
-                row.gradient_sign[c] = bootstrap(torch.cat(sign_parts[c]), boot)
-            row.seconds = time.perf_counter() - t0
-            rows.append(row)
+    for spec in values["losses"]:
+        parse_loss(spec, sr)  # fail on a bad loss before any work
+    cells = [(spec, kind) for spec in values["losses"] for kind in values["waveforms"]]
+    jobs = int(values.get("jobs", 1))
+    if jobs <= 1:
+        rows = []
+        for spec, kind in cells:
+            rows.append(study_cell(values, spec, kind))
             if progress is not None:
-                progress(row)
+                progress(rows[-1])
+        return rows
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # one torch thread per worker: the workers are the parallelism
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(study_cell, {**values, "threads": 1}, spec, kind) for spec, kind in cells]
+        rows = []
+        for future in futures:
+            rows.append(future.result())
+            if progress is not None:
+                progress(rows[-1])
     return rows
 
 

@@ -239,3 +239,38 @@ def test_gradients_are_finite_everywhere(seed, edge, quantize):
     assert torch.isfinite(y).all()
     (y.pow(2).mean() + y.abs().mean()).backward()
     assert torch.isfinite(x.grad).all()
+
+
+def test_silent_voices_render_exact_zeros():
+    silent = lone_operator(output_level=0)
+    assert torch.count_nonzero(render([silent, Voice()], duration=0.3)) == 0
+
+
+def test_lfo_speed_curve_matches_dexed_measurements():
+    from synths.dx7.lfo import lfo_hz
+
+    speeds = torch.tensor([0.0, 10.0, 40.0, 60.0, 70.0, 99.0])
+    measured = [0.065, 1.61, 6.649, 9.933, 16.916, 50.893]  # Hz, measured on dexed-py (square-wave tremolo)
+    assert lfo_hz(speeds).tolist() == pytest.approx(measured, rel=0.01)
+
+
+def test_amp_modulation_depth_matches_dexed():
+    """Square-wave tremolo, swing (dB) in dexed-py: AMS 1 AMD 99 2.3, AMS 2 AMD 99 6.1, AMS 3 AMD 60 14.8."""
+    voices = []
+    for ams, amd in ((1, 99), (2, 99), (3, 60)):
+        v = lone_operator(amp_mod_sens=ams)
+        v.lfo_amd, v.lfo_wave, v.lfo_speed, v.lfo_delay = amd, 3, 35, 0
+        voices.append(v)
+    y = render(voices, duration=1.5, pitch=60, hold=1.5).numpy()[:, 3200:22400]
+    frames = np.abs(y.reshape(3, -1, 160)).max(-1)
+    swing = 20 * np.log10(frames.max(-1) / frames.min(-1))
+    assert swing == pytest.approx([2.3, 6.1, 14.8], abs=0.4)
+
+
+def test_static_segment_holds_like_dexed():
+    """L1 = L2: Dexed holds the segment for a rate-dependent time (about 1.1 s at R2 = 50, 16 kHz)."""
+    v = lone_operator(rates=[99, 50, 99, 99], levels=[99, 99, 50, 0])
+    y = render([v], duration=2.0, hold=2.0).numpy()[0]
+    frames = 20 * np.log10(np.abs(y.reshape(-1, 160)).max(-1) + 1e-9)
+    drop = (5 + int(np.argmax(frames[5:] < frames.max() - 10))) * 0.01
+    assert drop == pytest.approx(1.15, abs=0.08)  # measured on dexed-py

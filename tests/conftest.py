@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# as the CLI does (benchmark/__main__.py): idle torch threads must not spin against the DX7 kernel's
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CliRunner = Callable[..., subprocess.CompletedProcess]

@@ -23,8 +23,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m benchmark run solver=cma synth=dx7 $(ARGS)
 
+# two workers (one per core in CI); a test file stays on one worker (shared fixtures, installs)
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(PY) -m pytest -q tests/perf --benchmark-only --benchmark-columns=min,mean,stddev,rounds

@@ -45,7 +45,7 @@ def key_values(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     out = pd.DataFrame(index=runs.index)
     for key in keys:
         col = group_column(key)
-        out[key] = runs[col].astype(str) if col in runs else "-"
+        out[key] = runs[col].where(runs[col].notna(), "-").astype(str) if col in runs else "-"
     return out
 
 

@@ -12,7 +12,6 @@ from solvers.base import Target
 from soundmatch.errors import UserError
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "gm_notes"
-SPLIT_BY = ("file", "instrument")
 
 
 @suite_registry.register("gm_notes")
@@ -62,8 +61,6 @@ class GMNotesSuite(RecordedSuite):
 
     def targets(self, ctx: SuiteContext) -> list[Target]:
         self.check_options()
-        if self.split_by not in SPLIT_BY:
-            raise UserError(f"target.split_by must be one of {SPLIT_BY}, got '{self.split_by}'")
         clips = self.select(self.clips())
         if not clips:
             raise UserError(

@@ -12,7 +12,6 @@ from solvers.base import Target
 from soundmatch.errors import UserError
 
 LAYOUT = "an NSynth folder holds examples.json and audio/<note_str>.wav (e.g. nsynth-test/)"
-SPLIT_BY = ("file", "instrument")
 
 
 @suite_registry.register("nsynth")
@@ -92,8 +91,6 @@ class NSynthSuite(RecordedSuite):
 
     def targets(self, ctx: SuiteContext) -> list[Target]:
         self.check_options()
-        if self.split_by not in SPLIT_BY:
-            raise UserError(f"target.split_by must be one of {SPLIT_BY}, got '{self.split_by}'")
         clips = self.select(self.clips())
         if not clips:
             raise UserError(

@@ -27,6 +27,7 @@ from soundmatch.seeding import derive_seed
 from synths.base import Note
 
 SPLITS = ("all", "train", "test")
+SPLIT_BY = ("file", "instrument")
 PITCH_MODES = ("auto", "pyin", "config")
 
 
@@ -87,6 +88,9 @@ class RecordedSuite(TargetSuite):
             raise UserError(f"target.n must be >= 1 or null, got {self.n}")
         if self.pitch not in PITCH_MODES:
             raise UserError(f"target.pitch must be one of {PITCH_MODES}, got '{self.pitch}'")
+        split_by = getattr(self, "split_by", None)  # suites that know instruments can keep them together
+        if split_by is not None and split_by not in SPLIT_BY:
+            raise UserError(f"target.split_by must be one of {SPLIT_BY}, got '{split_by}'")
 
     def select(self, clips: list[Clip]) -> list[Clip]:
         """The clips of the configured split, then ``n`` of them drawn with the seed (order kept)."""

@@ -21,6 +21,8 @@ def print_summary(cfg: DictConfig, outcome: RunOutcome) -> None:
     if outcome.skipped:
         return  # the runner said so in one line
     console = Console()
+    if not console.is_terminal:  # logs and pipes: do not squeeze eleven columns into 80 characters
+        console = Console(width=max(console.width, 160))
     per_target = [str(m) for m in cfg.metrics if str(m) not in outcome.suite_metrics]
     keys = ["loss", *per_target, "renders", "seconds"]
     table = Table(

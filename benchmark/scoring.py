@@ -171,9 +171,8 @@ def summarize(
         rank_values = (
             pd.to_numeric(runs[col], errors="coerce") if col in runs else pd.Series(np.nan, runs.index)
         )
-        if metric_column(rank_by, group_by) in table:
-            by = metric_column(rank_by, group_by)
-        else:
+        by = metric_column(rank_by, group_by)  # never the group key of the same name ('loss')
+        if by not in table:
             table[by] = table["_label"].map(rank_values.groupby(label).mean())
     table["mean_rank"] = table["_label"].map(mean_ranks(runs, rank_values, group_by))
     within = [k for k in ("suite",) if k in group_by]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sweep_support import run_cli
 
 # as the CLI does (benchmark/__main__.py): idle torch threads must not spin against the DX7 kernel's
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -23,6 +23,7 @@ def pytest_configure(config):
         import torch
 
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
 
 CliRunner = Callable[..., subprocess.CompletedProcess]
 
@@ -42,14 +43,6 @@ def cli(workdir: Path) -> CliRunner:
     """
 
     def call(*args: str, env: dict[str, str] | None = None, timeout: float = 300):
-        full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-        return subprocess.run(
-            [sys.executable, "-m", "benchmark", *args],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=full_env,
-        )
+        return run_cli(workdir, *args, env=env, timeout=timeout)
 
     return call

@@ -6,6 +6,7 @@ a busy machine); the tests make one such store per session and copy it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import sqlite3
@@ -15,6 +16,20 @@ import tempfile
 from pathlib import Path
 
 _TEMPLATE: list[Path] = []
+
+
+def run_cli(
+    workdir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """``python -m benchmark *args`` in ``workdir``, as a user runs it; text stdout/stderr."""
+    return subprocess.run(
+        [sys.executable, "-m", "benchmark", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
 
 
 def fresh_store(results: Path) -> str:

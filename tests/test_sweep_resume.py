@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from chromium import AUDIO_STATE_JS, IMAGES_JS, Browser, find_or_install, page_url
-from sweep_support import finished_target_keys, status_counts
+from sweep_support import finished_target_keys, run_cli, status_counts
 
 from benchmark.leaderboard import leaderboard_cli
 from benchmark.report import report_cli
@@ -44,15 +44,7 @@ JOBS, TARGETS = 12, 3
 
 
 def cli(workdir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "benchmark", *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+    return run_cli(workdir, *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

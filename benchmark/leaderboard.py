@@ -24,12 +24,13 @@ from benchmark.tracking import quiet_mlflow, resolve_uri, with_retry
 from soundmatch.errors import UserError
 
 DEFAULT_GROUPS = ["suite", "synth", "loss", "solver"]
-DEFAULT_METRICS = ["lsd", "mss", "param_error", "renders", "seconds"]
-TARGET_FILTER = "tags.`soundmatch.level` = 'target' and attributes.status = 'FINISHED'"
+DEFAULT_METRICS = ["lsd", "mss", "param_error", "fad", "renders", "seconds"]
+LEVEL_FILTER = "tags.`soundmatch.level` = '{level}' and attributes.status = 'FINISHED'"
 
 
-def load_runs(uri: str, experiment: str) -> pd.DataFrame:
-    """Finished per-target runs of ``experiment`` as a DataFrame (one row per target run)."""
+def load_runs(uri: str, experiment: str, level: str = "target") -> pd.DataFrame:
+    """Finished runs of ``experiment`` at ``level`` as a DataFrame, one row per run: ``target``
+    (one per target matched) or ``invocation`` (the parents, holding suite-level metrics)."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -44,7 +45,7 @@ def load_runs(uri: str, experiment: str) -> pd.DataFrame:
     runs = with_retry(
         lambda: mlflow.search_runs(
             experiment_ids=[exp.experiment_id],
-            filter_string=TARGET_FILTER,
+            filter_string=LEVEL_FILTER.format(level=level),
             max_results=100000,
             output_format="pandas",
         )
@@ -109,7 +110,12 @@ def compute(
             if c.startswith("metrics.") and not c.startswith("metrics.anytime_")
         )
         raise UserError(f"no run has metric '{metric}'; --metric takes one of: {', '.join(known)}")
-    table = scoring.summarize(runs, metrics, group_by, metric, score_metric=metric, seed=seed)
+    suite_runs = None
+    if any(f"metrics.{m}" not in runs.columns for m in metrics):  # suite-level ones (fad) live on parents
+        suite_runs = scoring.dedupe_invocations(load_runs(uri, experiment, level="invocation"))
+    table = scoring.summarize(
+        runs, metrics, group_by, metric, score_metric=metric, seed=seed, suite_runs=suite_runs
+    )
     wins = scoring.win_rates(runs, metric, versus, context=[k for k in group_by if k != versus])
     lb = Leaderboard(uri, runs, table, metric, metrics, group_by, versus, wins)
     missing = table.attrs.get("unbaselined", 0)

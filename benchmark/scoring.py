@@ -66,6 +66,20 @@ def dedupe(runs: pd.DataFrame) -> pd.DataFrame:
     return ordered.drop_duplicates(subset=keys, keep="last").sort_index()
 
 
+def dedupe_invocations(invocations: pd.DataFrame) -> pd.DataFrame:
+    """One finished invocation (parent run) per config hash: the one whose suite-level metrics
+    cover the most targets (``suite_metric_targets``; a resumed invocation covers only those it
+    ran), the latest among equals."""
+    key = "tags.soundmatch.config_hash"
+    if invocations.empty or key not in invocations:
+        return invocations
+    covered = invocations.get("metrics.suite_metric_targets", pd.Series(np.nan, invocations.index))
+    frame = invocations.assign(_covered=pd.to_numeric(covered, errors="coerce"))
+    order = ["_covered", "start_time"] if "start_time" in frame else ["_covered"]
+    frame = frame.sort_values(order, na_position="first")
+    return frame.drop_duplicates(subset=[key], keep="last").drop(columns="_covered").sort_index()
+
+
 def normalised_scores(runs: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.Series]:
     """Per run: (score, random-search baseline), NaN where no random baseline exists.
 
@@ -132,9 +146,14 @@ def summarize(
     rank_by: str,
     score_metric: str = "loss",
     seed: int = 0,
+    suite_runs: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per group: n; normalised score of ``score_metric`` with its bootstrap interval;
     mean, interval and half-width (``_ci95``) of every metric; ranks.
+
+    A metric that the target runs lack is read from ``suite_runs`` (the invocations, one
+    per config, see :func:`dedupe_invocations`) when given: a suite-level metric such as
+    FAD, whose mean and interval are over the group's invocations (e.g. its seeds).
 
     ``rank`` orders groups within a suite by mean score when any group has one,
     else by ``rank_by``; ``mean_rank`` is the mean of per-target ranks by score
@@ -145,6 +164,14 @@ def summarize(
     score, baseline = normalised_scores(runs, score_metric)
     keys = key_values(runs, group_by)
     label = joined(keys, "\x1f")
+    per_suite: dict[str, pd.Series] = {}  # metric -> its values on the invocations, indexed by label
+    if suite_runs is not None and not suite_runs.empty:
+        suite_label = joined(key_values(suite_runs, group_by), "\x1f")
+        for m in metrics:
+            col = f"metrics.{m}"
+            if col not in runs and col in suite_runs:
+                values = pd.to_numeric(suite_runs[col], errors="coerce")
+                per_suite[m] = pd.Series(values.to_numpy(dtype=float), index=suite_label.to_numpy())
     rows = []
     for lab, idx in label.groupby(label).groups.items():
         frame = runs.loc[idx]
@@ -152,7 +179,12 @@ def summarize(
         row["n"] = len(frame)
         for m in metrics:
             col = f"metrics.{m}"
-            vals = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float) if col in frame else []
+            if m in per_suite:
+                vals = per_suite[m][per_suite[m].index == lab].to_numpy(dtype=float)
+            elif col in frame:
+                vals = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+            else:
+                vals = np.array([])
             mean, lo, hi = bootstrap_ci(np.asarray(vals, dtype=float), seed)
             name = metric_column(m, group_by)
             row[name], row[f"{name}_ci95"] = mean, (hi - lo) / 2 if math.isfinite(lo) else math.nan

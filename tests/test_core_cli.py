@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmark.cli import main
@@ -56,6 +57,10 @@ def test_sweep_then_leaderboard(cli):
     lines = board.stdout.strip().splitlines()
     assert lines[0].startswith("suite,synth,loss,solver,n,lsd")
     assert {ln.split(",")[3] for ln in lines[1:]} == {"random", "cma"}
+    # FAD is a suite-level metric, logged on each invocation (parent run), shown per group
+    header = lines[0].split(",")
+    fad = [float(ln.split(",")[header.index("fad")]) for ln in lines[1:]]
+    assert all(np.isfinite(fad)) and all(v >= 0 for v in fad), fad
     md = cli("leaderboard", "--format", "markdown")
     assert "| rank | suite |" in md.stdout
 

@@ -126,6 +126,35 @@ def test_dedupe_keeps_the_latest_run_of_a_config_and_target():
     assert mine["metrics.loss"].tolist() == [0.1]
 
 
+def test_suite_level_metric_comes_from_the_invocations_one_per_config():
+    runs = runs_table(ROWS)
+    # parent runs: per config (solver-loss-seed) its FAD; cma seed 0 was resumed once, and the
+    # resuming invocation covered one target only, so the full one (2 targets) is kept
+    parents = pd.DataFrame(
+        {
+            "start_time": pd.to_datetime([0, 1, 2, 3, 4], unit="s"),
+            "tags.soundmatch.solver": ["random", "random", "cma", "cma", "cma"],
+            "tags.soundmatch.config_hash": [
+                "random-mss-0",
+                "random-mss-1",
+                "cma-mss-0",
+                "cma-mss-1",
+                "cma-mss-0",
+            ],
+            "metrics.fad": [4.0, 6.0, 1.0, 3.0, 99.0],
+            "metrics.suite_metric_targets": [2, 2, 2, 2, 1],
+        }
+    )
+    kept = scoring.dedupe_invocations(parents)
+    assert sorted(kept["metrics.fad"]) == [1.0, 3.0, 4.0, 6.0]
+    table = scoring.summarize(runs, ["lsd", "fad"], ["solver"], "lsd", suite_runs=kept).set_index("solver")
+    assert table.loc["cma", "fad"] == pytest.approx(2.0) and table.loc["random", "fad"] == pytest.approx(5.0)
+    assert table.loc["cma", "fad_lo"] <= 2.0 <= table.loc["cma", "fad_hi"]
+    # grouped by target, a suite-level metric has no value (it is not per target)
+    by_target = scoring.summarize(runs, ["fad"], ["solver", "target"], "loss", suite_runs=kept)
+    assert by_target["fad"].isna().all()
+
+
 def test_anytime_curves_and_fixed_target_ecdf():
     runs = runs_table(ROWS)
     hist = {

@@ -101,7 +101,7 @@ def compute(
     if runs.empty:
         raise UserError(f"no finished runs in experiment '{experiment}' of {uri}; run a benchmark first")
     for key in group_by:
-        if scoring.group_column(key) not in runs.columns:
+        if not scoring.has_key(runs, key):
             raise UserError(f"cannot group by '{key}': no run has it (try solver, loss, synth, seed)")
     if f"metrics.{metric}" not in runs.columns:
         known = sorted(

@@ -99,6 +99,17 @@ def suite_id(cfg: DictConfig, uses_synth: bool) -> str:
     return f"{prefix}-{digest}"
 
 
+def config_choice(group: str) -> str | None:
+    """The option the user chose for a config group (``synth=dx7_flute`` -> 'dx7_flute'), when
+    the run is composed by Hydra's CLI; None otherwise (a config built in Python)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    choice = HydraConfig.get().runtime.choices.get(group)
+    return str(choice) if choice is not None else None
+
+
 def code_version() -> str:
     try:
         out = subprocess.run(
@@ -198,7 +209,8 @@ def run(cfg: DictConfig) -> RunOutcome:
     local = uri.startswith("sqlite:") or uri.startswith("file:")
     tracker = Tracker(uri, cfg.tracking.experiment, results_dir / "artifacts" if local else None)
     chash = config_hash(cfg)
-    run_name = f"{cfg.solver.name}-{cfg.synth.name}-{cfg.loss.name}-{suite_name}"
+    synth_config = config_choice("synth") or str(cfg.synth.name)  # e.g. dx7_flute, a preset of dx7
+    run_name = f"{cfg.solver.name}-{synth_config}-{cfg.loss.name}-{suite_name}"
     # resumable sweeps: targets this exact config already finished are not run again
     done = {} if cfg.force else tracker.finished_targets(chash)
     done_outcomes = [_stored_outcome(done[t.name]) for t in targets if t.name in done]
@@ -233,6 +245,7 @@ def run(cfg: DictConfig) -> RunOutcome:
     tags = {
         "soundmatch.solver": str(cfg.solver.name),
         "soundmatch.synth": str(cfg.synth.name),
+        "soundmatch.synth_config": synth_config,
         "soundmatch.loss": str(cfg.loss.name),
         "soundmatch.suite": suite_name,
         "soundmatch.config_hash": chash,

@@ -23,7 +23,8 @@ import pandas as pd
 
 GROUP_COLUMNS = {
     "solver": "tags.soundmatch.solver",
-    "synth": "tags.soundmatch.synth",
+    # the synth config the user chose (dx7_flute), else (runs before that tag) the synth's name
+    "synth": "tags.soundmatch.synth_config",
     "loss": "tags.soundmatch.loss",
     "suite": "tags.soundmatch.suite",
     "target": "tags.soundmatch.target",
@@ -35,9 +36,18 @@ BASELINE_KEYS = ["suite", "synth", "loss", "target", "budget.renders", "budget.s
 ECDF_FRACTIONS = (1.0, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01)
 
 
+FALLBACK_COLUMNS = {"tags.soundmatch.synth_config": "tags.soundmatch.synth"}
+
+
 def group_column(key: str) -> str:
     """The column of a group-by key: solver, synth, loss, suite, target, or any config key."""
     return GROUP_COLUMNS.get(key, f"params.{key}")
+
+
+def has_key(runs: pd.DataFrame, key: str) -> bool:
+    """Whether any column of ``runs`` holds the group-by ``key``."""
+    col = group_column(key)
+    return col in runs or FALLBACK_COLUMNS.get(col) in runs
 
 
 def key_values(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
@@ -45,7 +55,11 @@ def key_values(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     out = pd.DataFrame(index=runs.index)
     for key in keys:
         col = group_column(key)
-        out[key] = runs[col].where(runs[col].notna(), "-").astype(str) if col in runs else "-"
+        values = runs[col] if col in runs else pd.Series(np.nan, index=runs.index, dtype=object)
+        fallback = FALLBACK_COLUMNS.get(col)
+        if fallback in runs:
+            values = values.where(values.notna(), runs[fallback])
+        out[key] = values.where(values.notna(), "-").astype(str)
     return out
 
 

@@ -6,7 +6,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.runner import RunOutcome
+from benchmark.runner import RunOutcome, config_choice
 
 
 def fmt(value: float | None) -> str:
@@ -25,9 +25,8 @@ def print_summary(cfg: DictConfig, outcome: RunOutcome) -> None:
         console = Console(width=max(console.width, 160))
     per_target = [str(m) for m in cfg.metrics if str(m) not in outcome.suite_metrics]
     keys = ["loss", *per_target, "renders", "seconds"]
-    table = Table(
-        title=f"{cfg.solver.name} on {cfg.synth.name} ({cfg.loss.name} loss), suite {outcome.suite}"
-    )
+    synth = config_choice("synth") or cfg.synth.name  # the preset chosen, e.g. dx7_flute
+    table = Table(title=f"{cfg.solver.name} on {synth} ({cfg.loss.name} loss), suite {outcome.suite}")
     table.add_column("target")
     for k in keys:
         table.add_column(k, justify="right")

@@ -65,6 +65,21 @@ def test_sweep_then_leaderboard(cli):
     assert "| rank | suite |" in md.stdout
 
 
+def test_a_synth_preset_is_its_own_row_on_the_leaderboard(cli, workdir):
+    # dx7_flute is a preset of the dx7 synth: runs keep the registry name and the preset chosen
+    tiny = ["target.n=1", "budget.renders=4", "duration=0.25", "metrics=[lsd]", "progress=false"]
+    for synth in ("dx7", "dx7_flute"):
+        proc = cli("run", "solver=random", f"synth={synth}", *tiny)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert f"random on {synth}" in proc.stdout
+    runs = load_runs(default_uri(workdir / "results"), "soundmatch")
+    assert set(runs["tags.soundmatch.synth"]) == {"dx7"}
+    assert set(runs["tags.soundmatch.synth_config"]) == {"dx7", "dx7_flute"}
+    board = cli("leaderboard", "--format", "csv", "--group-by", "synth,solver", "--metrics=lsd", "--no-plots")
+    assert board.returncode == 0, board.stderr
+    assert sorted(ln.split(",")[0] for ln in board.stdout.strip().splitlines()[1:]) == ["dx7", "dx7_flute"]
+
+
 def test_unknown_solver_is_one_line_exit_2_without_traceback(cli):
     proc = cli("run", "solver=nope")
     assert proc.returncode == 2

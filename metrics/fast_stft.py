@@ -5,7 +5,8 @@ n_fft samples, centred frames with reflect padding, one-sided), but autograd's
 generic backward of ``torch.stft`` (a full complex FFT per frame plus an
 unfold adjoint) costs about four forward passes. Here the backward is the
 adjoint written out: scale by 2 X, inverse real FFT, window, overlap-add
-(``fold``), and fold the reflected padding back, about one forward pass.
+(:func:`soundmatch.framing.overlap_add`), and fold the reflected padding back,
+about one forward pass.
 :func:`magnitude_distance` goes further for the multi-scale spectral loss: the
 loss and its gradient with respect to the spectrum are formed in one
 elementwise pass, so autograd keeps no chain of intermediate tensors.
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from metrics.spectral import hann
+from soundmatch.framing import overlap_add
 
 
 def _spectrum(audio: Tensor, n_fft: int, hop: int) -> Tensor:
@@ -49,10 +51,9 @@ def _spectrum_adjoint(grad_spec: Tensor, n_fft: int, hop: int, length: int, weig
         )
     grad_frames = torch.fft.irfft(grad_spec, n=n_fft, dim=-1)
     grad_frames = grad_frames * hann(n_fft, str(grad_spec.device), grad_frames.dtype)
+    grad_padded = overlap_add(grad_frames, hop)  # the frames may stop short of the padding's end
     padded_len = length + 2 * pad
-    grad_padded = F.fold(
-        grad_frames.transpose(-1, -2), output_size=(1, padded_len), kernel_size=(1, n_fft), stride=(1, hop)
-    ).reshape(grad_frames.shape[0], padded_len)
+    grad_padded = F.pad(grad_padded, (0, padded_len - grad_padded.shape[-1]))
     grad = grad_padded[:, pad : pad + length].clone()
     # reflect padding: padded[i] = x[pad - i] on the left, x[length - 2 - j] on the right
     grad[:, 1 : pad + 1] += grad_padded[:, :pad].flip(-1)

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from soundmatch.errors import UserError
+from soundmatch.framing import overlap_add
 from synths.base import Note, Param, ParamSpec, Synth, num_samples, synth_registry
 
 CONTROL_HOP = 256  # samples per control frame at 16 kHz (16 ms), scaled with the rate
@@ -95,9 +96,8 @@ def noise_part(magnitudes: Tensor, num_samples: int, hop: int, generator: torch.
     white = white.to(magnitudes.device, magnitudes.dtype)
     n_fft = 1 << (hop + taps - 1 - 1).bit_length()
     filtered = torch.fft.irfft(torch.fft.rfft(white, n_fft) * torch.fft.rfft(ir, n_fft), n_fft)
-    length = (frames - 1) * hop + n_fft
-    out = F.fold(filtered.transpose(1, 2), output_size=(1, length), kernel_size=(1, n_fft), stride=(1, hop))
-    out = out.reshape(batch, length)
+    length = (frames - 1) * hop + n_fft  # of the overlap-added noise
+    out = overlap_add(filtered, hop)
     # frame i's noise starts at sample i*hop - hop/2 so that it is centred on the frame's time
     start = hop // 2 + (taps - 1) // 2  # and the FIR's half-length delay is taken out
     out = F.pad(out, (0, max(0, start + num_samples - length)))

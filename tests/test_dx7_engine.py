@@ -274,3 +274,25 @@ def test_static_segment_holds_like_dexed():
     frames = 20 * np.log10(np.abs(y.reshape(-1, 160)).max(-1) + 1e-9)
     drop = (5 + int(np.argmax(frames[5:] < frames.max() - 10))) * 0.01
     assert drop == pytest.approx(1.15, abs=0.08)  # measured on dexed-py
+
+
+def test_pitch_eg_segments_last_whole_updates_as_in_dexed() -> None:
+    from synths.dx7.envelope import BLOCK, PITCH_LEVELS, PITCH_RATES, block_times, pitch_envelope
+
+    sr = 16000
+    t = block_times(64 * 60, sr, dtype=torch.float64)
+    rates = torch.tensor([[50.0, 99.0, 99.0, 99.0]], dtype=torch.float64)
+    levels = torch.tensor([[60.0, 60.0, 40.0, 50.0]], dtype=torch.float64)  # starts at L4 = 50 (0 oct)
+    env = pitch_envelope(t, rates, levels, note_off=10.0, sample_rate=sr)[0]
+    step = PITCH_RATES[50] / 21.3 * BLOCK / sr  # octaves per update
+    target = PITCH_LEVELS[60] / 32.0
+    updates = math.ceil(target / step)  # segment 1: the update that reaches L1 ends it
+    assert env[1].item() == pytest.approx(step) and env[updates - 1].item() < target
+    assert env[updates].item() == pytest.approx(target)
+    # segment 2 (L1 -> L1) takes one update, doing nothing; segment 3 starts on the next one
+    assert env[updates + 1].item() == pytest.approx(target)
+    fast = PITCH_RATES[99] / 21.3 * BLOCK / sr
+    assert env[updates + 2].item() == pytest.approx(target - fast)
+    # without a sample rate the segments run in continuous time (segment 3 starts mid-update)
+    free = pitch_envelope(t, rates, levels, note_off=10.0)[0]
+    assert free[updates + 1].item() < target

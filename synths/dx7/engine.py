@@ -206,7 +206,7 @@ def _render_one(
     levels = levels * (1.0 - amp_attenuation(v["lfo_amd"], v["amp_mod_sens"], ramp, wave))
     # an operator at the EG's floor is silent in Dexed (its output is exactly 0)
     gains = torch.where(levels > SILENT_LEVEL, torch.exp2(levels - 14.0), torch.zeros_like(levels))
-    pitch_oct = pitch_envelope(t, v["pitch_rates"], v["pitch_levels"], hold)
+    pitch_oct = pitch_envelope(t, v["pitch_rates"], v["pitch_levels"], hold, sample_rate)
     pitch_oct = pitch_oct + pitch_modulation(v["lfo_pmd"], v["pitch_mod_sens"], ramp, wave)
 
     base, step = _phase_blocks(operator_log2_hz(note, v), pitch_oct, sample_rate, gains.dtype)

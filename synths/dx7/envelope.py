@@ -22,7 +22,8 @@ Amplitude EG (levels in octaves of gain, ``A / 256``; gain = ``2 ** (level - 14)
 
 Pitch EG: levels in octaves (``pitch_table[L] / 32``, L = 50 is no shift, about
 +-4 octaves), straight segments at ``rate_table[R] / 21.3`` octaves per second,
-starting from L4. An amplitude-EG segment whose start and target are equal
+starting from L4, each lasting whole 64-sample updates as in Dexed. An
+amplitude-EG segment whose start and target are equal
 holds for a rate-dependent time measured on Dexed (:func:`static_hold`); in the
 pitch EG it takes no time.
 """
@@ -218,13 +219,16 @@ def _run(
     note_off: float,
     curved: bool,
     static: Tensor | None = None,
+    block: float | None = None,
 ) -> Tensor:
     """Levels ``[B, N]`` at times ``t[N]`` of a 4-segment EG with note-off at ``note_off`` s.
 
     The segments' start levels, durations and begin times are worked out per
     row (cheap, by autograd); the levels on the time grid come from a compiled
     loop with its own backward (``_Levels``). ``static[B, 4]``: seconds that a
-    segment whose start equals its target holds (None: no time).
+    segment whose start equals its target holds (None: no time). ``block``: seconds
+    per update; if given, each segment lasts a whole number of updates, at least one
+    (the update that reaches the target ends it), as Dexed's pitch EG does.
     """
     starts, rising, begins = [], [], []
     begin = torch.zeros_like(start)
@@ -237,6 +241,11 @@ def _run(
         duration = seg.duration
         if static is not None:
             duration = torch.where(seg_start == targets[:, i : i + 1], static[:, i : i + 1], duration)
+        if block is not None:
+            updates = duration / block
+            # whole updates (a tolerance for float error in exact multiples); straight-through gradient
+            whole = torch.clamp(torch.ceil(updates - 1e-4), min=1.0)
+            duration = (updates + (whole - updates).detach()) * block
         begin = begin + duration
         seg_start = targets[:, i : i + 1]
     never = torch.full_like(start, float("inf"))
@@ -314,10 +323,18 @@ def amp_envelope(
     return _run(t, start, targets, speeds, note_off, curved=True, static=static)
 
 
-def pitch_envelope(t: Tensor, rates: Tensor, levels: Tensor, note_off: float) -> Tensor:
-    """Pitch EG offset in octaves ``[B, N]`` at times ``t[N]``; rates/levels ``[B, 4]`` 0..99."""
+def pitch_envelope(
+    t: Tensor, rates: Tensor, levels: Tensor, note_off: float, sample_rate: int | None = None
+) -> Tensor:
+    """Pitch EG offset in octaves ``[B, N]`` at times ``t[N]``; rates/levels ``[B, 4]`` 0..99.
+
+    ``sample_rate``: if given, segments last whole 64-sample updates as in Dexed (a
+    segment ends on the update that reaches its level; the next starts on the
+    following one); None: continuous time.
+    """
     lvl_table = torch.tensor(PITCH_LEVELS, dtype=levels.dtype, device=levels.device) / 32.0
     rate_table = torch.tensor(PITCH_RATES, dtype=rates.dtype, device=rates.device) / 21.3
     targets = interp(levels, lvl_table)
     speeds = interp(rates, rate_table)
-    return _run(t, targets[:, 3:4], targets, speeds, note_off, curved=False)
+    block = None if sample_rate is None else BLOCK / sample_rate
+    return _run(t, targets[:, 3:4], targets, speeds, note_off, curved=False, block=block)

@@ -90,17 +90,21 @@ class _MagnitudeDistance(torch.autograd.Function):
         mag = power.clamp(min=eps).sqrt()
         count = mag.shape[-1] * mag.shape[-2]
         d_lin = mag - mag_t
-        d_log = mag.log() - log_t
+        d_log = mag.log().sub_(log_t)
         loss = (w_lin * d_lin.abs().sum(dim=(-2, -1)) + w_log * d_log.abs().sum(dim=(-2, -1))) / count
         if ctx.needs_input_grad[0]:
             # dL/dS = (w_lin sgn(dS) + w_log sgn(dlog S) / S) / count; dS/dX = X / S where
             # |X|^2 > eps (the clamp holds S still below); the adjoint's per-bin weights
             # are folded in here so the backward is one multiply and an inverse FFT
             inv = mag.reciprocal_()
-            factor = torch.addcmul(w_lin * d_lin.sign_(), d_log.sign_(), inv, value=w_log).mul_(inv)
+            sign_lin = d_lin.sign_() if w_lin == 1.0 else d_lin.sign_().mul_(w_lin)
+            factor = torch.addcmul(sign_lin, d_log.sign_(), inv, value=w_log)
+            weights = _adjoint_weights(n_fft, factor.shape[-1], factor.device, factor.dtype) / count
+            factor.mul_(inv.mul_(weights))
             factor.masked_fill_(power <= eps, 0.0)
-            factor.mul_(_adjoint_weights(n_fft, factor.shape[-1], factor.device, factor.dtype) / count)
-            ctx.save_for_backward(spec.mul_(factor))
+            # a real factor on (re, im) pairs: multiplying the complex tensor would convert it first
+            torch.view_as_real(spec).mul_(factor.unsqueeze(-1))
+            ctx.save_for_backward(spec)
             ctx.geometry = (n_fft, hop, audio.shape[-1])
         return loss
 

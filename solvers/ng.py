@@ -72,16 +72,19 @@ class Nevergrad(Solver):
         param.random_state = np.random.RandomState(seed)
         opt, workers = self._make(param, problem.remaining)
         told = 0
-        try:
-            while not problem.exhausted:
-                n = workers if problem.remaining is None else min(workers, problem.remaining)
-                candidates = [opt.ask() for _ in range(n)]
-                losses = problem.evaluate(torch.stack([space.to_unit(c.value) for c in candidates]))
-                for cand, value in zip(candidates, losses.double().tolist(), strict=True):
-                    opt.tell(cand, value if np.isfinite(value) else 1e30)
-                told += n
-        except BudgetExhausted:
-            pass
+        with warnings.catch_warnings():
+            # cma (inside NGOpt and nevergrad's CMA) reports every far out-of-bounds sample it repairs
+            warnings.filterwarnings("ignore", message="elements of z2", category=UserWarning)
+            try:
+                while not problem.exhausted:
+                    n = workers if problem.remaining is None else min(workers, problem.remaining)
+                    candidates = [opt.ask() for _ in range(n)]
+                    losses = problem.evaluate(torch.stack([space.to_unit(c.value) for c in candidates]))
+                    for cand, value in zip(candidates, losses.double().tolist(), strict=True):
+                        opt.tell(cand, value if np.isfinite(value) else 1e30)
+                    told += n
+            except BudgetExhausted:
+                pass
         info = {"optimizer": self.optimizer, "num_workers": workers, "told": told}
         return Result(problem.best_x, info=info)
 

@@ -116,7 +116,9 @@ def compute(
     table = scoring.summarize(
         runs, metrics, group_by, metric, score_metric=metric, seed=seed, suite_runs=suite_runs
     )
-    wins = scoring.win_rates(runs, metric, versus, context=[k for k in group_by if k != versus])
+    # the versus key's own options in the grouping (solver.optimizer) tell its competitors apart
+    versus_keys = [versus, *[k for k in group_by if k.startswith(f"{versus}.")]]
+    wins = scoring.win_rates(runs, metric, versus_keys, context=[k for k in group_by if k not in versus_keys])
     lb = Leaderboard(uri, runs, table, metric, metrics, group_by, versus, wins)
     missing = table.attrs.get("unbaselined", 0)
     if missing == len(runs):

@@ -236,24 +236,31 @@ def summarize(
 
 
 def win_rates(
-    runs: pd.DataFrame, metric: str, versus: str = "solver", context: Sequence[str] = ()
+    runs: pd.DataFrame, metric: str, versus: str | Sequence[str] = "solver", context: Sequence[str] = ()
 ) -> pd.DataFrame:
     """Fraction of matches each ``versus`` value (row) wins against another (column).
 
     A match is a pair of runs equal in every ``context`` key and in suite, synth,
     loss, target, seed and budget, different in ``versus``; the lower ``metric``
-    wins, a tie counts one half. NaN where two values never met.
+    wins, a tie counts one half. NaN where two values never met. ``versus`` may
+    be several keys (``["solver", "solver.optimizer"]``): a competitor is then
+    their values together ("ng TwoPointsDE"; a key a run lacks is left out).
     """
     col = f"metrics.{metric}"
     if col not in runs:
         return pd.DataFrame()
+    versus_keys = [versus] if isinstance(versus, str) else list(versus)
     base = ["suite", "synth", "loss", "target", "seed", "budget.renders", "budget.seconds", *context]
-    match_keys = [k for k in dict.fromkeys(base) if k != versus]
-    frame = key_values(runs, [*match_keys, versus])
+    match_keys = [k for k in dict.fromkeys(base) if k not in versus_keys]
+    frame = key_values(runs, match_keys)
+    label = pd.Series("", index=runs.index, dtype=object)
+    for _, values in key_values(runs, versus_keys).items():
+        label = (label + " " + values.where(values != "-", "")).str.strip()
+    frame["_versus"] = label.where(label != "", "-")
     frame["v"] = pd.to_numeric(runs[col], errors="coerce")
     frame = frame[np.isfinite(frame["v"])]
     # several runs of one value in one match (e.g. grouped away keys): their mean
-    cell = frame.groupby([*match_keys, versus])["v"].mean().unstack(versus)
+    cell = frame.groupby([*match_keys, "_versus"])["v"].mean().unstack("_versus")
     names = sorted(cell.columns)
     wins = pd.DataFrame(np.nan, index=names, columns=names)
     for a in names:

@@ -116,6 +116,18 @@ def test_win_rates_count_matches_and_ties():
     assert list(wins.index)[0] == "cma"
 
 
+def test_win_rates_between_solver_options_when_grouped_by_them():
+    rows = [*ROWS, ("ng", "mss", "t1", 0, 0.1), ("ng", "mss", "t1", 1, 9.0)]
+    runs = runs_table(rows)
+    runs["params.solver.optimizer"] = ["-"] * len(ROWS) + ["PSO", "DE"]
+    runs.loc[: len(ROWS) - 1, "params.solver.optimizer"] = np.nan  # other solvers lack the key
+    wins = scoring.win_rates(runs, "loss", ["solver", "solver.optimizer"])
+    assert set(wins.index) == {"cma", "random", "ng PSO", "ng DE"}
+    # ng PSO meets cma and random on t1 seed 0 and beats both; ng DE loses on t1 seed 1
+    assert wins.loc["ng PSO", "cma"] == 1.0 and wins.loc["ng DE", "random"] == 0.0
+    assert np.isnan(wins.loc["ng PSO", "ng DE"])  # different seeds: never the same match
+
+
 def test_dedupe_keeps_the_latest_run_of_a_config_and_target():
     runs = runs_table([*ROWS, ("cma", "mss", "t1", 0, 0.1)])
     kept = scoring.dedupe(runs)

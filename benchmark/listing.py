@@ -5,21 +5,24 @@ from __future__ import annotations
 import argparse
 import inspect
 
+from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
+from benchmark.app import CONF_DIR
 from benchmark.targets import suite_registry
 from metrics.base import loss_registry, metric_registry
 from solvers.base import solver_registry
 from soundmatch.registry import Registry
 from synths.base import synth_registry
 
-SECTIONS: list[tuple[str, Registry, str]] = [
-    ("solvers", solver_registry, "solver="),
-    ("synths", synth_registry, "synth="),
-    ("losses", loss_registry, "loss="),
-    ("metrics", metric_registry, "metrics=[...]"),
-    ("target suites", suite_registry, "target="),
+# title, registry, how a run names one, and the config group whose YAML presets are listed too
+SECTIONS: list[tuple[str, Registry, str, str | None]] = [
+    ("solvers", solver_registry, "solver=", "solver"),
+    ("synths", synth_registry, "synth=", "synth"),
+    ("losses", loss_registry, "loss=", "loss"),
+    ("metrics", metric_registry, "metrics=[...]", None),
+    ("target suites", suite_registry, "target=", "target"),
 ]
 
 
@@ -28,17 +31,34 @@ def summary_line(obj: object) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
+def presets(group: str, registry: Registry) -> list[tuple[str, str, str]]:
+    """``(preset, registered name, description)`` of the YAML configs in ``conf/<group>/`` that
+    are not named after a registered item (``dx7_flute``: a preset of ``dx7``); the
+    description is the file's first comment line."""
+    out = []
+    for path in sorted((CONF_DIR / group).glob("*.yaml")):
+        if path.stem in registry:
+            continue
+        text = path.read_text()
+        comments = [ln.lstrip("# ").strip() for ln in text.splitlines() if ln.startswith("#")]
+        name = OmegaConf.create(text).get("name", "?")
+        out.append((path.stem, str(name), comments[0] if comments else ""))
+    return out
+
+
 def list_cli(args: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmark list")
     parser.parse_args(args)
     console = Console()
-    for title, registry, usage in SECTIONS:
+    for title, registry, usage, group in SECTIONS:
         table = Table(title=f"{title} ({usage})", title_justify="left", show_edge=False)
         table.add_column("name", style="bold")
         table.add_column("from")
         table.add_column("description")
         for name in registry.names():
             table.add_row(name, registry.origin(name), summary_line(registry.get(name)))
+        for preset, name, description in presets(group, registry) if group else []:
+            table.add_row(preset, f"preset of {name}", description)
         console.print(table)
         console.print()
     return 0

@@ -114,6 +114,9 @@ def test_list_and_empty_leaderboard(cli):
     assert proc.returncode == 0
     for name in ("random", "cma", "fm2", "mss", "l2", "lsd", "param_error", "synthetic"):
         assert name in proc.stdout
+    # YAML presets of a registered synth are listed under their config name
+    (flute,) = [ln for ln in proc.stdout.splitlines() if ln.split() and ln.split()[0] == "dx7_flute"]
+    assert "preset of dx7" in flute
     proc = cli("leaderboard")
     assert proc.returncode == 2 and "no experiment" in proc.stderr
 

@@ -37,7 +37,7 @@ import torch
 
 from solvers.base import Problem, Result, Solver, Target, Task, solver_registry
 from solvers.encoder_net import BACKBONES, EncoderNet, parameter_loss
-from solvers.learning import Stopwatch, cached_fit, fit_key
+from solvers.learning import Stopwatch, cached_fit, fit_key, training_metrics
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed
 
@@ -142,13 +142,7 @@ class Encoder(Solver):
         self.net.eval()
         self.trained_on = set(state["trained_on"])
         self.trained_sources = set(state["trained_sources"])
-        return {
-            "training_renders": float(state["training_renders"]),
-            "training_seconds": float(state["training_seconds"]),
-            "training_final_loss": float(state["final_loss"]),
-            "fit_seconds": clock.seconds,
-            "fit_from_cache": float(from_cache),
-        }
+        return training_metrics(state, clock.seconds, from_cache)
 
     def spectral_weight(self, step: int) -> float:
         """Weight of the spectral loss at synthetic step ``step`` (0 for ``ploss``)."""

@@ -72,6 +72,21 @@ def cached_fit(
     return state, False
 
 
+def training_metrics(state: dict[str, Any], fit_seconds: float, from_cache: bool) -> dict[str, float]:
+    """Run metrics of a training ``state`` from :func:`cached_fit`: the training's renders,
+    seconds and final loss (where it has one), this fit's seconds, and whether it came
+    from the cache."""
+    metrics = {
+        "training_renders": float(state["training_renders"]),
+        "training_seconds": float(state["training_seconds"]),
+        "fit_seconds": float(fit_seconds),
+        "fit_from_cache": float(from_cache),
+    }
+    if "final_loss" in state:
+        metrics["training_final_loss"] = float(state["final_loss"])
+    return metrics
+
+
 class Stopwatch:
     """Seconds since creation (``stopwatch.seconds``)."""
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from solvers.base import Problem, Result, Solver, Task, solver_registry
-from solvers.learning import Stopwatch, cached_fit, fit_key, render_batches
+from solvers.learning import Stopwatch, cached_fit, fit_key, render_batches, training_metrics
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed
 
@@ -110,12 +110,7 @@ class PCAKMeans(Solver):
         key = fit_key(self, task, solve_only=("starts", "refine", "refine_options"))
         state, from_cache = cached_fit(task, self.name, key, lambda: self._train(task))
         self._state = state
-        return {
-            "training_renders": float(state["training_renders"]),
-            "training_seconds": float(state["training_seconds"]),
-            "fit_seconds": clock.seconds,
-            "fit_from_cache": float(from_cache),
-        }
+        return training_metrics(state, clock.seconds, from_cache)
 
     def _features(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         return audio_features(audio, sample_rate, self.features, self.summary, self.n_coeffs)

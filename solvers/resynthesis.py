@@ -36,7 +36,7 @@ from metrics.loudness import LOUDNESS_FLOOR_DB, loudness_envelope
 from metrics.pitch import pyin_track
 from solvers.base import Problem, Result, Solver, Target, Task
 from solvers.encoder import audio_digest, target_sources
-from solvers.learning import Stopwatch, cached_fit, fit_key
+from solvers.learning import Stopwatch, cached_fit, fit_key, training_metrics
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed
 from synths.base import Note
@@ -183,13 +183,9 @@ class Resynthesis(Solver):
         self.trained_on = set(state["trained_on"])
         self.trained_sources = set(state["trained_sources"])
         return {
-            "training_renders": float(state["training_renders"]),
-            "training_seconds": float(state["training_seconds"]),
-            "training_final_loss": float(state["final_loss"]),
+            **training_metrics(state, clock.seconds, from_cache),
             "training_clips": float(len(self.trained_on)),
             "model_parameters": float(self.parameter_count()),
-            "fit_seconds": clock.seconds,
-            "fit_from_cache": float(from_cache),
         }
 
     def _render(self, task: Task, decoder, reverb, inputs: Tensor, f0: Tensor, duration: float) -> Tensor:

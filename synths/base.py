@@ -195,6 +195,12 @@ class Synth(ABC):
         return torch.rand(n, self.dim, generator=generator)
 
 
+def note_off_time(duration: float, hold: float | None = None) -> float:
+    """Seconds from note-on to note-off in a clip of ``duration`` s: ``hold`` when given (a
+    synth's ``hold`` option), else 75% of the clip, so that the release sounds within it."""
+    return float(hold) if hold is not None else 0.75 * duration
+
+
 def num_samples(sample_rate: int, duration: float) -> int:
     """Samples in a clip of ``duration`` seconds at ``sample_rate`` Hz."""
     return int(round(sample_rate * duration))

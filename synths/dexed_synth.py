@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from synths.base import Note, num_samples, synth_registry
+from synths.base import Note, note_off_time, num_samples, synth_registry
 from synths.dx7.reference import DexedRenderer, load_dexed
 from synths.dx7.synth import DX7
 from synths.dx7.voice import Voice
@@ -37,12 +37,6 @@ class Dexed(DX7):
         super().__post_init__()
         load_dexed()  # fail now, with the install hint, rather than at the first render
         self._renderer = DexedRenderer()
-
-    def _hold(self, duration: float, hold: float | None = None) -> float:
-        """Seconds to note-off: ``hold``, else the synth's ``hold`` option, else 75% of the clip (as dx7)."""
-        if hold is not None:
-            return hold
-        return self.hold if self.hold is not None else 0.75 * duration
 
     def render(
         self, params: Tensor, *, sample_rate: int, duration: float, note: Note | None = None
@@ -70,7 +64,7 @@ class Dexed(DX7):
                 voice,
                 pitch=note.pitch,
                 velocity=note.velocity,
-                hold=self._hold(duration, hold),
+                hold=note_off_time(duration, self.hold if hold is None else hold),
                 duration=duration,
                 sample_rate=sample_rate,
             )[:n]

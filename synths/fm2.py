@@ -16,7 +16,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from synths.base import Note, Param, ParamSpec, Synth, num_samples, synth_registry
+from synths.base import Note, Param, ParamSpec, Synth, note_off_time, num_samples, synth_registry
 from synths.dsp import TWO_PI, adsr, phase_cycles, time_axis
 
 
@@ -73,7 +73,7 @@ class FM2(Synth):
         p = self.spec.to_physical(params)
         n = num_samples(sample_rate, duration)
         t = time_axis(n, sample_rate, device=params.device)
-        hold = self.hold if self.hold is not None else 0.75 * duration
+        hold = note_off_time(duration, self.hold)
         env = adsr(t, p["attack"], p["decay"], p["sustain"], p["release"], hold)
         index = p["index"].unsqueeze(-1)
         if self.index_envelope:

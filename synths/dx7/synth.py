@@ -43,7 +43,7 @@ import torch
 from torch import Tensor
 
 from soundmatch.errors import UserError
-from synths.base import Note, Param, ParamSpec, Synth, num_samples, synth_registry
+from synths.base import Note, Param, ParamSpec, Synth, note_off_time, num_samples, synth_registry
 from synths.dx7 import engine, frames
 from synths.dx7.algorithms import NUM_ALGORITHMS, algorithm
 from synths.dx7.lfo import WAVES
@@ -293,7 +293,7 @@ class DX7(Synth):
             velocity=note.velocity,
             sample_rate=sample_rate,
             num_samples=num_samples(sample_rate, duration),
-            hold=self.hold if self.hold is not None else 0.75 * duration,
+            hold=note_off_time(duration, self.hold),
         )
 
     def render_controls(
@@ -337,7 +337,7 @@ class DX7(Synth):
             velocity=note.velocity,
             sample_rate=sample_rate,
             num_samples=num_samples(sample_rate, duration),
-            hold=hold if hold is not None else (self.hold if self.hold is not None else 0.75 * duration),
+            hold=note_off_time(duration, self.hold if hold is None else hold),
         )
 
     # ---- sampling ---------------------------------------------------------------------

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from soundmatch.errors import UserError
-from synths.base import Note, Param, ParamSpec, Synth, num_samples, synth_registry
+from synths.base import Note, Param, ParamSpec, Synth, note_off_time, num_samples, synth_registry
 from synths.moog.chain import Chain, load_chain
 from synths.moog.modules import Context, PortInputs
 
@@ -99,7 +99,7 @@ class Moog(Synth):
             sample_rate=int(sample_rate),
             num_samples=num_samples(sample_rate, duration),
             note_hz=note.hz,
-            hold=self.hold if self.hold is not None else 0.75 * duration,
+            hold=note_off_time(duration, self.hold),
             block=int(self.filter_block),
             noise_seed=int(self.noise_seed),
             device=params.device,

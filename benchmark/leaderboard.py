@@ -239,8 +239,8 @@ def explanation(lb: Leaderboard) -> str:
     return (
         f"Score: the run's final '{lb.metric}' divided by random search's mean '{lb.metric}' on the same "
         "suite, synth, loss, target and budget (0 = exact match, 1 = as good as random search); mean "
-        f"over runs with a seeded bootstrap 95% interval. Rank: by mean {by} within a suite; mean rank: "
-        f"per-target ranks averaged. {len(lb.runs)} finished target runs."
+        f"over runs with a seeded bootstrap 95% interval. Rank: by mean {by} within a suite (or synth); "
+        f"mean rank: per-target ranks averaged. {len(lb.runs)} finished target runs."
     )
 
 

@@ -8,7 +8,7 @@ returns (columns ``metrics.*``, ``params.*``, ``tags.*``), so it is tested witho
   ``random`` the mean of the same metric over the random solver's runs on the same suite,
   synth, loss, target and budget; 0 = exact, 1 = as good as random search, > 1 worse;
 * bootstrap 95% intervals of group means (percentile method, seeded);
-* ranks: of the groups' mean score (or metric) within a suite, and mean per-target ranks;
+* ranks: of the groups' mean score (or metric) within a suite (or synth), and mean per-target ranks;
 * win rates between the values of one key (nevergrad's "fight" matrix);
 * anytime curves and fixed-target ECDFs (COCO) from the runs' ``anytime_loss`` histories.
 """
@@ -169,7 +169,8 @@ def summarize(
     per config, see :func:`dedupe_invocations`) when given: a suite-level metric such as
     FAD, whose mean and interval are over the group's invocations (e.g. its seeds).
 
-    ``rank`` orders groups within a suite by mean score when any group has one,
+    ``rank`` orders groups within a suite (or a synth, when grouped by synth but not
+    suite) by mean score when any group has one,
     else by ``rank_by``; ``mean_rank`` is the mean of per-target ranks by score
     (or ``rank_by``).
     """
@@ -221,7 +222,8 @@ def summarize(
         if by not in table:
             table[by] = table["_label"].map(rank_values.groupby(label).mean())
     table["mean_rank"] = table["_label"].map(mean_ranks(runs, rank_values, group_by))
-    within = [k for k in ("suite",) if k in group_by]
+    # ranks restart per suite; grouped by synth but not suite, per synth (its suites)
+    within = [k for k in ("suite",) if k in group_by] or [k for k in ("synth",) if k in group_by]
     ranked = table[by].astype(float)
     if within:
         table["rank"] = ranked.groupby([table[k] for k in within]).rank(method="min")

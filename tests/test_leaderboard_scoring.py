@@ -80,6 +80,16 @@ def test_summary_means_bootstrap_intervals_and_ranks():
     pd.testing.assert_frame_equal(table, again)
 
 
+def test_ranks_restart_per_synth_when_grouped_by_synth_not_suite():
+    other = runs_table(ROWS)
+    other["tags.soundmatch.synth"] = "dx7"
+    other["tags.soundmatch.suite"] = "s2"
+    runs = pd.concat([runs_table(ROWS), other], ignore_index=True)
+    table = scoring.summarize(runs, ["lsd"], ["synth", "solver"], "lsd")
+    assert table["rank"].tolist() == [1.0, 2.0, 1.0, 2.0]
+    assert table["synth"].tolist() == ["dx7", "dx7", "fm2", "fm2"]
+
+
 def test_bootstrap_interval_covers_the_mean_at_the_nominal_rate():
     rng = np.random.default_rng(0)
     covered = 0

@@ -99,15 +99,13 @@ def suite_id(cfg: DictConfig, uses_synth: bool) -> str:
     return f"{prefix}-{digest}"
 
 
-def config_choice(group: str) -> str | None:
-    """The option the user chose for a config group (``synth=dx7_flute`` -> 'dx7_flute'), when
-    the run is composed by Hydra's CLI; None otherwise (a config built in Python)."""
+def synth_config_name(cfg: DictConfig) -> str:
+    """The synth config the user chose (``synth=dx7_flute`` -> 'dx7_flute', a preset of dx7),
+    when Hydra's CLI composed the run; else the synth's registered name."""
     from hydra.core.hydra_config import HydraConfig
 
-    if not HydraConfig.initialized():
-        return None
-    choice = HydraConfig.get().runtime.choices.get(group)
-    return str(choice) if choice is not None else None
+    choice = HydraConfig.get().runtime.choices.get("synth") if HydraConfig.initialized() else None
+    return str(choice) if choice is not None else str(cfg.synth.name)
 
 
 def code_version() -> str:
@@ -209,7 +207,7 @@ def run(cfg: DictConfig) -> RunOutcome:
     local = uri.startswith("sqlite:") or uri.startswith("file:")
     tracker = Tracker(uri, cfg.tracking.experiment, results_dir / "artifacts" if local else None)
     chash = config_hash(cfg)
-    synth_config = config_choice("synth") or str(cfg.synth.name)  # e.g. dx7_flute, a preset of dx7
+    synth_config = synth_config_name(cfg)
     run_name = f"{cfg.solver.name}-{synth_config}-{cfg.loss.name}-{suite_name}"
     # resumable sweeps: targets this exact config already finished are not run again
     done = {} if cfg.force else tracker.finished_targets(chash)

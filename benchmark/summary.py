@@ -6,7 +6,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.runner import RunOutcome, config_choice
+from benchmark.runner import RunOutcome, synth_config_name
 
 
 def fmt(value: float | None) -> str:
@@ -25,7 +25,7 @@ def print_summary(cfg: DictConfig, outcome: RunOutcome) -> None:
         console = Console(width=max(console.width, 160))
     per_target = [str(m) for m in cfg.metrics if str(m) not in outcome.suite_metrics]
     keys = ["loss", *per_target, "renders", "seconds"]
-    synth = config_choice("synth") or cfg.synth.name  # the preset chosen, e.g. dx7_flute
+    synth = synth_config_name(cfg)  # the preset chosen, e.g. dx7_flute
     table = Table(title=f"{cfg.solver.name} on {synth} ({cfg.loss.name} loss), suite {outcome.suite}")
     table.add_column("target")
     for k in keys:

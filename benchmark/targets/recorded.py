@@ -20,7 +20,7 @@ import torch
 
 from benchmark.audio import load_audio
 from benchmark.targets.base import SuiteContext, TargetSuite
-from metrics.pitch import median_pitch
+from analysis.pitch import median_pitch
 from solvers.base import Target
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed

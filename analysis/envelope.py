@@ -195,8 +195,11 @@ def segment(audio: np.ndarray, sample_rate: int, hop: float = HOP_SECONDS) -> En
             if b2 < b1 - RELEASE_STEEPER and dropped >= RELEASE_DROP_DB:
                 sustains, off_i, release_slope = False, attack_i + k, b2
     body_end = off_i if not sustains else end_i + 1
-    a, slope, _ = _line(t[attack_i:body_end], db[attack_i:body_end]) if body_end - attack_i >= 2 else (
-        float(db[attack_i]), 0.0, 0.0)
+    a, slope, _ = (
+        _line(t[attack_i:body_end], db[attack_i:body_end])
+        if body_end - attack_i >= 2
+        else (float(db[attack_i]), 0.0, 0.0)
+    )
     # the decay ends where the level first meets the body's line (within 1 dB) after the attack
     line = a + slope * (t[attack_i:body_end] - t[attack_i])
     gap = db[attack_i:body_end] - line

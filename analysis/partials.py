@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import find_peaks
 
-from analysis.harmonics import _frames_power, frame_size_for, long_term_spectrum
+from analysis.harmonics import frame_size_for, long_term_spectrum
 
 HARMONIC_CENTS = 30.0
 PEAK_FLOOR_DB = -60.0  # peaks more than this below the strongest are not partials
@@ -68,14 +68,15 @@ class Partials:
         return np.maximum(20.0 * np.log10(np.maximum(self.harmonics, 1e-20) / ref), floor_db)
 
 
-def _refined(freqs: np.ndarray, mag: np.ndarray, k: int) -> float:
-    """Peak frequency by a parabola through the log magnitudes of bins k-1, k, k+1."""
+def _refined(freqs: np.ndarray, mag: np.ndarray, k: int) -> tuple[float, float]:
+    """Peak frequency (Hz) and magnitude by a parabola through the log magnitudes of bins k-1, k, k+1
+    (the magnitude so read loses much less to the window's scalloping than bin k's)."""
     if k <= 0 or k >= len(mag) - 1:
-        return float(freqs[k])
+        return float(freqs[k]), float(mag[k])
     a, b, c = np.log(np.maximum(mag[k - 1 : k + 2], 1e-20))
     denom = a - 2 * b + c
     offset = 0.5 * (a - c) / denom if denom < 0 else 0.0
-    return float(freqs[k] + offset * (freqs[1] - freqs[0]))
+    return float(freqs[k] + offset * (freqs[1] - freqs[0])), float(np.exp(b - 0.25 * (a - c) * offset))
 
 
 def spectral_peaks(freqs: np.ndarray, mag: np.ndarray, f0_hz: float, sample_rate: int) -> list[Partial]:
@@ -93,11 +94,11 @@ def spectral_peaks(freqs: np.ndarray, mag: np.ndarray, f0_hz: float, sample_rate
     for k in idx:
         if mag[k] < floor or freqs[k] > limit or freqs[k] < 0.4 * f0_hz:
             continue
-        hz = _refined(freqs, mag, int(k))
+        hz, amp = _refined(freqs, mag, int(k))
         ratio = hz / f0_hz
         h = max(1, int(round(ratio)))
         dev = 1200.0 * math.log2(hz / (h * f0_hz))
-        out.append(Partial(hz, float(mag[k]), ratio, h if abs(dev) <= HARMONIC_CENTS else None, dev))
+        out.append(Partial(hz, amp, ratio, h if abs(dev) <= HARMONIC_CENTS else None, dev))
     out.sort(key=lambda p: -p.amp)
     return out[:MAX_PARTIALS]
 
@@ -112,6 +113,15 @@ def noise_to_harmonic_db(freqs: np.ndarray, mag: np.ndarray, f0_hz: float, sampl
     return 10.0 * math.log10((noise + 1e-20) / (tonal + 1e-20))
 
 
+def _magnitudes(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Hann-windowed magnitude spectra ``[frames, n_fft // 2 + 1]``, scaled so a full-scale sine reads 1."""
+    if len(x) < n_fft:
+        x = np.pad(x, (0, n_fft - len(x)))
+    window = np.hanning(n_fft + 1)[:-1]
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
+    return np.abs(np.fft.rfft(frames * window, axis=1)) * (2.0 / window.sum())
+
+
 def partial_tracks(
     audio: np.ndarray, sample_rate: int, f0_hz: float, hz: list[float], hop_seconds: float = 0.016
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +129,7 @@ def partial_tracks(
     n_fft = frame_size_for(f0_hz, sample_rate)
     hop = max(1, int(round(hop_seconds * sample_rate)))
     x = np.pad(np.asarray(audio, dtype=np.float64), (n_fft // 2, n_fft // 2))
-    mag = np.sqrt(_frames_power(x, n_fft, hop))
+    mag = _magnitudes(x, n_fft, hop)
     bin_hz = sample_rate / n_fft
     out = np.zeros((mag.shape[0], len(hz)))
     for i, f in enumerate(hz):

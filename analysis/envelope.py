@@ -5,10 +5,10 @@ dB re full scale (a full-scale sine reads -3 dB), floored ``FLOOR_DB`` below
 the loudest frame. The segmentation reads, in seconds and dB:
 
 - ``onset``: the first frame within ``ONSET_DB`` of the peak;
-- ``attack_end``: the end of the initial rise: the first frame within
-  ``ATTACK_DB`` of the largest level in the ``ATTACK_WINDOW`` s after the level
-  first comes within 6 dB of the peak (so a late crescendo does not count as
-  the attack);
+- ``attack_end``: the end of the initial rise: the top of the rise that first
+  comes within ``ATTACK_DB`` of the largest level in the ``ATTACK_WINDOW`` s
+  after the level first comes within 6 dB of the peak (so a late crescendo
+  does not count as the attack);
 - ``sustain_db`` and ``sustain_slope``: a straight line in dB fitted to the body
   of the note (attack end to note-off), its level at the body's start and its
   slope in dB/s (negative for decaying notes such as a piano or marimba);
@@ -177,6 +177,8 @@ def segment(audio: np.ndarray, sample_rate: int, hop: float = HOP_SECONDS) -> En
     stop = min(len(db), near + max(1, int(round(ATTACK_WINDOW / env.hop))) + 1)
     local = float(db[near:stop].max())
     attack_i = near + int(np.argmax(db[near:stop] >= local - ATTACK_DB))
+    while attack_i + 1 < stop and db[attack_i + 1] > db[attack_i]:  # on to the top of that rise
+        attack_i += 1
     # the sound ends where the level last stands within SOUNDING_DB of the peak
     loud = np.nonzero(db >= peak - SOUNDING_DB)[0]
     end_i = int(loud[-1]) if len(loud) else len(db) - 1

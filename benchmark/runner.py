@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -32,6 +33,8 @@ from synths.base import Note, synth_registry
 
 # config keys that do not change a run's outcome (left out of its hash)
 NON_SEMANTIC_KEYS = ("tracking", "results_dir", "force", "progress", "hydra")
+# ``synth.hold=auto``: on recorded suites each target's note-off is read from its loudness envelope
+AUTO_HOLD = "auto"
 
 
 @dataclass
@@ -184,7 +187,8 @@ def run(cfg: DictConfig) -> RunOutcome:
     """Run every target of the configured suite with the configured solver; log to MLflow."""
     torch.manual_seed(int(cfg.seed))
     device = torch.device(cfg.device)
-    synth = build(synth_registry, cfg.synth)
+    auto_hold = str(cfg.synth.get("hold")) == AUTO_HOLD
+    synth = build(synth_registry, _without_auto_hold(cfg.synth))
     loss = build(loss_registry, cfg.loss, sample_rate=int(cfg.sample_rate))
     solver = build(solver_registry, cfg.solver)
     suite = build(suite_registry, cfg.target)
@@ -257,16 +261,20 @@ def run(cfg: DictConfig) -> RunOutcome:
         with tracker.run(run_name, params, parent_tags) as parent:
             for target in targets:
                 child_tags = {**tags, "soundmatch.level": "target", "soundmatch.target": target.name}
+                played, hold_tags = synth_for_target(synth, target, auto_hold and not suite.uses_synth)
+                child_tags.update(hold_tags)
                 with tracker.run(target.name, params, child_tags, parent_id=parent) as child:
                     try:
                         outcome = _run_target(
-                            cfg, synth, loss, solver, target, budget, device, metric_names, view
+                            cfg, played, loss, solver, target, budget, device, metric_names, view
                         )
                         outcome.run_id = child
                         outcome.metrics.update(
                             {k: v for k, v in training.items() if k not in outcome.metrics}
                         )
-                        _log_target(tracker, child, outcome, target, synth, view.last_problem)
+                        if "soundmatch.hold" in hold_tags:
+                            outcome.metrics.setdefault("hold_seconds", float(hold_tags["soundmatch.hold"]))
+                        _log_target(tracker, child, outcome, target, played, view.last_problem)
                     except UserError:
                         raise
                     except Exception:
@@ -297,6 +305,34 @@ def run(cfg: DictConfig) -> RunOutcome:
         failed=failed,
         suite_metrics=suite_values,
     )
+
+
+def _without_auto_hold(node: DictConfig) -> DictConfig:
+    """The synth's config with ``hold: auto`` as null (75% of the clip until a target says otherwise)."""
+    if str(node.get("hold")) != AUTO_HOLD:
+        return node
+    node = node.copy()
+    node.hold = None
+    return node
+
+
+def synth_for_target(synth: Any, target: Target, auto_hold: bool) -> tuple[Any, dict[str, str]]:
+    """The synth that plays ``target``, and tags saying when its note-off falls.
+
+    With ``auto_hold`` (``synth.hold=auto`` on a recorded suite) the note-off is read
+    from the target's loudness envelope (:func:`analysis.envelope.note_off_time`):
+    where its release starts, or the clip's end when the note sustains; the synth is
+    a copy of ``synth`` with that ``hold``. Otherwise ``synth`` itself plays it.
+    """
+    if not auto_hold or not hasattr(synth, "hold"):
+        return synth, {}
+    from analysis.envelope import note_off_time
+
+    seconds, sustains = note_off_time(target.audio.detach().cpu().numpy(), target.sample_rate)
+    played = copy.copy(synth)
+    played.hold = float(seconds)
+    source = "sustains to the clip end" if sustains else "release found"
+    return played, {"soundmatch.hold": f"{seconds:.4f}", "soundmatch.hold_source": source}
 
 
 def _stored_outcome(run: Any) -> TargetOutcome:

@@ -56,6 +56,8 @@ class SyntheticSuite(TargetSuite):
         synth: Synth = ctx.synth
         if self.synth is not None:
             preset = synth_preset(self.synth)
+            if preset.get("hold") == "auto":  # synthetic targets are rendered with the note-off at 75%
+                preset["hold"] = None
             synth = synth_registry.create(str(preset.pop("name")), **preset)
         own = synth is ctx.synth
         kept: list[torch.Tensor] = []

@@ -23,6 +23,7 @@ commands:
   fidelity [key=value ...]   the dx7 engine against Dexed on 22 voices: LSD per voice (--help)
   gradcheck [key=value ...]  gradient-direction study of losses on oscillators (--help)
   landscape key=value ...    a loss on a 2-D grid of two synth parameters, as a PNG (--help)
+  calibrate [key=value ...]  the metric ladder: how every metric and loss orders known cases (--help)
 
 examples:
   python -m benchmark run solver=cma synth=fm2 target.n=4 budget.renders=500
@@ -88,6 +89,12 @@ def _landscape(args: list[str]) -> int:
     return landscape_cli(args)
 
 
+def _calibrate(args: list[str]) -> int:
+    from benchmark.calibrate import calibrate_cli
+
+    return calibrate_cli(args)
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": _run,
     "list": _list,
@@ -98,6 +105,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "fidelity": _fidelity,
     "gradcheck": _gradcheck,
     "landscape": _landscape,
+    "calibrate": _calibrate,
 }
 
 

@@ -2,6 +2,7 @@
 
     apt-get update && apt-get install -y --no-install-recommends fluidsynth fluid-soundfont-gm
     python -m benchmark.data.make_gm_notes            # writes benchmark/data/gm_notes/
+    python -m benchmark.data.make_gm_notes --ladder   # and the metric ladder's companions, gm_notes/ladder/
 
 Each clip is one note (velocity 100) of a recorded instrument of FluidR3_GM.sf2
 (MIT licence; notice in gm_notes/LICENSE-FluidR3_GM.txt), held for 1.6 s and
@@ -10,6 +11,15 @@ is averaged to mono, cut at 2.0 s with a 50 ms raised-cosine fade-out, scaled
 to a peak of -1 dBFS and written as 16-bit FLAC. ``notes.csv`` lists every
 clip with its instrument, General MIDI program and MIDI pitch. The output is
 deterministic for one fluidsynth version and soundfont.
+
+``--ladder`` also renders, for every note, the companions that the metric
+ladder (``python -m benchmark calibrate``) needs and signal processing cannot
+make: the same note at velocity 50 (scaled by the velocity-100 note's own
+normalising gain, so it is as much quieter as the instrument plays it), the
+same instrument a semitone above, an octave away (above when the octave stays
+within MIDI 96, else below), and another instrument of another family at the
+same pitch (the next one in the table whose listed range, widened by an octave,
+holds the pitch). ``ladder/ladder.csv`` lists them.
 """
 
 from __future__ import annotations
@@ -87,10 +97,14 @@ def note_midi(program: int, pitch: int, velocity: int, hold_seconds: float, end_
     return header + b"MTrk" + struct.pack(">I", len(events)) + events
 
 
-def render_clip(program: int, pitch: int, folder: Path) -> np.ndarray:
-    """Mono float32 ``[2.0 s * 16 kHz]`` of one note, faded out and peak-normalised."""
+LADDER_VELOCITY = 50
+LADDER_KINDS = ("velocity", "semitone", "octave", "other")
+
+
+def render_raw(program: int, pitch: int, folder: Path, velocity: int = VELOCITY) -> np.ndarray:
+    """Mono float32 ``[2.0 s * 16 kHz]`` of one note as fluidsynth plays it, faded out (not normalised)."""
     mid, wav = folder / "note.mid", folder / "note.wav"
-    mid.write_bytes(note_midi(program, pitch, VELOCITY, HOLD_SECONDS, CLIP_SECONDS))
+    mid.write_bytes(note_midi(program, pitch, velocity, HOLD_SECONDS, CLIP_SECONDS))
     cmd = ["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "1.0", "-r", str(SAMPLE_RATE)]
     cmd += ["-O", "s16", "-T", "wav", "-F", str(wav), str(SOUNDFONT), str(mid)]
     subprocess.run(cmd, check=True, capture_output=True)
@@ -100,7 +114,60 @@ def render_clip(program: int, pitch: int, folder: Path) -> np.ndarray:
     audio = np.pad(data.mean(axis=1), (0, max(0, n - data.shape[0])))[:n]
     fade = int(FADE_SECONDS * SAMPLE_RATE)
     audio[-fade:] *= 0.5 * (1.0 + np.cos(np.linspace(0.0, np.pi, fade)))
-    return (audio * (10.0 ** (PEAK_DBFS / 20.0) / np.abs(audio).max())).astype(np.float32)
+    return audio.astype(np.float32)
+
+
+def peak_gain(audio: np.ndarray) -> float:
+    """The gain that brings ``audio``'s peak to ``PEAK_DBFS``."""
+    return float(10.0 ** (PEAK_DBFS / 20.0) / np.abs(audio).max())
+
+
+def render_clip(program: int, pitch: int, folder: Path) -> np.ndarray:
+    """Mono float32 ``[2.0 s * 16 kHz]`` of one note, faded out and peak-normalised."""
+    audio = render_raw(program, pitch, folder)
+    return (audio * peak_gain(audio)).astype(np.float32)
+
+
+def other_instrument(name: str, pitch: int) -> str:
+    """The next instrument after ``name`` (cyclically) of another family whose listed pitches,
+    widened by an octave each way, hold ``pitch``."""
+    names = list(INSTRUMENTS)
+    start = names.index(name)
+    for step in range(1, len(names)):
+        other = names[(start + step) % len(names)]
+        _, family, pitches = INSTRUMENTS[other]
+        if family != INSTRUMENTS[name][1] and min(pitches) - 12 <= pitch <= max(pitches) + 12:
+            return other
+    raise ValueError(f"no instrument of another family plays MIDI {pitch}")
+
+
+def write_ladder(out: Path, folder: Path) -> int:
+    """Render every note's ladder companions into ``out/ladder`` (see the module docstring)."""
+    ladder = out / "ladder"
+    ladder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, (program, _, pitches) in INSTRUMENTS.items():
+        for pitch in pitches:
+            stem = f"{name}_{pitch:03d}"
+            loud = render_raw(program, pitch, folder)
+            octave = pitch + 12 if pitch + 12 <= 96 else pitch - 12
+            other = other_instrument(name, pitch)
+            soft = render_raw(program, pitch, folder, LADDER_VELOCITY) * peak_gain(loud)
+            companions = {
+                "velocity": (soft, name, pitch),
+                "semitone": (render_clip(program, pitch + 1, folder), name, pitch + 1),
+                "octave": (render_clip(program, octave, folder), name, octave),
+                "other": (render_clip(INSTRUMENTS[other][0], pitch, folder), other, pitch),
+            }
+            for kind, (audio, instrument, played) in companions.items():
+                file = f"ladder/{stem}_{kind}.flac"
+                sf.write(out / file, np.asarray(audio, dtype=np.float32), SAMPLE_RATE, subtype="PCM_16")
+                rows.append([f"{stem}.flac", kind, file, instrument, played])
+    with open(ladder / "ladder.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["note", "kind", "file", "instrument", "midi_pitch"])
+        writer.writerows(rows)
+    return len(rows)
 
 
 def main() -> None:
@@ -108,6 +175,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=OUT_DIR)
+    parser.add_argument("--ladder", action="store_true", help="also render the metric ladder's companions")
+    parser.add_argument("--ladder-only", action="store_true", help="render only the ladder's companions")
     args = parser.parse_args()
     if shutil.which("fluidsynth") is None or not SOUNDFONT.is_file():
         raise SystemExit(
@@ -115,6 +184,11 @@ def main() -> None:
             "apt-get install -y --no-install-recommends fluidsynth fluid-soundfont-gm"
         )
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.ladder or args.ladder_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"wrote {write_ladder(args.out, Path(tmp))} ladder companions to {args.out / 'ladder'}")
+        if args.ladder_only:
+            return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, (program, family, pitches) in INSTRUMENTS.items():

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from analysis.pitch import median_pitch
 from benchmark.audio import load_audio
 from benchmark.targets.base import SuiteContext, TargetSuite
-from analysis.pitch import median_pitch
 from solvers.base import Target
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed

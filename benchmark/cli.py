@@ -23,6 +23,7 @@ commands:
   fidelity [key=value ...]   the dx7 engine against Dexed on 22 voices: LSD per voice (--help)
   gradcheck [key=value ...]  gradient-direction study of losses on oscillators (--help)
   landscape key=value ...    a loss on a 2-D grid of two synth parameters, as a PNG (--help)
+  score A B [key=value ...]  every metric of match B against target A (files, or folders by name)
   calibrate [key=value ...]  the metric ladder: how every metric and loss orders known cases (--help)
 
 examples:
@@ -89,6 +90,12 @@ def _landscape(args: list[str]) -> int:
     return landscape_cli(args)
 
 
+def _score(args: list[str]) -> int:
+    from benchmark.score import score_cli
+
+    return score_cli(args)
+
+
 def _calibrate(args: list[str]) -> int:
     from benchmark.calibrate import calibrate_cli
 
@@ -105,6 +112,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "fidelity": _fidelity,
     "gradcheck": _gradcheck,
     "landscape": _landscape,
+    "score": _score,
     "calibrate": _calibrate,
 }
 

@@ -1,0 +1,266 @@
+"""Solver ``fm_match``: structure-aware FM matching for the DX7 family and fm2.
+
+What can be read from the target is read (:func:`analysis.target.analyse`):
+its f0, harmonic and inharmonic partials, and its envelope segments. Then,
+after Horner, Beauchamp & Haken (1993):
+
+1. **Structures, analytically** (:mod:`solvers.fm_spectrum`, no render): a beam
+   search over the discrete genes (each stack's carrier and modulator ratios,
+   DX7-representable; feedback) with the indices and stack gains fitted to the
+   target's partials for each choice; the algorithm's slots stay empty unless
+   the spectrum needs them.
+2. **Start points** (:mod:`solvers.fm_voice`): carriers on the measured f0
+   (coarse / fine / detune chosen through the engine at the note played),
+   output levels from the fitted gains and the target's peak level, envelopes
+   from the segmented envelope through the engine's rate and level tables,
+   pitch EG and LFO neutral.
+3. **Rendered choice**: the ``candidates`` best structures are rendered in one
+   batch; the ``finalists`` best get a short CMA-ES over their output levels
+   only (``fit_share`` of the budget between them).
+4. **Refinement**: the winner's levels, envelopes and output levels (ratios,
+   algorithm and feedback kept) by CMA-ES with small steps, restarting while
+   budget remains, then, for a differentiable synth, a gradient polish with
+   Adam on the run's loss over the same coordinates (``polish_share``).
+
+Every render goes through ``problem.evaluate`` / ``problem.value_and_grad``, so
+the budget counts them all; the result is the best point the problem
+recorded. With ``synth.quantize=true`` (the default) that point renders as the
+quantised voice exported to ``match.syx``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from analysis.target import TargetAnalysis, analyse
+from solvers.base import BudgetExhausted, Problem, Result, Solver, solver_registry
+from solvers.fm_spectrum import MOD_RATIOS, Slot, Structure, search, target_grid
+from solvers.fm_voice import DEFAULT_ALGORITHM, algorithm_slots, dx7_voice, fm2_values, search_slots
+from soundmatch.errors import UserError
+from synths.base import Note, note_off_time
+
+INHARMONIC_SHARE = 0.05  # inharmonic peaks above this share of the strongest are offered as ratios
+
+
+@dataclass
+class StartPlan:
+    """Start points ``x [N, D]`` (best analytic structure first) and the coordinates each stage searches:
+    ``levels`` (output levels: the short fits) and ``free`` (every continuous level, rate and output)."""
+
+    analysis: TargetAnalysis
+    structures: list[Structure]
+    x: Tensor
+    levels: list[int]
+    free: list[int]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _describe(structure: Structure) -> str:
+    parts = []
+    for s in structure.stacks:
+        if s is None:
+            parts.append("-")
+        elif s.m is None:
+            parts.append(f"c{s.c:g}")
+        else:
+            fb = f" fb{s.feedback}" if s.feedback else ""
+            parts.append(f"c{s.c:g}<m{s.m:g} I{s.index:.2f}{fb}")
+    return " | ".join(parts)
+
+
+def _harmonic_target(analysis: TargetAnalysis) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """The target's partials on the f0/2 grid and its strong inharmonic peaks (ratio, amplitude)."""
+    p = analysis.partials
+    if p is None or not len(p.harmonics) or p.harmonics.max() <= 0:
+        # unpitched, or nothing at f0's multiples: aim at a plain tone
+        harmonics = np.zeros(8)
+        harmonics[0] = 1.0
+        return target_grid(harmonics, [], 16), []
+    strongest = max(q.amp for q in p.peaks)
+    inharmonic = [
+        (q.ratio, q.amp) for q in p.peaks if q.harmonic is None and q.amp >= INHARMONIC_SHARE * strongest
+    ]
+    return target_grid(p.harmonics, inharmonic, 2 * len(p.harmonics)), inharmonic[:3]
+
+
+def analytic_plan(problem: Problem, keep: int = 8) -> StartPlan:
+    """Analyse the target and build the start points of ``problem``'s synth (no render spent)."""
+    synth = problem.synth
+    target = problem.target
+    analysis = analyse(target.audio, target.sample_rate, target.note)
+    grid, inharmonic = _harmonic_target(analysis)
+    note = target.note or Note()
+    hold = note_off_time(problem.duration, getattr(synth, "hold", None))
+    names = problem.spec.names
+    if callable(getattr(synth, "voice_to_unit", None)) and hasattr(synth, "base"):
+        number = int(synth.algorithm) if synth.algorithm is not None else DEFAULT_ALGORITHM
+        ops = algorithm_slots(number)
+        fixed_ratios = None if synth.ratios is None else [float(r) for r in synth.ratios]
+        carriers = tuple(round(r, 2) for r, _ in inharmonic)
+        modulators = tuple(round(r - 1.0, 2) for r, _ in inharmonic if r > 1.1) + carriers
+        slots = search_slots(ops, fixed_ratios, synth.feedback, carriers, modulators)
+        structures = search(grid, slots, keep=keep)
+        tune_ratios = fixed_ratios is None and "op1_coarse" in names
+        rows = []
+        for s in structures:
+            voice = dx7_voice(synth.base, number, ops, s, analysis, note.pitch, hold, tune_ratios)
+            rows.append(synth.voice_to_unit(voice))
+        levels = [i for i, n in enumerate(names) if n.startswith("op") and n.endswith("_output")]
+        free = [
+            i
+            for i, n in enumerate(names)
+            if n.startswith("op")
+            and ("_rate" in n[3:8] or "_level" in n[3:9] or n.endswith("_output"))
+            and not n.endswith("rate_scaling")
+        ]
+    elif synth.name == "fm2":
+        mods = (None, *[m for m in MOD_RATIOS if 0.25 <= m <= 8.0])
+        structures = search(grid, [Slot((1.0,), mods)], keep=keep)
+        rows = []
+        for s in structures:
+            values = fm2_values(s, analysis, problem.duration, getattr(synth, "hold", None))
+            rows.append(problem.spec.to_unit({n: values[n] for n in names}))
+        levels = [names.index(n) for n in ("gain", "index")]
+        free = [i for i, n in enumerate(names) if n != "ratio"]
+    else:
+        raise UserError(
+            f"solver fm_match matches FM synths: use synth=dx7 (or a dx7 preset, dexed) or fm2, "
+            f"not '{synth.name}'"
+        )
+    info = {
+        "analysis": analysis.as_log(),
+        "structures": [_describe(s) for s in structures],
+        "analytic_errors_db2": [round(s.error, 3) for s in structures],
+    }
+    return StartPlan(analysis, structures, torch.stack(rows).float(), levels, free, info)
+
+
+def analytic_start(problem: Problem) -> Tensor:
+    """The analytic start point ``[D]`` of ``problem`` (the best structure; no render spent)."""
+    return analytic_plan(problem, keep=1).x[0]
+
+
+def _cma(
+    problem: Problem, x0: Tensor, idx: list[int], sigma: float, popsize: int, seed: int
+) -> tuple[Tensor, float]:
+    """CMA-ES over the coordinates ``idx`` of ``x0`` (others kept); the best point it evaluated and its
+    loss. Stops when CMA-ES does or when the (possibly capped) budget ends."""
+    import cma
+
+    best, best_loss = x0.clone(), math.inf
+    if not idx:
+        return best, best_loss
+    opts = {"verbose": -9, "bounds": [0.0, 1.0], "popsize": popsize, "seed": seed, "tolx": 2e-3}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # cma warns about re-sampling near bounds, harmlessly
+        es = cma.CMAEvolutionStrategy(x0[idx].double().numpy(), sigma, opts)
+        try:
+            while not es.stop():
+                cands = es.ask()
+                full = x0.repeat(len(cands), 1)
+                full[:, idx] = torch.tensor(np.array(cands), dtype=full.dtype)
+                losses = problem.evaluate(full)
+                i = int(torch.argmin(torch.nan_to_num(losses, nan=math.inf)))
+                if float(losses[i]) < best_loss:
+                    best, best_loss = full[i].clone(), float(losses[i])
+                es.tell(cands, np.nan_to_num(losses.double().numpy(), nan=1e30, posinf=1e30).tolist())
+        except BudgetExhausted:
+            pass
+    return best, best_loss
+
+
+@solver_registry.register("fm_match")
+@dataclass
+class FMMatch(Solver):
+    """Structure-aware FM matching (see the module docstring).
+
+    Args:
+        candidates: structures from the analytic search rendered as start points.
+        finalists: of them, how many get a short fit of their output levels.
+        fit_share: share of the budget for the finalists' fits (split evenly).
+        polish_share: share of the budget for the gradient polish (differentiable synths only).
+        sigma: CMA-ES step of the refinement, unit-cube units (1/99 is one DX7 step).
+        popsize: CMA-ES population of the refinement (the short fits use 8).
+        lr: Adam's step in the polish, unit-cube units.
+    """
+
+    candidates: int = 8
+    finalists: int = 3
+    fit_share: float = 0.25
+    polish_share: float = 0.15
+    sigma: float = 0.04
+    popsize: int = 12
+    lr: float = 0.004
+
+    name = "fm_match"
+
+    def __post_init__(self) -> None:
+        if self.candidates < 1 or self.finalists < 1:
+            raise UserError("solver.candidates and solver.finalists must be >= 1")
+        if not (0.0 <= self.fit_share < 1.0 and 0.0 <= self.polish_share < 1.0):
+            raise UserError("solver.fit_share and solver.polish_share must be in [0, 1)")
+        if not self.sigma > 0 or self.popsize < 2:
+            raise UserError("solver.sigma must be > 0 and solver.popsize >= 2")
+
+    def solve(self, problem: Problem) -> Result:
+        total = problem.remaining
+        # small budgets render fewer structures and fit fewer finalists, so the refinement has renders
+        keep = self.candidates if total is None else min(self.candidates, max(2, total // 8))
+        n_final = self.finalists if total is None else min(self.finalists, max(1, total // 150))
+        plan = analytic_plan(problem, keep=keep)
+        info: dict[str, Any] = dict(plan.info)
+        seeds = iter(torch.randint(1, 2**31 - 1, (64,), generator=problem.generator).tolist())
+        try:
+            losses = problem.evaluate(plan.x)
+            order = torch.argsort(torch.nan_to_num(losses, nan=math.inf)).tolist()
+            info["chosen_structure"] = info["structures"][order[0]]
+            finalists = order[:n_final]
+            share = None if total is None else max(1, int(self.fit_share * total) // len(finalists))
+            fitted: list[tuple[float, Tensor, int]] = []
+            for i in finalists:
+                with problem.limit(share if share is not None else 10**9):
+                    x, loss = _cma(problem, plan.x[i], plan.levels, 0.05, 8, next(seeds))
+                fitted.append((min(loss, float(losses[i])), x if loss < float(losses[i]) else plan.x[i], i))
+                if problem.exhausted:
+                    break
+            fitted.sort(key=lambda f: f[0])
+            best = fitted[0][1]
+            info["chosen_structure"] = info["structures"][fitted[0][2]]
+            polish = problem.synth.differentiable and self.polish_share > 0
+            reserve = int(self.polish_share * total) if (polish and total is not None) else 0
+            sigma = self.sigma
+            while not problem.exhausted and (problem.remaining is None or problem.remaining > reserve):
+                cap = None if problem.remaining is None else problem.remaining - reserve
+                with problem.limit(cap if cap is not None else 10**9):
+                    x, loss = _cma(problem, best, plan.free, sigma, self.popsize, next(seeds, 1))
+                if math.isfinite(loss) and problem.best_x is not None:
+                    best = problem.best_x.clone()
+                sigma = max(sigma * 0.6, 0.01)  # each restart looks closer around the best so far
+            if polish:
+                self._polish(problem, best, plan.free)
+        except BudgetExhausted:
+            pass
+        return Result(problem.best_x, info=info)
+
+    def _polish(self, problem: Problem, x0: Tensor, idx: list[int]) -> None:
+        """Adam on the run's loss over the coordinates ``idx`` until the budget ends."""
+        x = x0.clone()
+        m = torch.zeros(len(idx))
+        v = torch.zeros(len(idx))
+        b1, b2 = 0.9, 0.999
+        step = 0
+        while not problem.exhausted:
+            _, grad = problem.value_and_grad(x.unsqueeze(0))
+            g = grad[0, idx]
+            step += 1
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            update = (m / (1 - b1**step)) / ((v / (1 - b2**step)).sqrt() + 1e-12)
+            x[idx] = (x[idx] - self.lr * update).clamp(0.0, 1.0)

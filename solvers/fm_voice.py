@@ -1,0 +1,297 @@
+"""From an analysed target and an FM structure to a start point of a synth: DX7 voices and fm2 parameters.
+
+Every DX7 value is chosen by inverting the engine's own tables numerically
+(:mod:`synths.dx7.envelope`, :mod:`synths.dx7.engine`), never by a formula of
+our own: the output level for a gain, the EG level for a drop in dB, the EG
+rate for a slope in dB/s or an attack time, and the coarse / fine / detune
+whose frequency is nearest a wanted one at the note played.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import torch
+
+from analysis.target import TargetAnalysis
+from solvers.fm_spectrum import CARRIER_RATIOS, FEEDBACKS, MOD_RATIOS, Slot, Stack, Structure
+from synths.base import note_off_time
+from synths.dx7 import engine
+from synths.dx7.algorithms import algorithm
+from synths.dx7.envelope import ATTACK_JUMP, RISE_CEILING, amp_rate, amp_target, scale_level
+from synths.dx7.voice import Voice
+
+DB_PER_OCTAVE = 20.0 * math.log10(2.0)
+DEFAULT_ALGORITHM = 5  # three two-operator stacks, feedback on OP6: every structure of up to 3 stacks
+
+
+# ---- the engine's tables, inverted -----------------------------------------------------------
+
+
+@cache
+def _rate_db_per_s() -> np.ndarray:
+    """dB/s of EG rates 0..99 (no rate scaling) ``[100]``."""
+    r = torch.arange(100, dtype=torch.float64)
+    return (amp_rate(r, torch.zeros(())) * DB_PER_OCTAVE).numpy()
+
+
+def rate_for_slope(db_per_s: float) -> int:
+    """The EG rate whose slope is nearest ``db_per_s`` (> 0) on a log scale."""
+    table = _rate_db_per_s()
+    return int(np.argmin(np.abs(np.log(table) - math.log(max(db_per_s, 1e-3)))))
+
+
+def _outlevel(output_level: int) -> torch.Tensor:
+    return 32.0 * scale_level(torch.tensor(float(output_level), dtype=torch.float64))
+
+
+@cache
+def _gain_table() -> np.ndarray:
+    """Operator gain at EG level L and output level OL, ``[100, 100]`` (0 where the EG floor silences it)."""
+    lv = torch.arange(100, dtype=torch.float64)[:, None]
+    outlevel = 32.0 * scale_level(torch.arange(100, dtype=torch.float64))[None, :]
+    a = amp_target(lv.expand(100, 100), outlevel.expand(100, 100))
+    return torch.where(a > 16.5 / 256, torch.exp2(a - 14.0), torch.zeros_like(a)).numpy()
+
+
+def op_gain(level: int, output_level: int) -> float:
+    """The operator's gain at EG level and OL (1.0 = one cycle of modulation; a carrier sounds at half)."""
+    return float(_gain_table()[int(level), int(output_level)])
+
+
+def output_level_for_gain(gain: float, level: int = 99) -> int:
+    """The output level 0..99 whose gain at EG ``level`` is nearest ``gain`` (log scale; 0 for silence)."""
+    if gain <= 0:
+        return 0
+    gains = _gain_table()[int(level)]
+    ok = gains > 0
+    err = np.where(ok, np.abs(np.log(np.maximum(gains, 1e-30)) - math.log(gain)), np.inf)
+    return int(np.argmin(err))
+
+
+def level_for_drop(drop_db: float, output_level: int, top: int = 99) -> int:
+    """The EG level whose gain is ``drop_db`` (>= 0) below that of ``top``, at this output level."""
+    ref = op_gain(top, output_level)
+    if ref <= 0:
+        return top
+    best, best_err = top, math.inf
+    for lv in range(top, -1, -1):
+        g = op_gain(lv, output_level)
+        d = 20.0 * math.log10(ref / g) if g > 0 else 200.0
+        if abs(d - drop_db) < best_err:
+            best, best_err = lv, abs(d - drop_db)
+    return best
+
+
+def rate_for_attack(seconds: float, level: int, output_level: int) -> int:
+    """The EG rate 0..99 whose rise from silence to ``level`` lasts nearest ``seconds`` (log scale)."""
+    a = float(amp_target(torch.tensor(float(level), dtype=torch.float64), _outlevel(output_level)))
+    gap0, gap1 = RISE_CEILING - ATTACK_JUMP, max(RISE_CEILING - a, 1e-3)
+    speeds = _rate_db_per_s() / DB_PER_OCTAVE
+    durations = np.maximum(math.log(gap0 / gap1), 1e-6) / speeds
+    return int(np.argmin(np.abs(np.log(durations) - math.log(max(seconds, 1e-3)))))
+
+
+@cache
+def _ratio_grid(note: float) -> tuple[np.ndarray, np.ndarray]:
+    """log2 Hz ``[32*100*15]`` of every (coarse, fine, detune) in ratio mode at MIDI ``note``, and them."""
+    c, f, d = np.meshgrid(np.arange(32), np.arange(100), np.arange(15), indexing="ij")
+    settings = np.stack([c.ravel(), f.ravel(), d.ravel()], axis=1)
+    ops = {
+        "coarse": torch.tensor(settings[:, :1], dtype=torch.float64),
+        "fine": torch.tensor(settings[:, 1:2], dtype=torch.float64),
+        "detune": torch.tensor(settings[:, 2:3], dtype=torch.float64),
+        "mode": torch.zeros(len(settings), 1, dtype=torch.float64),
+    }
+    log2_hz = engine.operator_log2_hz(torch.tensor([note], dtype=torch.float64), ops)[:, 0].numpy()
+    return log2_hz, settings
+
+
+def tune(hz: float, note: float) -> tuple[int, int, int]:
+    """(coarse, fine, detune) in ratio mode whose frequency at MIDI ``note`` is nearest ``hz``;
+    among near-equals (within 0.5 cent) the one with detune nearest centre and the smallest fine."""
+    log2_hz, settings = _ratio_grid(round(float(note), 4))
+    err = np.abs(log2_hz - math.log2(hz)) * 1200.0
+    close = err <= err.min() + 0.5
+    cost = np.where(close, np.abs(settings[:, 2] - 7) * 100 + settings[:, 1], np.inf)
+    c, f, d = settings[int(np.argmin(cost))]
+    return int(c), int(f), int(d)
+
+
+# ---- the slots of an algorithm ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlotOps:
+    """Operators of one slot: the carrier, its modulator (None: none), whether the modulator (or the
+    lone carrier) is the algorithm's feedback operator."""
+
+    carrier: int
+    modulator: int | None
+    feedback: bool
+
+
+def algorithm_slots(number: int, max_slots: int = 3) -> list[SlotOps]:
+    """Up to ``max_slots`` slots of a DX7 algorithm: each carrier with its first direct modulator."""
+    algo = algorithm(number)
+    self_loop = algo.feedback[0] if algo.feedback[0] == algo.feedback[1] else None
+    out = []
+    for c in algo.carriers[:max_slots]:
+        mods = algo.modulators_of(c)
+        m = mods[-1] if mods else None  # the highest-numbered: the feedback operator where there is one
+        out.append(SlotOps(c, m, self_loop is not None and self_loop == (m if m is not None else c)))
+    return out
+
+
+def search_slots(
+    ops: list[SlotOps],
+    fixed_ratios: list[float] | None,
+    fixed_feedback: int | None,
+    extra_carriers: tuple[float, ...] = (),
+    extra_modulators: tuple[float, ...] = (),
+) -> list[Slot]:
+    """What each slot may hold in the analytic search: the first carrier sits on f0 (ratio 1); with
+    ``fixed_ratios`` (OP1..OP6) every ratio is the synth's."""
+    out = []
+    for i, s in enumerate(ops):
+        fbs = (fixed_feedback,) if fixed_feedback is not None else FEEDBACKS
+        fbs = fbs if s.feedback else (0,)
+        if fixed_ratios is not None:
+            mods: tuple[float | None, ...] = (None,)
+            if s.modulator is not None:
+                mods = (float(fixed_ratios[s.modulator - 1]), None)
+            out.append(Slot((float(fixed_ratios[s.carrier - 1]),), mods, fbs))
+            continue
+        carriers = (1.0,) if i == 0 else tuple(dict.fromkeys(CARRIER_RATIOS + extra_carriers))
+        mods = (None,) if s.modulator is None else (None, *dict.fromkeys(MOD_RATIOS + extra_modulators))
+        out.append(Slot(carriers, mods, fbs if s.modulator is not None else (0,)))
+    return out
+
+
+# ---- the envelope -----------------------------------------------------------------------------
+
+
+@dataclass
+class EnvelopePlan:
+    """EG rates and levels of a carrier and of a modulator (4 each), from the target's segments."""
+
+    carrier_rates: list[int]
+    carrier_levels: list[int]
+    modulator_rates: list[int]
+    modulator_levels: list[int]
+
+
+def plan_envelope(analysis: TargetAnalysis, output_level: int, hold: float) -> EnvelopePlan:
+    """Carrier EG: rise in the attack time to L1 = 99, fall at the decay's slope to the sustain level,
+    then follow the body's slope (to silence when the note decays), and release at the measured slope
+    (or, when the synth's note-off comes while the target still sustains, at the body's slope).
+    Modulator EG: flat at 99 (a steady timbre) with the carrier's attack and release."""
+    env = analysis.envelope
+    r1 = rate_for_attack(max(env.attack, 0.002), 99, output_level)
+    drop = max(0.0, env.peak_db - env.sustain_db)
+    l2 = level_for_drop(drop, output_level)
+    r2 = rate_for_slope(drop / env.decay) if drop > 0.5 and env.decay > 0 else 99
+    if env.sustain_slope < -0.5:  # a decaying body (piano, plucks, mallets): fall on toward silence
+        l3, r3 = 0, rate_for_slope(-env.sustain_slope)
+    else:
+        l3, r3 = l2, 99
+    if env.release_slope is not None and env.note_off <= hold + 0.02:
+        r4 = rate_for_slope(-env.release_slope)
+    else:  # the note still sounds at the synth's note-off: release as the body goes on
+        r4 = rate_for_slope(max(-env.sustain_slope, 0.25))
+    return EnvelopePlan([r1, r2, r3, r4], [99, l2, l3, 0], [r1, 99, 99, r4], [99, 99, 99, 0])
+
+
+# ---- the voice ----------------------------------------------------------------------------------
+
+
+def _body_amplitudes(structure: Structure) -> list[float]:
+    """Each stack's carrier amplitude (linear full scale) in the body of the note.
+
+    The fitted gains match the long-term spectrum's amplitudes, i.e. the body of
+    the note (not its peak: a peak read on short frames is biased by ripple). The
+    power of a stack is not its carrier's ``amp^2 / 2`` when its ratios are
+    commensurate, so levels come from these fitted amplitudes, not from an RMS.
+    """
+    return [0.0 if s is None else s.gain for s in structure.stacks]
+
+
+def dx7_voice(
+    base: Voice,
+    number: int,
+    ops: list[SlotOps],
+    structure: Structure,
+    analysis: TargetAnalysis,
+    note_pitch: float,
+    hold: float,
+    tune_ratios: bool,
+) -> Voice:
+    """The DX7 voice of ``structure`` on algorithm ``number``; see the module docstring.
+
+    ``note_pitch``: the MIDI note the synth plays (before transpose). With
+    ``tune_ratios`` every operator's coarse / fine / detune is chosen so that
+    ratio r sounds at r * f0 (the measured f0); otherwise the base voice's
+    frequencies are kept.
+    """
+    voice = copy.deepcopy(base)
+    voice.algorithm = number - 1
+    voice.pitch_levels, voice.pitch_rates = [50, 50, 50, 50], [99, 99, 99, 99]
+    voice.lfo_pmd = voice.lfo_amd = 0
+    voice.feedback = 0
+    played = note_pitch + voice.transpose - 24
+    f0 = analysis.f0_hz or 440.0 * 2 ** ((played - 69) / 12)
+    for op in voice.ops:
+        op.output_level, op.amp_mod_sens = 0, 0
+    amps = _body_amplitudes(structure)
+    for slot, stack, amp in zip(ops, structure.stacks, amps, strict=False):
+        if stack is None or amp <= 0:
+            continue
+        carrier = voice.ops[slot.carrier - 1]
+        # a carrier sounds at half its gain; its body is the EG's L2 (the level after the decay)
+        plan = plan_envelope(analysis, output_level_for_gain(2.0 * amp), hold)
+        carrier.output_level = output_level_for_gain(2.0 * amp, level=plan.carrier_levels[1])
+        carrier.rates, carrier.levels = plan.carrier_rates, plan.carrier_levels
+        if tune_ratios:
+            carrier.mode = 0
+            carrier.coarse, carrier.fine, carrier.detune = tune(stack.c * f0, played)
+        if slot.feedback and stack.feedback:
+            voice.feedback = int(stack.feedback)
+        if slot.modulator is not None and stack.m is not None and stack.index > 0:
+            mod = voice.ops[slot.modulator - 1]
+            mod.output_level = output_level_for_gain(stack.index / (2 * math.pi))
+            mod.rates, mod.levels = plan.modulator_rates, plan.modulator_levels
+            if tune_ratios:
+                mod.mode = 0
+                mod.coarse, mod.fine, mod.detune = tune(stack.m * f0, played)
+    return voice
+
+
+# ---- fm2 ----------------------------------------------------------------------------------------
+
+
+def fm2_values(structure: Structure, analysis: TargetAnalysis, duration: float, hold: float | None) -> dict:
+    """Physical values of the ``fm2`` synth (ratio, index, gain, ADSR, index depth) for one stack."""
+    stack = next((s for s in structure.stacks if s is not None), Stack(1.0, 1.0))
+    env = analysis.envelope
+    off = note_off_time(duration, hold)
+    release = env.release if env.release is not None and env.note_off <= off + 0.02 else None
+    if release is None:  # sustaining past the note-off: release as slowly as the body decays
+        release = 60.0 / max(-env.sustain_slope, 30.0)
+    sustain = 10.0 ** (-max(0.0, env.peak_db - env.sustain_db) / 20.0)
+    amp = _body_amplitudes(Structure([stack]))[0] / max(sustain, 1e-3)
+    if amp <= 0:  # no stack fitted: the level of a sine at the peak
+        amp = 10.0 ** (env.peak_db / 20.0) * math.sqrt(2.0)
+    return {
+        "ratio": stack.m if stack.m is not None else 1.0,
+        "index": stack.index if stack.m is not None else 0.0,
+        "gain": amp,
+        "attack": max(env.attack, 0.002),
+        "decay": max(env.decay, 0.01),
+        "sustain": sustain,
+        "release": release,
+        "index_depth": 0.0,
+    }

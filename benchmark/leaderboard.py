@@ -24,7 +24,7 @@ from benchmark.tracking import quiet_mlflow, resolve_uri, with_retry
 from soundmatch.errors import UserError
 
 DEFAULT_GROUPS = ["suite", "synth", "loss", "solver"]
-DEFAULT_METRICS = ["lsd", "mss", "param_error", "fad", "renders", "seconds"]
+DEFAULT_METRICS = ["match_distance", "lsd", "pitch_error_cents", "param_error", "fad", "renders", "seconds"]
 LEVEL_FILTER = "tags.`soundmatch.level` = '{level}' and attributes.status = 'FINISHED'"
 
 

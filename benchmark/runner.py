@@ -24,7 +24,7 @@ from benchmark.progress import ProgressView
 from benchmark.targets import SuiteContext, suite_registry
 from benchmark.targets.synthetic import synth_preset
 from benchmark.tracking import INVOCATION_ENV, Tracker, flatten, resolve_uri
-from metrics.base import Evaluation, loss_registry, metric_registry
+from metrics.base import Evaluation, bind_metric, loss_registry, metric_backends, metric_registry
 from solvers.base import Budget, BudgetExhausted, Problem, Result, Target, Task, solver_registry
 from soundmatch.errors import UserError
 from soundmatch.registry import Registry
@@ -153,10 +153,12 @@ def score(
     x: torch.Tensor,
     metric_names: list[str],
     controls: dict[str, torch.Tensor] | None = None,
+    metric_options: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[dict[str, float | None], torch.Tensor]:
     """Re-evaluate ``x`` (no budget spent) and compute every metric; returns metrics and audio.
 
     With ``controls`` (a solver's time-varying match, ``Result.controls``) their render is scored instead.
+    ``metric_options``: per metric name, the keyword options it is called with.
     """
     with torch.no_grad():
         if controls is not None:
@@ -178,8 +180,9 @@ def score(
     if math.isnan(loss):  # a NaN match is a fault of the run; an infinite loss is a (bad) result
         raise FloatingPointError("the loss of the returned parameters is NaN")
     values: dict[str, float | None] = {"loss": loss}
+    options = metric_options or {}
     for name in metric_names:
-        values[name] = metric_registry.get(name)(ev)
+        values[name] = bind_metric(name, options.get(name))(ev)
     return values, audio[0].cpu()
 
 
@@ -198,6 +201,8 @@ def run(cfg: DictConfig) -> RunOutcome:
     # suite-level metrics (fad) see every match and target once, at the end; built now to fail early
     suite_metrics = _suite_metrics(cfg, metric_names)
     metric_names = [m for m in metric_names if m not in suite_metrics]
+    for m in metric_names:
+        bind_metric(m, _metric_options(cfg).get(m))  # an unknown option fails before any work
     budget = Budget(cfg.budget.renders, cfg.budget.seconds)
     note = Note(float(cfg.note.pitch), int(cfg.note.velocity))
     ctx = SuiteContext(synth, int(cfg.sample_rate), float(cfg.duration), note, device)
@@ -253,6 +258,7 @@ def run(cfg: DictConfig) -> RunOutcome:
         "soundmatch.config_hash": chash,
         "soundmatch.code_version": code_version(),
         "soundmatch.invocation": os.environ.get(INVOCATION_ENV, ""),
+        **{f"soundmatch.backend.{k}": v for k, v in metric_backends().items()},
     }
     outcomes: list[TargetOutcome] = []
     failed: list[str] = []
@@ -373,7 +379,7 @@ def _run_target(
     t0 = time.perf_counter()
     x, info = solve_one(solver, problem)
     seconds = time.perf_counter() - t0
-    values, match = score(problem, x, metric_names, info.pop("controls", None))
+    values, match = score(problem, x, metric_names, info.pop("controls", None), _metric_options(cfg))
     values.update(renders=float(problem.renders), backwards=float(problem.backwards))
     values["seconds"] = seconds
     extra = info.pop("metrics", None) or {}  # a solver's own figures (e.g. inference_seconds)
@@ -424,10 +430,16 @@ def _log_target(
         tracker.log_artifacts(run_id, folder)
 
 
-def _suite_metrics(cfg: DictConfig, metric_names: list[str]) -> dict[str, Any]:
-    """The metrics marked ``suite_level``, built with their ``metric_options.<name>`` options."""
+def _metric_options(cfg: DictConfig) -> dict[str, dict[str, Any]]:
+    """``metric_options`` as plain dicts, per metric name."""
     options = OmegaConf.to_container(cfg.get("metric_options") or {}, resolve=True)
     assert isinstance(options, dict)
+    return {str(k): dict(v or {}) for k, v in options.items()}
+
+
+def _suite_metrics(cfg: DictConfig, metric_names: list[str]) -> dict[str, Any]:
+    """The metrics marked ``suite_level``, built with their ``metric_options.<name>`` options."""
+    options = _metric_options(cfg)
     built: dict[str, Any] = {}
     for name in metric_names:
         factory = metric_registry.get(name)

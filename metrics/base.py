@@ -73,3 +73,35 @@ class Evaluation:
     pred_params: np.ndarray | None = None
     target_params: np.ndarray | None = None
     note_hz: float | None = None
+
+
+def bind_metric(name: str, options: dict[str, Any] | None = None) -> Callable[[Evaluation], float | None]:
+    """``metric_registry[name]`` with its ``metric_options.<name>`` keyword options applied.
+
+    Every per-match metric is a function ``metric(ev, **options)``; an option it
+    does not take is one clear line naming the metric and the options it has.
+    """
+    import functools
+    import inspect
+
+    fn = metric_registry.get(name)
+    options = dict(options or {})
+    if not options:
+        return fn
+    accepted = [p for p in inspect.signature(fn).parameters if p != "ev"]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        from soundmatch.errors import UserError
+
+        has = ", ".join(accepted) if accepted else "none"
+        raise UserError(
+            f"metric_options.{name}.{unknown[0]}: metric '{name}' has no such option (options: {has})"
+        )
+    return functools.partial(fn, **options)
+
+
+def metric_backends() -> dict[str, str]:
+    """Which implementation each backend-dependent metric uses on this machine (to log with values)."""
+    from analysis.pitch import resolve_backend
+
+    return {"pitch": resolve_backend("auto")}

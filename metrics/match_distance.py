@@ -110,6 +110,8 @@ def pitch_penalty_db(interval_cents: float | None) -> float:
 
 def match_components(ev: Evaluation, range_db: float = LSD_RANGE_DB) -> dict[str, float | None]:
     """The three terms of :func:`match_distance`: ``level_db`` (signed), ``timbre_db``, ``pitch_cents``."""
+    if np.array_equal(ev.pred, ev.target):
+        return {"level_db": 0.0, "timbre_db": 0.0, "pitch_cents": 0.0}
     level = level_difference_db(ev.pred, ev.target)
     pred = np.asarray(ev.pred, dtype=np.float64)
     if np.any(pred):

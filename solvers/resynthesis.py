@@ -32,8 +32,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from metrics.loudness import LOUDNESS_FLOOR_DB, loudness_envelope
 from analysis.pitch import pyin_track
+from metrics.loudness import LOUDNESS_FLOOR_DB, loudness_envelope
 from solvers.base import Problem, Result, Solver, Target, Task
 from solvers.encoder import audio_digest, target_sources
 from solvers.learning import Stopwatch, cached_fit, fit_key, training_metrics

@@ -1,0 +1,159 @@
+"""The yardstick: f0 analysis, level-relative spectral metrics, match_distance, the ladder, score."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from analysis.harmonics import harmonic_amplitudes
+from analysis.pitch import cents, estimate_f0, octave_check
+from benchmark.cli import main
+from metrics.base import Evaluation, bind_metric, loss_registry, metric_registry
+from metrics.lsd import log_spectral_distance
+from metrics.match_distance import match_components
+from soundmatch.errors import UserError
+
+SR = 16000
+
+
+def harmonic_tone(f0: float, seconds: float = 1.0, amps=(1.0, 0.5, 0.3, 0.2, 0.1), level: float = 0.3):
+    """A steady harmonic tone with a 20 ms fade-in/out, peak about ``level``."""
+    t = np.arange(int(SR * seconds)) / SR
+    x = sum(a * np.sin(2 * np.pi * (h + 1) * f0 * t + h) for h, a in enumerate(amps) if (h + 1) * f0 < SR / 2)
+    ramp = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.02)
+    return (level * x * ramp / np.abs(x).max()).astype(np.float32)
+
+
+@pytest.mark.parametrize("f0", [65.4, 220.0, 261.63, 466.16, 1046.5])
+def test_estimate_f0_is_precise_on_harmonic_tones(f0):
+    est = estimate_f0(harmonic_tone(f0), SR)
+    assert est.hz is not None and abs(cents(est.hz, f0)) < 2.0, (est.hz, est.backend)
+    assert est.backend.endswith("+harmonics")
+
+
+def test_octave_check_moves_a_wrong_octave_back():
+    tone = harmonic_tone(220.0)
+    assert octave_check(tone, SR, 220.0) == 0
+    assert octave_check(tone, SR, 440.0) == -1  # read an octave high: odd multiples of 220 sound
+    assert octave_check(tone, SR, 110.0) == 1  # read an octave low: no odd multiples of 110
+
+
+def test_metadata_fixes_the_octave_and_the_tracker_refines_it():
+    tone = harmonic_tone(220.0 * 2 ** (30 / 1200))  # 30 cents sharp of A3
+    est = estimate_f0(tone, SR, hint_midi=57.0)
+    assert est.backend.startswith("metadata")
+    assert abs(cents(est.hz, 220.0) - 30.0) < 2.0
+
+
+def test_lsd_floors_relative_to_the_target():
+    tone = harmonic_tone(440.0, level=0.9)  # loudest bin about -8 dB
+    hiss = np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 1e-3  # about -91 dB per bin
+    assert log_spectral_distance(tone + hiss, tone, range_db=60.0) < 0.5  # floor 60 dB under the tone
+    assert log_spectral_distance(tone + 30 * hiss, tone, range_db=60.0) > 1.0  # hiss above the floor counts
+    assert log_spectral_distance(tone + hiss, tone, range_db=None) > 5.0  # lsd_abs counts the floor
+    assert 0.5 < log_spectral_distance(0.5 * tone, tone) <= 20 * math.log10(2) + 0.01  # bins over the floor
+
+
+def _ev(pred, target, note_hz=None):
+    return Evaluation(pred=np.asarray(pred, np.float32), target=target, sample_rate=SR, note_hz=note_hz)
+
+
+def test_match_distance_orders_known_cases():
+    target = harmonic_tone(261.63)
+    t = np.arange(SR) / SR
+    rng = np.random.default_rng(1)
+    env = np.abs(target).max() * np.minimum(1.0, np.minimum(t, t[::-1]) / 0.02)
+    cases = [
+        target,
+        0.5 * target,  # -6 dB
+        harmonic_tone(261.63 * 2 ** (1 / 12)),  # a semitone sharp
+        harmonic_tone(523.25),  # an octave up
+        (env * rng.standard_normal(SR) * 0.3).astype(np.float32),  # noise
+        np.zeros(SR, np.float32),  # silence
+    ]
+    md = metric_registry.get("match_distance")
+    values = [md(_ev(c, target)) for c in cases]
+    assert values[0] == 0.0
+    assert values[1] == pytest.approx(6.02, abs=0.3)  # a gain costs its dB
+    assert values == sorted(values) and len(set(values)) == len(values), values
+    parts = match_components(_ev(cases[3], target))
+    assert parts["pitch_cents"] == pytest.approx(1200.0, abs=5.0)
+
+
+def test_harmonic_amplitude_error_reads_a_changed_harmonic():
+    target = harmonic_tone(220.0, amps=(1.0, 0.5, 0.3))
+    louder_second = harmonic_tone(220.0, amps=(1.0, 1.0, 0.3))
+    err = metric_registry.get("harmonic_amplitude_error")
+    assert err(_ev(target, target)) == 0.0
+    changed = err(_ev(louder_second * (np.abs(target).max() / np.abs(louder_second).max()), target))
+    assert 1.0 < changed < 8.0
+    a, freqs = harmonic_amplitudes(target, SR, 220.0, 3)
+    assert np.allclose(freqs, [220, 440, 660])
+    mid = a[len(a) // 2]
+    assert 20 * np.log10(mid[0] / mid[1]) == pytest.approx(20 * np.log10(2), abs=0.5)
+
+
+def test_metric_options_are_checked():
+    assert bind_metric("lsd", {"range_db": 60.0})(_ev(harmonic_tone(440), harmonic_tone(440))) == 0.0
+    with pytest.raises(UserError, match="metric 'lsd' has no such option"):
+        bind_metric("lsd", {"bogus": 1})
+
+
+def test_spectral_match_loss_is_zero_for_identical_and_differentiable():
+    loss = loss_registry.create("spectral_match", sample_rate=SR)
+    target = torch.from_numpy(harmonic_tone(330.0))[None]
+    assert float(loss(target, target)[0]) == pytest.approx(0.0, abs=1e-4)
+    pred = (0.5 * target).clone().requires_grad_(True)
+    value = loss(pred, target)
+    value.sum().backward()
+    assert float(value[0]) > 1.0 and torch.isfinite(pred.grad).all()
+    off = torch.from_numpy(harmonic_tone(330.0 * 2 ** (1 / 12)))[None]
+    octave = torch.from_numpy(harmonic_tone(660.0))[None]
+    assert float(loss(off, target)[0]) < float(loss(octave, target)[0])
+
+
+def test_calibrate_small_ladder(tmp_path, capsys):
+    rc = main([
+        "calibrate", "notes=3", "metrics=match_distance,lsd_abs", "losses=none", f"results_dir={tmp_path}",
+    ])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "match_distance" in out and "worst pair" in out
+    table = (tmp_path / "calibrate.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| match_distance"))
+    tau = float(row.split("|")[3].split()[0])
+    assert tau > 0.9, row
+    lines = (tmp_path / "calibrate.csv").read_text().splitlines()
+    assert lines[0].startswith("name,kind,note,identical") and len(lines) == 1 + 2 * 3
+    assert main(["calibrate", "metrics=nope"]) == 2
+
+
+def test_score_a_file_against_itself_is_zero(tmp_path, capsys):
+    a = tmp_path / "a.wav"
+    sf.write(a, harmonic_tone(440.0), SR)
+    assert main(["score", str(a), str(a), "format=json"]) == 0
+    scores = json.loads(capsys.readouterr().out)["scores"][0]
+    distances = {k: v for k, v in scores.items() if k != "match"}
+    assert "match_distance" in distances and "lsd" in distances
+    assert all(abs(v) < 1e-6 for v in distances.values() if v is not None), distances  # float rounding
+
+
+def test_score_pairs_folders_by_name(tmp_path, capsys):
+    (tmp_path / "t").mkdir()
+    (tmp_path / "m").mkdir()
+    sf.write(tmp_path / "t" / "x.wav", harmonic_tone(440.0), SR)
+    sf.write(tmp_path / "m" / "x.flac", 0.5 * harmonic_tone(440.0), SR)
+    sf.write(tmp_path / "t" / "y.wav", harmonic_tone(330.0), SR)
+    rc = main(["score", str(tmp_path / "t"), str(tmp_path / "m"), "metrics=match_distance,lsd"])
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "x" in captured.out and "no match for 1 target" in captured.err
+    row = next(line for line in captured.out.splitlines() if line.startswith("x "))
+    assert float(row.split()[1]) == pytest.approx(6.02, abs=0.3)
+    assert main(["score", str(tmp_path / "t"), str(tmp_path / "t" / "x.wav")]) == 2
+    assert main(["score", str(tmp_path / "nope.wav"), str(tmp_path / "t" / "x.wav")]) == 2

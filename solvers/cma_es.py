@@ -27,10 +27,11 @@ import numpy as np
 import torch
 
 from solvers.base import BudgetExhausted, Problem, Result, Solver, solver_registry
+from solvers.starts import start_points
 from soundmatch.errors import UserError
 
 RESTARTS = ("ipop", "bipop", "none")
-STARTS = ("random", "center", "sample")
+STARTS = ("random", "center", "sample", "analysis")
 
 
 @dataclass
@@ -54,8 +55,9 @@ class CMAES(Solver):
         restarts: "ipop", "bipop" or "none" (see the module docstring).
         max_restarts: cap on restarts (the budget usually ends the run first).
         x0: where each run starts: "random" (a uniform point, new at each run),
-            "center" (0.5 everywhere) or "sample" (a draw from ``synth.sample``,
-            the synth's musically plausible prior).
+            "center" (0.5 everywhere), "sample" (a draw from ``synth.sample``,
+            the synth's musically plausible prior) or "analysis" (fm_match's analytic
+            start read from the target, :mod:`solvers.starts`; no render spent).
         max_popsize: IPOP doubling stops growing past this size (None: no cap).
         options: further options for ``cma.CMAEvolutionStrategy`` (e.g. ``{"tolfun": 1e-6}``,
             when a run should end, and so restart, sooner); bounds, popsize and seed are set here.
@@ -121,6 +123,8 @@ class CMAES(Solver):
             return np.full(problem.dim, 0.5)
         if self.x0 == "sample":
             return problem.synth.sample(1, problem.generator)[0].double().clamp(0, 1).numpy()
+        if self.x0 == "analysis":
+            return start_points(problem, "analysis", 1)[0].double().numpy()
         return torch.rand(problem.dim, generator=problem.generator).double().numpy()
 
     @staticmethod

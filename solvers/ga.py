@@ -27,11 +27,12 @@ import torch
 from torch import Tensor
 
 from solvers.base import BudgetExhausted, Problem, Result, Solver, solver_registry
+from solvers.starts import start_points
 from soundmatch.errors import UserError
 
 CROSSOVERS = ("blx", "sbx")
 MUTATIONS = ("gaussian", "polynomial")
-INITS = ("uniform", "sample")
+INITS = ("uniform", "sample", "analysis")
 
 
 @solver_registry.register("ga")
@@ -52,7 +53,8 @@ class GeneticAlgorithm(Solver):
         mutation_rate: per-gene mutation probability; None -> 1 / D.
         mutation_sigma: Gaussian mutation's standard deviation, unit-cube units.
         mutation_eta: polynomial mutation's distribution index.
-        init: first population: "uniform" in the cube or "sample" (``synth.sample``).
+        init: first population: "uniform" in the cube, "sample" (``synth.sample``) or
+            "analysis" (fm_match's analytic starts read from the target, :mod:`solvers.starts`).
     """
 
     population: int = 64
@@ -93,6 +95,8 @@ class GeneticAlgorithm(Solver):
         gen = problem.generator
         if self.init == "sample":
             pop = problem.synth.sample(self.population, gen).float().clamp(0, 1)
+        elif self.init == "analysis":
+            pop = start_points(problem, "analysis", self.population)
         else:
             pop = torch.rand(self.population, problem.dim, generator=gen)
         generations = 0

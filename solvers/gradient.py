@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from solvers.base import BudgetExhausted, Problem, Result, Solver, solver_registry
+from solvers.starts import check_start, start_points
 from soundmatch.errors import UserError
 
 SCHEDULES = ("constant", "cosine", "exponential")
@@ -60,6 +61,9 @@ class GradientSolver(Solver):
         restarts: start fresh random points when every start has stopped.
         surrogate: use the synth's complex-exponential surrogate (see above).
         surrogate_check: steps between true evaluations of the surrogate's points.
+        x0: where the first round starts when no ``x0`` is passed to ``solve``: "random"
+            (uniform) or "analysis" (fm_match's analytic starts read from the target,
+            :mod:`solvers.starts`; no render spent); restarts are random.
         momentum: SGD only.
         history: L-BFGS only, the history size.
     """
@@ -75,6 +79,7 @@ class GradientSolver(Solver):
     restarts: bool = True
     surrogate: bool = False
     surrogate_check: int = 25
+    x0: str = "random"
 
     optimizer: ClassVar[str] = "adam"
 
@@ -85,6 +90,7 @@ class GradientSolver(Solver):
             raise UserError(f"solver.reparam must be one of {', '.join(REPARAMS)}, got '{self.reparam}'")
         if self.starts < 1:
             raise UserError(f"solver.starts must be >= 1, got {self.starts}")
+        check_start("x0", self.x0, ("random", "analysis"))
 
     # --- the pieces that differ between variants ---------------------------------------
     def make_optimizer(self, param: Tensor) -> torch.optim.Optimizer:
@@ -110,6 +116,8 @@ class GradientSolver(Solver):
             self._check_surrogate(problem)
         info: dict[str, Any] = {"rounds": 0, "early_stops": 0}
         starts = None if x0 is None else x0.detach().reshape(-1, problem.dim).float().cpu()
+        if starts is None and self.x0 == "analysis":
+            starts = start_points(problem, "analysis", self.starts)
         try:
             while not problem.exhausted:
                 if starts is None:

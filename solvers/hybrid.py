@@ -37,12 +37,16 @@ class Hybrid(Solver):
         explore: the stage-1 solver's config, ``{"name": "cma", **options}``.
         polish: the stage-2 solver's config, ``{"name": "adam", **options}``; it must
             accept ``solve(problem, x0=...)``.
+        x0: "analysis" starts the black-box stage from fm_match's analytic start read
+            from the target (its ``x0``, or ``init`` for ga, set to "analysis" unless its
+            config sets it); null leaves the stage's own start.
     """
 
     split: float = 0.7
     top_k: int = 4
     explore: dict[str, Any] = field(default_factory=lambda: {"name": "cma"})
     polish: dict[str, Any] = field(default_factory=lambda: {"name": "adam"})
+    x0: str | None = None
 
     name = "hybrid"
 
@@ -51,7 +55,9 @@ class Hybrid(Solver):
             raise UserError(f"solver.split must be in (0, 1), got {self.split}")
         if self.top_k < 1:
             raise UserError(f"solver.top_k must be >= 1, got {self.top_k}")
-        self._explorer = _stage(self.explore, "explore")
+        if self.x0 not in (None, "analysis"):
+            raise UserError(f"solver.x0 must be analysis or null for hybrid, got '{self.x0}'")
+        self._explorer = _stage(_seeded(self.explore) if self.x0 == "analysis" else self.explore, "explore")
         self._polisher = _stage(self.polish, "polish")
         if "x0" not in inspect.signature(self._polisher.solve).parameters:
             raise UserError(
@@ -92,6 +98,19 @@ class Hybrid(Solver):
             pass
         info = {"explore_renders": explored, "polish_renders": problem.renders - explored}
         return Result(problem.best_x, info={**info, "starts": starts.shape[0]})
+
+
+def _seeded(config: dict[str, Any]) -> dict[str, Any]:
+    """The explore stage's config starting from the analysis: its ``x0`` (``init`` for ga)."""
+    from dataclasses import fields
+
+    factory = solver_registry.get(str(config.get("name")))
+    names = {f.name for f in fields(factory)} if hasattr(factory, "__dataclass_fields__") else set()
+    key = "x0" if "x0" in names else "init" if "init" in names else None
+    if key is None:
+        name = config.get("name")
+        raise UserError(f"solver.explore.name='{name}' cannot start from the analysis (solver.x0)")
+    return {key: "analysis", **config}
 
 
 def _stage(config: dict[str, Any], key: str) -> Solver:

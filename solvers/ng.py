@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from solvers.base import BudgetExhausted, Problem, Result, Solver, solver_registry
+from solvers.starts import check_start, start_points
 from soundmatch.errors import UserError
 from synths.base import ParamSpec
 
@@ -46,10 +47,13 @@ class Nevergrad(Solver):
         optimizer: a name from ``nevergrad.optimizers.registry`` (NGOpt, TwoPointsDE,
             PSO, OnePlusOne, DiscreteLenglerOnePlusOne, CMA ...).
         batch_size: candidates asked and rendered together (nevergrad's num_workers).
+        x0: where the continuous parameters start: "center" (0.5) or "analysis" (fm_match's
+            analytic start read from the target, :mod:`solvers.starts`; no render spent).
     """
 
     optimizer: str = "NGOpt"
     batch_size: int = 16
+    x0: str = "center"
 
     name = "ng"
 
@@ -64,10 +68,12 @@ class Nevergrad(Solver):
             )
         if self.batch_size < 1:
             raise UserError(f"solver.batch_size must be >= 1, got {self.batch_size}")
+        check_start("x0", self.x0, ("center", "analysis"))
 
     def solve(self, problem: Problem) -> Result:
         space = SpecSpace(problem.spec)
-        param = space.parametrization()
+        start = start_points(problem, "analysis", 1)[0] if self.x0 == "analysis" else None
+        param = space.parametrization(start)
         seed = int(torch.randint(0, 2**31, (1,), generator=problem.generator))
         param.random_state = np.random.RandomState(seed)
         opt, workers = self._make(param, problem.remaining)
@@ -111,12 +117,15 @@ class SpecSpace:
         self.continuous = spec.continuous_indices
         self.categorical = {i: len(spec.params[i].choices or ()) for i in spec.categorical_indices}
 
-    def parametrization(self) -> Any:
+    def parametrization(self, start: torch.Tensor | None = None) -> Any:
+        """The nevergrad space; its continuous part starts at ``start[D]``'s values (default 0.5)."""
         import nevergrad as ng
 
         parts: dict[str, Any] = {}
         if self.continuous:
             init = np.full(len(self.continuous), 0.5)
+            if start is not None:  # inside the bounds, where nevergrad's init must lie
+                init = start[self.continuous].double().clamp(1e-6, 1 - 1e-6).numpy()
             parts["continuous"] = ng.p.Array(init=init, lower=0.0, upper=1.0)
         for i, n in self.categorical.items():
             parts[f"choice_{i}"] = ng.p.Choice(list(range(n)))

@@ -467,7 +467,12 @@ def _log_suite_metrics(
     preds = [o.match.numpy() for o in done]  # type: ignore[union-attr]
     refs = [audio[o.target].audio.cpu().numpy() for o in done]
     rate = audio[done[0].target].sample_rate
-    values: dict[str, float | None] = {name: m(preds, refs, rate) for name, m in metrics.items()}
+    values: dict[str, float | None] = {}
+    for name, metric in metrics.items():
+        values[name] = metric(preds, refs, rate)
+        interval = getattr(metric, "interval", None)  # e.g. fad's bootstrap interval over clips
+        if interval is not None:
+            values[f"{name}_low"], values[f"{name}_high"] = interval
     values["suite_metric_targets"] = float(len(done))
     tracker.log_metrics(run_id, values)
     return values

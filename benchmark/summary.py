@@ -40,9 +40,25 @@ def print_summary(cfg: DictConfig, outcome: RunOutcome) -> None:
     table.add_row("mean", *means, style="bold")
     console.print(table)
     if outcome.suite_metrics:
-        values = ", ".join(f"{k} {fmt(v)}" for k, v in outcome.suite_metrics.items())
-        console.print(f"over the whole suite: {values}")
+        console.print(f"over the whole suite: {suite_line(outcome.suite_metrics, fmt)}")
     console.print(
         f"results: {outcome.tracking_uri} (experiment '{outcome.experiment}', "
         f"run {outcome.parent_run_id}); compare with `python -m benchmark leaderboard`"
     )
+
+
+def suite_line(values: dict[str, float | None], fmt) -> str:
+    """``fad 0.94 [0.80, 1.10], suite_metric_targets 8``: a value with its ``_low``/``_high``
+    interval is printed with the digits the interval supports."""
+    from metrics.fad import significant
+
+    parts = []
+    for key, value in values.items():
+        if key.endswith(("_low", "_high")):
+            continue
+        low, high = values.get(f"{key}_low"), values.get(f"{key}_high")
+        if value is not None and low is not None and high is not None:
+            parts.append(f"{key} {significant(value, low, high)}")
+        else:
+            parts.append(f"{key} {fmt(value)}")
+    return ", ".join(parts)

@@ -200,3 +200,16 @@ def test_vggish_and_panns_architectures_and_front_end(tmp_path) -> None:
     (tmp_path / "junk.pth").write_text("junk")
     with pytest.raises(UserError, match="cannot read"):
         metric_registry.create("fad", embedding="panns", weights=str(tmp_path / "junk.pth"))
+
+
+def test_fad_infinity_removes_the_small_sample_bias() -> None:
+    from metrics.fad import fad_infinity
+
+    rng = np.random.default_rng(3)
+    dim = 32
+    reference = rng.standard_normal((20000, dim))
+    few = 1.2 * rng.standard_normal((120, dim))  # N(0, 1.44 I): true FAD = 32 (1.2 - 1)^2 = 1.28
+    plain = frechet_distance(*gaussian_stats(few), *gaussian_stats(reference))
+    extrapolated = fad_infinity(few, reference, np.random.default_rng(0))
+    assert abs(extrapolated - 1.28) < abs(plain - 1.28)
+    assert abs(extrapolated - 1.28) < 0.9  # plain FAD: about 3 too high

@@ -18,6 +18,15 @@ direction s = +-1, the prediction sits at ``f_t * 2**(s c / 1200)`` and the
   dL/df is exactly 0 (no information). The oscillators are band-limited
   (:mod:`synths.oscillators`), so the frequency gradient is real for every waveform.
 
+``protocols=ours,diffmoog`` (the default runs both): in *ours* the prediction
+sits c cents from the target, as above; in *diffmoog* (the published protocol)
+the prediction's frequency is drawn independently of the target's (same
+log-uniform law), the perturbed prediction lies c cents further from the
+target than the prediction, and the gradient sign is read at the prediction.
+DiffMoog's Table 1 values that REFERENCE.md transcribes (Wasserstein-time
+accuracy 0.748 on squares and 0.715 on saws at 600 cents) are printed beside
+ours in a "published" column; the others are not transcribed there, shown "-".
+
 Each accuracy is a mean over trials with a percentile-bootstrap 95% interval
 (2000 resamples). 0.5 is chance. Losses are given as ``name`` or
 ``name:key=value:key=value`` (options of that loss, values in YAML), e.g.
@@ -56,6 +65,9 @@ DEFAULT_LOSSES = [
 ]
 F_LOW, F_HIGH = 30.0, 4000.0  # Hz, DiffMoog's frequency range
 BOOTSTRAP = 2000
+PROTOCOLS = ("ours", "diffmoog")
+# DiffMoog (Uzrad et al. 2024) Table 1, as transcribed in REFERENCE.md: (loss, waveform, cents) -> accuracy
+PUBLISHED = {("wasserstein_time", "square", 600.0): 0.748, ("wasserstein_time", "saw", 600.0): 0.715}
 
 
 def _word_list(value: str) -> list[str]:
@@ -80,6 +92,7 @@ OPTIONS = [
     Option("waveforms", _word_list, ["sine", "square", "saw"], f"from {', '.join(WAVEFORMS)}"),
     Option("trials", integer(1), 1000, "trials per loss and waveform"),
     Option("cents", _number_list, [300.0, 600.0], "perturbations in cents"),
+    Option("protocols", _word_list, ["ours", "diffmoog"], "ours and/or diffmoog (see the docstring)"),
     Option("sample_rate", integer(8000), 16000, "Hz"),
     Option("duration", number(above=0.0), 0.25, "seconds per signal"),
     Option("seed", integer(0), 0, "seeds the trials and the bootstrap"),
@@ -108,6 +121,7 @@ class StudyRow:
 
     loss: str
     waveform: str
+    protocol: str = "ours"
     finite_difference: dict[float, Accuracy] = field(default_factory=dict)
     gradient_sign: dict[float, Accuracy] = field(default_factory=dict)
     seconds: float = 0.0
@@ -120,7 +134,8 @@ class Trials:
     freq: torch.Tensor  # Hz
     amplitude: torch.Tensor
     phase: torch.Tensor  # cycles
-    direction: torch.Tensor  # +1 / -1: which side of the target the predictions lie
+    direction: torch.Tensor  # +1 / -1: which side of the target the predictions lie (ours)
+    pred_freq: torch.Tensor  # Hz, drawn independently of freq (diffmoog)
 
     @staticmethod
     def draw(n: int, seed: int) -> Trials:
@@ -129,10 +144,12 @@ class Trials:
         amplitude = 10.0 ** (-2.5 * torch.rand(n, generator=g, dtype=torch.float64))
         phase = torch.rand(n, generator=g, dtype=torch.float64)
         direction = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0).double()
-        return Trials(freq, amplitude, phase, direction)
+        pred_freq = F_LOW * (F_HIGH / F_LOW) ** torch.rand(n, generator=g, dtype=torch.float64)
+        return Trials(freq, amplitude, phase, direction, pred_freq)
 
     def chunk(self, start: int, stop: int) -> Trials:
-        return Trials(*(t[start:stop] for t in (self.freq, self.amplitude, self.phase, self.direction)))
+        fields = (self.freq, self.amplitude, self.phase, self.direction, self.pred_freq)
+        return Trials(*(t[start:stop] for t in fields))
 
 
 def parse_loss(spec: str, sample_rate: int) -> Loss:
@@ -170,7 +187,8 @@ def _render(
 
 
 def score_chunk(
-    loss: Loss, kind: str, trials: Trials, cents: list[float], sample_rate: int, num_samples: int
+    loss: Loss, kind: str, trials: Trials, cents: list[float], sample_rate: int, num_samples: int,
+    protocol: str = "ours",
 ) -> tuple[dict[float, torch.Tensor], dict[float, torch.Tensor]]:
     """Per-trial finite-difference and gradient-sign scores (1, 0 or 1/2) for each perturbation."""
     with torch.no_grad():
@@ -178,22 +196,27 @@ def score_chunk(
     fd: dict[float, torch.Tensor] = {}
     sign: dict[float, torch.Tensor] = {}
     for c in cents:
-        step = 2.0 ** (trials.direction * c / 1200.0)
-        f_pred = (trials.freq * step).float().requires_grad_(True)
+        if protocol == "diffmoog":  # an independent prediction, the perturbation c cents further away
+            away = torch.where(trials.pred_freq >= trials.freq, 1.0, -1.0).double()
+            start, far = trials.pred_freq, trials.pred_freq * 2.0 ** (away * c / 1200.0)
+        else:  # the prediction c cents from the target, the perturbation c cents further
+            away = trials.direction
+            step = 2.0 ** (away * c / 1200.0)
+            start, far = trials.freq * step, trials.freq * step * step
+        f_pred = start.float().requires_grad_(True)
         loss_pred = loss.compare(_render(kind, trials, f_pred, sample_rate, num_samples), feats)
         (grad,) = torch.autograd.grad(loss_pred.sum(), f_pred)
         with torch.no_grad():
-            f_far = trials.freq * step * step
-            loss_far = loss.compare(_render(kind, trials, f_far, sample_rate, num_samples), feats)
+            loss_far = loss.compare(_render(kind, trials, far, sample_rate, num_samples), feats)
         lp, lf = loss_pred.detach().double(), loss_far.double()
         fd[c] = (lp < lf).double() + 0.5 * (lp == lf).double()
-        # the target lies at -direction from the prediction; -grad points there iff grad * direction > 0
-        toward = grad.double() * trials.direction
+        # the target lies at -away from the prediction; -grad points there iff grad * away > 0
+        toward = grad.double() * away
         sign[c] = (toward > 0).double() + 0.5 * (toward == 0).double()
     return fd, sign
 
 
-def study_cell(values: dict[str, Any], spec: str, kind: str) -> StudyRow:
+def study_cell(values: dict[str, Any], spec: str, kind: str, protocol: str = "ours") -> StudyRow:
     """One loss x waveform; its result depends only on the settings, not on other cells."""
     torch.set_num_threads(int(values.get("threads", 0)) or torch.get_num_threads())
     sr = int(values["sample_rate"])
@@ -201,18 +224,20 @@ def study_cell(values: dict[str, Any], spec: str, kind: str) -> StudyRow:
     loss = parse_loss(spec, sr)
     trials = Trials.draw(int(values["trials"]), derive_seed(int(values["seed"]), "gradcheck", "trials"))
     boot = torch.Generator().manual_seed(derive_seed(int(values["seed"]), "bootstrap", spec, kind) % 2**63)
+    if protocol != "ours":  # the present protocol keeps its bootstrap stream
+        boot.manual_seed(derive_seed(int(values["seed"]), "bootstrap", spec, kind, protocol) % 2**63)
     t0 = time.perf_counter()
     fd_parts: dict[float, list[torch.Tensor]] = {c: [] for c in values["cents"]}
     sign_parts: dict[float, list[torch.Tensor]] = {c: [] for c in values["cents"]}
     batch = int(values["batch"])
     for start in range(0, trials.freq.numel(), batch):
         fd, sign = score_chunk(
-            loss, kind, trials.chunk(start, start + batch), values["cents"], sr, num_samples
+            loss, kind, trials.chunk(start, start + batch), values["cents"], sr, num_samples, protocol
         )
         for c in values["cents"]:
             fd_parts[c].append(fd[c])
             sign_parts[c].append(sign[c])
-    row = StudyRow(spec, kind)
+    row = StudyRow(spec, kind, protocol)
     for c in values["cents"]:
         row.finite_difference[c] = bootstrap(torch.cat(fd_parts[c]), boot)
         row.gradient_sign[c] = bootstrap(torch.cat(sign_parts[c]), boot)
@@ -230,12 +255,16 @@ def run_study(values: dict[str, Any], progress=None) -> list[StudyRow]:
         raise UserError("gradcheck: duration too short; give at least 64 samples (e.g. duration=0.25)")
     for spec in values["losses"]:
         parse_loss(spec, sr)  # fail on a bad loss before any work
-    cells = [(spec, kind) for spec in values["losses"] for kind in values["waveforms"]]
+    protocols = values.get("protocols", ["ours"])
+    for protocol in protocols:
+        if protocol not in PROTOCOLS:
+            raise UserError(f"gradcheck: unknown protocol '{protocol}'; choose from {', '.join(PROTOCOLS)}")
+    cells = [(s, k, p) for p in protocols for s in values["losses"] for k in values["waveforms"]]
     jobs = int(values.get("jobs", 1))
     if jobs <= 1:
         rows = []
-        for spec, kind in cells:
-            rows.append(study_cell(values, spec, kind))
+        for spec, kind, protocol in cells:
+            rows.append(study_cell(values, spec, kind, protocol))
             if progress is not None:
                 progress(rows[-1])
         return rows
@@ -244,7 +273,7 @@ def run_study(values: dict[str, Any], progress=None) -> list[StudyRow]:
 
     # one torch thread per worker: the workers are the parallelism
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(study_cell, {**values, "threads": 1}, spec, kind) for spec, kind in cells]
+        futures = [pool.submit(study_cell, {**values, "threads": 1}, s, k, p) for s, k, p in cells]
         rows = []
         for future in futures:
             rows.append(future.result())
@@ -257,10 +286,20 @@ def _cents_label(c: float) -> str:
     return f"{c:g}c"
 
 
+def published(row: StudyRow, cents: list[float]) -> str:
+    """DiffMoog's published FD accuracies for this row (diffmoog protocol only), or "-"."""
+    if row.protocol != "diffmoog":
+        return "-"
+    found = [f"{_cents_label(c)}: {PUBLISHED[(row.loss, row.waveform, c)]:.3f}"
+             for c in cents if (row.loss, row.waveform, c) in PUBLISHED]
+    return ", ".join(found) or "-"
+
+
 def markdown(rows: list[StudyRow], values: dict[str, Any]) -> str:
     cents = values["cents"]
-    head = ["loss", "waveform"]
+    head = ["loss", "waveform", "protocol"]
     head += [f"FD {_cents_label(c)}" for c in cents] + [f"grad sign {_cents_label(c)}" for c in cents]
+    head += ["published FD"]
     lines = [
         f"Gradient-direction study: {values['trials']} trials per cell, {values['duration']} s at "
         f"{values['sample_rate']} Hz, seed {values['seed']}. Mean accuracy [bootstrap 95% interval]; "
@@ -270,8 +309,9 @@ def markdown(rows: list[StudyRow], values: dict[str, Any]) -> str:
         "|" + "---|" * len(head),
     ]
     for r in rows:
-        cells = [r.loss, r.waveform]
+        cells = [r.loss, r.waveform, r.protocol]
         cells += [str(r.finite_difference[c]) for c in cents] + [str(r.gradient_sign[c]) for c in cents]
+        cells += [published(r, cents)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -284,13 +324,15 @@ def _print_table(rows: list[StudyRow], values: dict[str, Any]) -> None:
     table = Table(title=f"gradient direction ({values['trials']} trials per cell, 95% bootstrap intervals)")
     table.add_column("loss")
     table.add_column("waveform")
+    table.add_column("protocol")
     for c in cents:
         table.add_column(f"FD {_cents_label(c)}", justify="right")
     for c in cents:
         table.add_column(f"grad sign {_cents_label(c)}", justify="right")
+    table.add_column("published FD")
     for r in rows:
         cells = [str(r.finite_difference[c]) for c in cents] + [str(r.gradient_sign[c]) for c in cents]
-        table.add_row(r.loss, r.waveform, *cells)
+        table.add_row(r.loss, r.waveform, r.protocol, *cells, published(r, cents))
     Console().print(table)
 
 
@@ -304,7 +346,7 @@ def _log(rows: list[StudyRow], values: dict[str, Any], table_path: Path) -> str:
         metrics: dict[str, float | None] = {}
         for r in rows:
             for c in values["cents"]:
-                key = f"{r.loss.replace(':', '_').replace('=', '-')}.{r.waveform}.{c:g}c"
+                key = f"{r.loss.replace(':', '_').replace('=', '-')}.{r.waveform}.{r.protocol}.{c:g}c"
                 for kind, acc in (("fd", r.finite_difference[c]), ("grad", r.gradient_sign[c])):
                     metrics[f"{key}.{kind}"] = acc.mean
                     metrics[f"{key}.{kind}_low"] = acc.low

@@ -33,6 +33,22 @@ def test_spectral_ot_points_toward_the_target_on_sines():
     assert float(fd[300.0].mean()) > 0.9 and float(sign[300.0].mean()) > 0.8
 
 
+def test_diffmoog_protocol_draws_the_prediction_independently():
+    trials = Trials.draw(200, 0)
+    cents = (1200 * torch.log2(trials.pred_freq / trials.freq)).abs()
+    assert float(cents.median()) > 1000  # independent log-uniform draws lie octaves apart
+    fd, _ = score_chunk(parse_loss("spectral_ot", 16000), "sine", trials.chunk(0, 24), [600.0], 16000, 4000,
+                        "diffmoog")
+    assert float(fd[600.0].mean()) > 0.8  # moving a lone partial further away costs more transport
+
+
+def test_published_values_are_shown_beside_the_diffmoog_rows():
+    from benchmark.gradcheck import StudyRow, published
+
+    assert published(StudyRow("wasserstein_time", "square", "diffmoog"), [300.0, 600.0]) == "600c: 0.748"
+    assert published(StudyRow("wasserstein_time", "square", "ours"), [600.0]) == "-"
+
+
 def test_gradcheck_command_writes_table_and_mlflow_run(tmp_path, capsys):
     args = [
         "gradcheck",
@@ -44,7 +60,8 @@ def test_gradcheck_command_writes_table_and_mlflow_run(tmp_path, capsys):
     ]
     assert main(args) == 0
     table = (tmp_path / "gradcheck.md").read_text()
-    assert "| spectral_ot:scale=log | saw |" in table and "grad sign 600c" in table
+    assert "| spectral_ot:scale=log | saw | ours |" in table and "grad sign 600c" in table
+    assert "| spectral_ot:scale=log | saw | diffmoog |" in table and "published FD" in table
     assert (tmp_path / "mlflow.db").exists()
     assert main(["gradcheck", "waveforms=noise", f"results_dir={tmp_path}"]) == 2
     assert "unknown waveform" in capsys.readouterr().err

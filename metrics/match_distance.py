@@ -71,7 +71,7 @@ def level_difference_db(pred: np.ndarray, target: np.ndarray) -> float:
     return float(np.clip(10.0 * math.log10(e_p / e_t), -LEVEL_CAP_DB, LEVEL_CAP_DB))
 
 
-def _cached_f0(audio: np.ndarray, sample_rate: int, hint_midi: float | None) -> F0Estimate:
+def cached_f0(audio: np.ndarray, sample_rate: int, hint_midi: float | None) -> F0Estimate:
     key = (hashlib.sha1(np.ascontiguousarray(audio).tobytes()).hexdigest(), sample_rate, hint_midi)
     if key not in _f0_cache:
         _f0_cache[key] = estimate_f0(audio, sample_rate, hint_midi=hint_midi)
@@ -88,12 +88,12 @@ def f0_interval_cents(pred: np.ndarray, target: np.ndarray, sample_rate: int) ->
     without metadata (tracker, octave check, refinement on the harmonics), so
     that a tracker's bias on a kind of sound cancels between target and match.
     """
-    f_t = _cached_f0(np.asarray(target, dtype=np.float32), sample_rate, None)
+    f_t = cached_f0(np.asarray(target, dtype=np.float32), sample_rate, None)
     if f_t.hz is None:
         return None
     if np.array_equal(pred, target):
         return 0.0
-    f_p = _cached_f0(np.asarray(pred, dtype=np.float32), sample_rate, None)
+    f_p = cached_f0(np.asarray(pred, dtype=np.float32), sample_rate, None)
     if f_p.hz is None:
         return UNPITCHED_CENTS
     return min(abs(1200.0 * math.log2(f_p.hz / f_t.hz)), PITCHED_CAP_CENTS)

@@ -14,7 +14,7 @@ from analysis.envelope import segment
 from analysis.harmonics import harmonic_amplitudes, harmonic_noise_ratio
 from analysis.pitch import hz_to_midi
 from metrics.base import Evaluation, metric_registry
-from metrics.match_distance import _cached_f0
+from metrics.match_distance import cached_f0
 
 HARMONICS = 20
 HARMONIC_RANGE_DB = 60.0  # harmonic levels are floored this far under the target's strongest
@@ -23,7 +23,7 @@ SOUNDING_DB = -30.0  # frames within this of the target's loudest count in the n
 
 def _target_f0(ev: Evaluation) -> float | None:
     hint = None if ev.note_hz is None else hz_to_midi(ev.note_hz)
-    return _cached_f0(np.asarray(ev.target, dtype=np.float32), ev.sample_rate, hint).hz
+    return cached_f0(np.asarray(ev.target, dtype=np.float32), ev.sample_rate, hint).hz
 
 
 @metric_registry.register("harmonic_amplitude_error")
@@ -67,7 +67,7 @@ def noise_ratio_error(ev: Evaluation) -> float | None:
     f0_t = _target_f0(ev)
     if f0_t is None:
         return None
-    f0_p = _cached_f0(np.asarray(ev.pred, dtype=np.float32), ev.sample_rate, None).hz or f0_t
+    f0_p = cached_f0(np.asarray(ev.pred, dtype=np.float32), ev.sample_rate, None).hz or f0_t
     nhr_t = harmonic_noise_ratio(ev.target, ev.sample_rate, f0_t)
     nhr_p = harmonic_noise_ratio(ev.pred, ev.sample_rate, f0_p)
     # the frames where the target sounds (same hop for both: frame_size only changes the window)

@@ -7,10 +7,21 @@ from collections import OrderedDict
 
 import numpy as np
 
-from analysis.pitch import MIN_VOICED_FRAMES, cents, f0_track, resolve_backend
+from analysis.pitch import MIN_VOICED_FRAMES, cents, f0_track, hz_to_midi, resolve_backend
 from metrics.base import Evaluation, metric_registry
+from metrics.match_distance import cached_f0
 
 _target_cache: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+
+def fold_to_octave(track: np.ndarray, f0_hz: float | None) -> np.ndarray:
+    """Each frame's f0 moved by whole octaves to lie within half an octave of ``f0_hz`` (None: as is)."""
+    if f0_hz is None:
+        return track
+    with np.errstate(divide="ignore", invalid="ignore"):
+        octaves = np.round(np.log2(f0_hz / track))
+    octaves = np.where(np.isfinite(octaves), octaves, 0.0)
+    return track * 2.0**octaves
 
 
 def _cached_target_track(audio: np.ndarray, sample_rate: int, backend: str) -> tuple[np.ndarray, np.ndarray]:
@@ -36,11 +47,22 @@ def pitch_error_cents(ev: Evaluation, backend: str = "auto") -> float | None:
     used in every such frame, voiced or not, so an unpitched match is
     penalised rather than excused. An octave error costs 1200 cents. None when
     the target has fewer than 3 voiced frames (pitch does not apply).
-    ``backend``: "auto", "crepe" or "pyin" (``metric_options.pitch_error_cents.backend``).
+
+    Octave errors of the tracker are guarded: each track's frames are folded
+    into the octave of that sound's own f0 (:func:`analysis.pitch.estimate_f0`:
+    the target's fixed by its written note when known, the match's checked
+    against its harmonic spectrum), so a tracker that jumps an octave in some
+    frames does not count as an octave error, while a match in the wrong
+    octave still does. ``backend``: "auto", "crepe" or "pyin"
+    (``metric_options.pitch_error_cents.backend``); the one used is tagged on
+    every run (``soundmatch.backend.pitch``).
     """
     backend = resolve_backend(backend)
     f_t, voiced_t = _cached_target_track(ev.target, ev.sample_rate, backend)
     f_p, _ = f0_track(ev.pred, ev.sample_rate, backend)
+    hint = None if ev.note_hz is None else hz_to_midi(ev.note_hz)
+    f_t = fold_to_octave(f_t, cached_f0(np.asarray(ev.target, np.float32), ev.sample_rate, hint).hz)
+    f_p = fold_to_octave(f_p, cached_f0(np.asarray(ev.pred, np.float32), ev.sample_rate, None).hz)
     n = min(len(f_t), len(f_p))
     f_t, f_p, voiced_t = f_t[:n], f_p[:n], voiced_t[:n]
     valid = voiced_t & np.isfinite(f_t) & (f_t > 0) & np.isfinite(f_p) & (f_p > 0)

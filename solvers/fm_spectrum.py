@@ -20,7 +20,8 @@ structures), each index refined on a finer grid; a stack is added only when it
 lowers the error by ``min_gain`` (relative) and ``MIN_GAIN_DB2``, so simple
 spectra get few stacks. The error is the mean squared dB difference over the
 grid up to the highest analysed harmonic, both spectra floored ``FLOOR_DB``
-below the target's strongest partial.
+below the target's strongest partial, the lowest partials weighted up
+(:func:`pitch_weights`).
 """
 
 from __future__ import annotations
@@ -143,18 +144,28 @@ def _db(x: np.ndarray, ref: float) -> np.ndarray:
     return np.maximum(20.0 * np.log10(np.maximum(x, 1e-12) / ref), FLOOR_DB)
 
 
+def pitch_weights(bins: int) -> np.ndarray:
+    """Weights of the grid's bins in the error ``[bins]``: the partials up to 2 f0 count 4 times, up to
+    4 f0 twice, the rest once. Pitch is heard (and tracked) on the low harmonics: a match that gets
+    the bright top right but the bottom wrong reads an octave or more off."""
+    j = np.arange(1, bins + 1)
+    return np.where(j <= 4, 4.0, np.where(j <= 8, 2.0, 1.0))
+
+
 def fit_gains(columns: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Gains ``[N, S]`` (>= 0) and errors ``[N]`` (dB^2) of ``columns [N, S, bins]`` against ``target``.
 
     Least squares on the amplitudes (normal equations, batched over N), negative
-    gains clipped to 0; the error is the mean squared difference of the floored dB spectra.
+    gains clipped to 0; the error is the mean squared difference of the floored dB
+    spectra, weighted by :func:`pitch_weights`.
     """
     gram = np.einsum("nsj,ntj->nst", columns, columns) + 1e-9 * np.eye(columns.shape[1])[None]
     rhs = np.einsum("nsj,j->ns", columns, target)
     gains = np.clip(np.linalg.solve(gram, rhs[..., None])[..., 0], 0.0, None)
     model = np.einsum("ns,nsj->nj", gains, columns)
     ref = float(target.max()) if target.max() > 0 else 1.0
-    err = np.mean((_db(model, ref) - _db(target[None, :], ref)) ** 2, axis=1)
+    w = pitch_weights(len(target))
+    err = ((_db(model, ref) - _db(target[None, :], ref)) ** 2) @ w / w.sum()
     return gains, err
 
 
@@ -169,7 +180,8 @@ def _options(slot: Slot) -> list[Stack]:
 
 def _silence_error(target: np.ndarray) -> float:
     ref = float(target.max()) if target.max() > 0 else 1.0
-    return float(np.mean((FLOOR_DB - _db(target, ref)) ** 2))
+    w = pitch_weights(len(target))
+    return float(((FLOOR_DB - _db(target, ref)) ** 2) @ w / w.sum())
 
 
 class _Search:

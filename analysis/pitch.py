@@ -4,8 +4,9 @@ Trackers make octave errors (pYIN reads some organ and bassoon notes an octave
 low; CREPE some clarinet notes an octave high). :func:`estimate_f0` guards
 against them in this order:
 
-1. metadata first: a known MIDI pitch (``hint_midi``) fixes the octave, the
-   tracker only refines the tuning within it;
+1. metadata first: a known MIDI pitch (``hint_midi``) fixes the octave; the
+   note is tuned on its harmonic peaks within 50 cents of it, and only when
+   none are found there does the tracker refine the tuning within the octave;
 2. otherwise the tracker's median f0 is checked against the long-term
    harmonic spectrum (:func:`octave_check`): half the f0 is taken when the odd
    multiples of that half carry energy (the tracker skipped the true
@@ -183,6 +184,11 @@ def estimate_f0(
     from analysis.harmonics import refine_f0
 
     audio = np.asarray(audio, dtype=np.float32)
+    if hint_midi is not None:
+        # the written note, tuned on its own harmonics (within 50 cents): no tracker needed
+        near = refine_f0(audio, sample_rate, midi_to_hz(hint_midi))
+        if near is not None:
+            return F0Estimate(near, hz_to_midi(near), "metadata+harmonics")
     name = resolve_backend(backend)
     track, voiced = f0_track(audio, sample_rate, name)
     good = voiced & np.isfinite(track) & (track > 0)

@@ -74,8 +74,8 @@ def test_nsynth_filters_pitch_and_metadata(nsynth_dir: Path) -> None:
         "brass_acoustic_000-067-100",
         "string_acoustic_002-055-100",
     ]
-    assert [t.note.pitch for t in targets] == [60, 67, 55]
-    assert targets[0].meta["family"] == "brass" and targets[0].meta["pitch_source"] == "metadata"
+    assert [t.note.pitch for t in targets] == pytest.approx([60, 67, 55], abs=0.05)  # tuned on the audio
+    assert targets[0].meta["family"] == "brass" and targets[0].meta["pitch_source"].startswith("metadata")
     assert targets[0].audio.shape == (8000,) and targets[0].sample_rate == SR
 
 
@@ -154,7 +154,7 @@ def test_urmp_segments_on_silence_with_pitch_from_f0_files(urmp_dir: Path) -> No
     expected_hz = [440.0, 493.88, 587.33, 349.23, 392.0]
     for t, hz in zip(targets, expected_hz, strict=True):
         assert t.note.hz == pytest.approx(hz, rel=1e-3)
-        assert t.meta["pitch_source"] == "metadata" and t.audio.shape == (8000,)
+        assert t.meta["pitch_source"].startswith("metadata") and t.audio.shape == (8000,)
     assert targets[1].meta["offset"] == pytest.approx(1.2, abs=0.021)
     assert targets[0].meta["instrument"] == "vn" and targets[3].meta["piece"] == "02_Solo_tpt"
 
@@ -181,7 +181,7 @@ def test_urmp_bad_layouts(urmp_dir: Path, tmp_path: Path) -> None:
         build({"name": "urmp", "path": str(tmp_path)})
     # without the pitch file, pitch=pyin estimates it instead
     (targets,) = build({"name": "urmp", "path": str(tmp_path), "pitch": "pyin", "max_per_stem": 1})
-    assert targets.note.hz == pytest.approx(220, rel=0.01) and targets.meta["pitch_source"] == "pyin"
+    assert targets.note.hz == pytest.approx(220, rel=0.01) and targets.meta["pitch_source"].startswith("pyin")
 
 
 # --- folder, gm_notes, load_targets ----------------------------------------------------------------
@@ -195,7 +195,8 @@ def test_folder_skips_and_counts_bad_files(tmp_path: Path) -> None:
     suite = suite_registry.create("folder", path=str(tmp_path))
     targets = suite.targets(ctx())
     assert [t.name for t in targets] == ["a", "deep__er__b"]
-    assert targets[0].note.hz == pytest.approx(440, rel=0.01) and targets[0].meta["pitch_source"] == "pyin"
+    assert targets[0].note.hz == pytest.approx(440, rel=0.01)
+    assert targets[0].meta["pitch_source"].split("+")[0] in ("pyin", "crepe")  # tracker, octave-checked
     tags = suite.run_tags()
     assert tags["soundmatch.skipped_files"] == "2"
     assert (
@@ -224,7 +225,9 @@ def test_gm_notes_split_through_load_targets() -> None:
     test = load_targets({"name": "gm_notes", "split": "test"}, duration=0.25)
     assert len(train) + len(test) == 61 and not {t.name for t in train} & {t.name for t in test}
     violin = [t for t in train + test if t.meta["instrument"] == "violin"]
-    assert sorted(t.note.pitch for t in violin) == [57, 69, 81]
+    # the exact f0 (fractional MIDI): the written note tuned on the recording's harmonics
+    assert sorted(t.note.pitch for t in violin) == pytest.approx([57, 69, 81], abs=0.3)
+    assert all(t.meta["pitch_source"] == "metadata+harmonics" for t in violin)
     flutes = load_targets({"name": "gm_notes", "instruments": ["flute"], "normalize": "peak", "level_db": -6})
     assert len(flutes) == 3 and float(flutes[0].audio.abs().max()) == pytest.approx(10 ** (-6 / 20), rel=1e-5)
     with pytest.raises(UserError, match="no instrument 'kazoo'"):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from analysis.pitch import median_pitch
+from analysis.pitch import estimate_f0
 from benchmark.audio import load_audio
 from benchmark.targets.base import SuiteContext, TargetSuite
 from solvers.base import Target
@@ -28,7 +28,7 @@ from synths.base import Note
 
 SPLITS = ("all", "train", "test")
 SPLIT_BY = ("file", "instrument")
-PITCH_MODES = ("auto", "pyin", "config")
+PITCH_MODES = ("auto", "pyin", "metadata", "config")
 
 
 def split_of(key: str, seed: int, test_fraction: float) -> str:
@@ -64,8 +64,12 @@ class RecordedSuite(TargetSuite):
         n: at most this many targets, drawn with ``seed`` (null: all).
         normalize: null (as recorded), "peak" or "rms" (see benchmark.audio.normalize).
         level_db: the peak or RMS level in dBFS that ``normalize`` aims at.
-        pitch: "auto" (the dataset's pitch when known, else pYIN), "pyin" (always
-            estimate), or "config" (the run's ``note.pitch`` for every target).
+        pitch: "auto" (the exact f0 as fractional MIDI: the dataset's pitch tuned on
+            the clip's harmonics when known, else the tracker's reading checked for
+            octave errors; see analysis.pitch.estimate_f0), "pyin" (always estimate,
+            with pYIN), "metadata" (the dataset's written pitch as is), or "config"
+            (the run's ``note.pitch`` for every target). The source is logged as
+            the target's ``pitch_source``.
         trim_db: skip leading silence: start at the first 10 ms frame within this
             many dB of the loudest (e.g. -40); null keeps the file's start.
     """
@@ -108,12 +112,17 @@ class RecordedSuite(TargetSuite):
         """The note the synth plays for this clip, and where its pitch came from."""
         if self.pitch == "config":
             return ctx.note, "config"
-        if clip.pitch is not None and self.pitch == "auto":
-            return Note(float(clip.pitch), int(clip.meta.get("velocity", ctx.note.velocity))), "metadata"
-        estimate = median_pitch(audio, ctx.sample_rate, backend="pyin")
-        if estimate is None or not math.isfinite(estimate):
+        velocity = int(clip.meta.get("velocity", ctx.note.velocity))
+        if clip.pitch is not None and self.pitch == "metadata":
+            return Note(float(clip.pitch), velocity), "metadata"
+        # the exact f0 as fractional MIDI: the written note fixes the octave and the harmonics tune it;
+        # without one, the tracker's reading is checked against the harmonic spectrum for octave errors
+        hint = float(clip.pitch) if clip.pitch is not None and self.pitch == "auto" else None
+        backend = "pyin" if self.pitch == "pyin" else "auto"
+        estimate = estimate_f0(audio, ctx.sample_rate, hint_midi=hint, backend=backend)
+        if estimate.midi is None or not math.isfinite(estimate.midi):
             return ctx.note, "config"  # unpitched sound: the run's note
-        return Note(round(estimate, 2), ctx.note.velocity), "pyin"
+        return Note(round(estimate.midi, 4), velocity), estimate.backend
 
     def load(self, clip: Clip, ctx: SuiteContext) -> Target:
         """Load one clip as a Target at the task's rate and duration."""

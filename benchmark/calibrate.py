@@ -343,28 +343,18 @@ def write_csv(rows: list[Agreement], path: Path) -> None:
 
 
 def _log(rows: list[Agreement], values: dict[str, Any], files: list[Path]) -> str:
-    from benchmark.tracking import Tracker, resolve_uri
+    from benchmark.tracking import log_study
 
-    results_dir = Path(values["results_dir"])
-    uri = resolve_uri(values["tracking_uri"] or None, results_dir)
-    local = uri.startswith("sqlite:") or uri.startswith("file:")
-    tracker = Tracker(uri, "calibrate", results_dir / "artifacts" if local else None)
-    params = {k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in values.items()}
-    with tracker.run("calibrate", params, {"soundmatch.level": "study"}) as run_id:
-        metrics: dict[str, float | None] = {}
-        for r in rows:
-            if r.error:
-                continue
-            metrics[f"{r.kind}.{r.name}.tau"] = r.tau
-            metrics[f"{r.kind}.{r.name}.tau_low"] = r.tau_low
-            metrics[f"{r.kind}.{r.name}.tau_high"] = r.tau_high
-            metrics[f"{r.kind}.{r.name}.worst_pair"] = r.worst_pair
-            for pair, frac in r.pairs.items():
-                metrics[f"{r.kind}.{r.name}.{pair.replace('<', '_lt_')}"] = frac
-        tracker.log_metrics(run_id, metrics)
-        for f in files:
-            tracker.client.log_artifact(run_id, str(f))
-    return run_id
+    metrics: dict[str, float | None] = {}
+    for r in rows:
+        if r.error:
+            continue
+        key = f"{r.kind}.{r.name}"
+        metrics.update({f"{key}.tau": r.tau, f"{key}.tau_low": r.tau_low, f"{key}.tau_high": r.tau_high})
+        metrics[f"{key}.worst_pair"] = r.worst_pair
+        for pair, frac in r.pairs.items():
+            metrics[f"{key}.{pair.replace('<', '_lt_')}"] = frac
+    return log_study("calibrate", values, metrics, files)
 
 
 def calibrate_cli(args: list[str]) -> int:

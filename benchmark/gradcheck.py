@@ -46,7 +46,7 @@ import torch
 import yaml
 
 from benchmark.options import Option, integer, number, parse_options, split_key_values, usage
-from benchmark.tracking import Tracker, resolve_uri
+from benchmark.tracking import log_study
 from metrics.base import Loss, loss_registry
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed
@@ -337,23 +337,15 @@ def _print_table(rows: list[StudyRow], values: dict[str, Any]) -> None:
 
 
 def _log(rows: list[StudyRow], values: dict[str, Any], table_path: Path) -> str:
-    results_dir = Path(values["results_dir"])
-    uri = resolve_uri(values["tracking_uri"] or None, results_dir)
-    local = uri.startswith("sqlite:") or uri.startswith("file:")
-    tracker = Tracker(uri, "gradcheck", results_dir / "artifacts" if local else None)
-    params = {k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in values.items()}
-    with tracker.run("gradcheck", params, {"soundmatch.level": "study"}) as run_id:
-        metrics: dict[str, float | None] = {}
-        for r in rows:
-            for c in values["cents"]:
-                key = f"{r.loss.replace(':', '_').replace('=', '-')}.{r.waveform}.{r.protocol}.{c:g}c"
-                for kind, acc in (("fd", r.finite_difference[c]), ("grad", r.gradient_sign[c])):
-                    metrics[f"{key}.{kind}"] = acc.mean
-                    metrics[f"{key}.{kind}_low"] = acc.low
-                    metrics[f"{key}.{kind}_high"] = acc.high
-        tracker.log_metrics(run_id, metrics)
-        tracker.client.log_artifact(run_id, str(table_path))
-    return run_id
+    metrics: dict[str, float | None] = {}
+    for r in rows:
+        for c in values["cents"]:
+            key = f"{r.loss.replace(':', '_').replace('=', '-')}.{r.waveform}.{r.protocol}.{c:g}c"
+            for kind, acc in (("fd", r.finite_difference[c]), ("grad", r.gradient_sign[c])):
+                metrics[f"{key}.{kind}"] = acc.mean
+                metrics[f"{key}.{kind}_low"] = acc.low
+                metrics[f"{key}.{kind}_high"] = acc.high
+    return log_study("gradcheck", values, metrics, [table_path])
 
 
 def gradcheck_cli(args: list[str]) -> int:

@@ -278,3 +278,20 @@ def end_interrupted(uri: str, experiment: str, invocation: str) -> int:
     except Exception as err:  # the store may be what failed; the interrupt still wins
         print(f"warning: could not mark interrupted runs KILLED in {uri}: {err}", file=sys.stderr)
         return 0
+
+
+def log_study(
+    experiment: str, values: Mapping[str, Any], metrics: dict[str, float | None], files: list[Path]
+) -> str:
+    """Log one study (``calibrate``, ``gradcheck`` ...) as a run of ``experiment``: its options
+    (``results_dir``, ``tracking_uri`` among them) as params, ``metrics``, and ``files`` as artifacts."""
+    results_dir = Path(values["results_dir"])
+    uri = resolve_uri(values.get("tracking_uri") or None, results_dir)
+    local = uri.startswith("sqlite:") or uri.startswith("file:")
+    tracker = Tracker(uri, experiment, results_dir / "artifacts" if local else None)
+    params = {k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in values.items()}
+    with tracker.run(experiment, params, {"soundmatch.level": "study"}) as run_id:
+        tracker.log_metrics(run_id, metrics)
+        for f in files:
+            tracker.client.log_artifact(run_id, str(f))
+    return run_id

@@ -72,6 +72,8 @@ def level_difference_db(pred: np.ndarray, target: np.ndarray) -> float:
 
 
 def cached_f0(audio: np.ndarray, sample_rate: int, hint_midi: float | None) -> F0Estimate:
+    """:func:`analysis.pitch.estimate_f0` of ``audio``, kept for the last 256 sounds (a target is
+    compared with many matches, and several metrics read the same f0)."""
     key = (hashlib.sha1(np.ascontiguousarray(audio).tobytes()).hexdigest(), sample_rate, hint_midi)
     if key not in _f0_cache:
         _f0_cache[key] = estimate_f0(audio, sample_rate, hint_midi=hint_midi)

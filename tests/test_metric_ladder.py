@@ -157,3 +157,13 @@ def test_score_pairs_folders_by_name(tmp_path, capsys):
     assert float(row.split()[1]) == pytest.approx(6.02, abs=0.3)
     assert main(["score", str(tmp_path / "t"), str(tmp_path / "t" / "x.wav")]) == 2
     assert main(["score", str(tmp_path / "nope.wav"), str(tmp_path / "t" / "x.wav")]) == 2
+
+
+def test_values_with_intervals_print_the_digits_they_support():
+    from benchmark.summary import suite_line
+    from metrics.fad import significant
+
+    assert significant(0.93561, 0.80, 1.10) == "0.94 [0.80, 1.10]"
+    assert significant(12.3456, 12.30, 12.39) == "12.346 [12.300, 12.390]"
+    line = suite_line({"fad": 0.93561, "fad_low": 0.8, "fad_high": 1.1, "suite_metric_targets": 8.0}, str)
+    assert line == "fad 0.94 [0.80, 1.10], suite_metric_targets 8.0"

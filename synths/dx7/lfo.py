@@ -95,7 +95,7 @@ def pitch_modulation(pmd: Tensor, pms: Tensor, ramp: Tensor, wave: Tensor) -> Te
 def amp_attenuation(amd: Tensor, ams: Tensor, ramp: Tensor, wave: Tensor) -> Tensor:
     """Fraction of each operator's level (octaves) that LFO amplitude modulation removes, ``[B, 6, N]``.
 
-    As Dexed: with ``x = floor(165 AMD / 64) / 256 * delay * wave * ams_table[AMS]``
+    As Dexed: with ``x = floor(165 AMD / 64) / 256 * delay * (1 - wave) * ams_table[AMS]``
     the level is multiplied by ``1 - 0.01185 exp(4.48 x)`` (about 1 dB less at
     rest, up to silence at AMS 3, AMD 99); operators with AMS 0 are untouched.
 
@@ -105,6 +105,7 @@ def amp_attenuation(amd: Tensor, ams: Tensor, ramp: Tensor, wave: Tensor) -> Ten
     """
     table = torch.tensor(AMS_TABLE, dtype=amd.dtype, device=amd.device)
     depth = floor_ste(165.0 * amd / 64.0) / 256.0  # [B]
-    x = (depth.unsqueeze(-1) * ramp * wave).unsqueeze(1) * interp(ams, table).unsqueeze(-1)
+    # Dexed attenuates most where the wave is lowest (measured: a saw up rises in level)
+    x = (depth.unsqueeze(-1) * ramp * (1.0 - wave)).unsqueeze(1) * interp(ams, table).unsqueeze(-1)
     # the AMS = 0 case is off in Dexed; fade the term in over 0 < AMS < 1 to stay continuous
     return AM_AT_REST * torch.exp(AM_GROWTH * x) * ams.clamp(0.0, 1.0).unsqueeze(-1)

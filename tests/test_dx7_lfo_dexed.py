@@ -33,3 +33,16 @@ def test_amplitude_lfo_follows_dexed(wave):
     assert b.max() - b.min() > 6.0  # the LFO really swings the level
     assert np.mean(np.abs(a - b)) < 0.5
     assert np.corrcoef(a, b)[0, 1] > 0.95
+
+
+@pytest.mark.parametrize("sync", [0, 1])
+def test_lfo_key_sync_on_and_off_follow_dexed(sync):
+    from synths.dexed_synth import Dexed
+
+    ops = [OperatorData(output_level=0) for _ in range(6)]
+    ops[0] = OperatorData(output_level=99, amp_mod_sens=3)
+    voice = Voice(ops=ops, algorithm=31, lfo_speed=35, lfo_amd=60, lfo_wave=2, lfo_sync=sync)
+    kwargs = dict(sample_rate=SR, duration=0.6, note=Note(60), hold=0.5)
+    ours = DX7().render_voices([voice], **kwargs)[0].numpy()
+    ref = Dexed().render_voices([voice], **kwargs)[0].numpy()
+    assert np.mean(np.abs(level_db(ours)[5:100] - level_db(ref)[5:100])) < 0.5

@@ -23,7 +23,10 @@ steps) and renders what msfa/Dexed would for one note:
   1.0, as in dexed-py), with Dexed's resolution (sines in steps of 2**-10, the
   output rounded down to steps of 2**-12; straight-through gradients).
 
-Key sync of oscillators and LFO is assumed on (phases start at 0 at note-on).
+Key sync of the oscillators is assumed on (phases start at 0 at note-on). The
+LFO follows the voice's ``lfo_sync``: on, it restarts at half a cycle at
+note-on; off, it runs free from the engine's start, which for one note played
+by a fresh engine (as dexed-py renders a voice) is phase 0 at note-on.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ OP_FIELDS = (
 )  # fmt: skip
 GLOBAL_FIELDS = (
     "pitch_rates", "pitch_levels", "algorithm", "feedback", "lfo_speed", "lfo_delay", "lfo_pmd",
-    "lfo_amd", "lfo_wave", "pitch_mod_sens", "transpose",
+    "lfo_amd", "lfo_wave", "lfo_sync", "pitch_mod_sens", "transpose",
 )  # fmt: skip
 
 
@@ -202,7 +205,8 @@ def _render_one(
 
     # LFO: pitch and amplitude modulation
     ramp = delay_ramp(t, v["lfo_delay"])
-    wave = lfo_wave(t, lfo_hz(v["lfo_speed"]), v["lfo_wave"])
+    sync = v.get("lfo_sync", torch.ones_like(v["lfo_wave"]))  # value dicts made before sync existed
+    wave = lfo_wave(t, lfo_hz(v["lfo_speed"]), v["lfo_wave"], sync)
     levels = levels * (1.0 - amp_attenuation(v["lfo_amd"], v["amp_mod_sens"], ramp, wave))
     # an operator at the EG's floor is silent in Dexed (its output is exactly 0)
     gains = torch.where(levels > SILENT_LEVEL, torch.exp2(levels - 14.0), torch.zeros_like(levels))

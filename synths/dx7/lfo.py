@@ -4,10 +4,11 @@ Values follow Dexed: the LFO runs at ``sr(speed) * 25190424 / 2**32`` Hz with
 ``sr = max(1, floor(165 * speed / 64))`` times ``11`` (``11 + floor((sr - 160) / 4)``
 above 160): 0.065 Hz at speed 0, 9.9 Hz at 60, 51 Hz at 99 (measured against
 dexed-py within 0.5% at speeds 0-99). With key sync it starts at
-half a cycle. Wave values lie in [0, 1]: triangle, saw down, saw up, square,
-sine, sample-and-hold (the engine's 8-bit generator ``r = (179 r + 17) mod 256``,
-a new value each cycle, so it is deterministic). The delay holds the LFO at 0,
-then ramps it in; PMD/AMD 0..99 scale to 0..255 (``floor(165 x / 64)``).
+half a cycle; without, at phase 0 (see :func:`lfo_wave`). Wave values lie in
+[0, 1]: triangle, saw down, saw up, square, sine, sample-and-hold (the
+engine's 8-bit generator ``r = (179 r + 17) mod 256``, a new value each
+cycle, so it is deterministic). The delay holds the LFO at 0, then ramps it
+in; PMD/AMD 0..99 scale to 0..255 (``floor(165 x / 64)``).
 
 Pitch modulation (octaves) = ``pmd * pms_table[PMS] * delay * (wave - 1/2) / 2**15``
 (about +-1 octave at full depth). Amplitude modulation scales the operator's
@@ -68,9 +69,17 @@ def _frac(x: Tensor) -> Tensor:
     return x - torch.floor(x)
 
 
-def lfo_wave(t: Tensor, hz: Tensor, wave: Tensor) -> Tensor:
-    """Wave values ``[B, N]`` in [0, 1] at times ``t[N]``; frequencies ``hz[B]``, wave indices ``wave[B]``."""
-    phase = hz.unsqueeze(-1) * t.unsqueeze(0) + 0.5  # key sync starts the LFO at half a cycle
+def lfo_wave(t: Tensor, hz: Tensor, wave: Tensor, sync: Tensor | None = None) -> Tensor:
+    """Wave values ``[B, N]`` in [0, 1] at times ``t[N]``; frequencies ``hz[B]``, wave indices ``wave[B]``.
+
+    ``sync[B]`` (LFO key sync, default on): on, the LFO starts at half a cycle at
+    note-on; off, at phase 0, where a fresh Dexed engine's free-running LFO
+    stands at its first note (measured with dexed-py). A free-running LFO in a
+    real performance stands wherever the previous notes left it: no single
+    render can match that, only its rate and depth.
+    """
+    start = 0.5 if sync is None else 0.5 * (sync.detach().round() > 0.5).to(t.dtype).unsqueeze(-1)
+    phase = hz.unsqueeze(-1) * t.unsqueeze(0) + start
     x = _frac(phase)
     tri = torch.where(x < 0.5, 2.0 * x, 2.0 - 2.0 * x)
     saw_down = _frac(1.5 - phase)

@@ -87,7 +87,8 @@ _ENGINE_OP = {
     "left_curve": "left_curve", "right_curve": "right_curve",
 }  # fmt: skip
 _ENGINE_GLOBAL = (
-    "feedback", "lfo_speed", "lfo_delay", "lfo_pmd", "lfo_amd", "lfo_wave", "pitch_mod_sens", "transpose",
+    "feedback", "lfo_speed", "lfo_delay", "lfo_pmd", "lfo_amd", "lfo_wave", "lfo_sync", "pitch_mod_sens",
+    "transpose",
 )  # fmt: skip
 
 

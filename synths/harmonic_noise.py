@@ -88,11 +88,17 @@ def noise_ir(magnitudes: Tensor) -> Tensor:
 
 
 def noise_part(magnitudes: Tensor, num_samples: int, hop: int, generator: torch.Generator) -> Tensor:
-    """Audio ``[B, T]`` of white noise filtered frame by frame by ``magnitudes[B, F, M]``."""
+    """Audio ``[B, T]`` of white noise filtered frame by frame by ``magnitudes[B, F, M]``.
+
+    Every row filters the same white noise (one draw from ``generator``), so a
+    row's sound depends on its magnitudes only, not on its place in the batch:
+    the loss a solver sees at row i is the loss of that row rendered alone.
+    """
     batch, frames, _ = magnitudes.shape
     ir = noise_ir(magnitudes)  # [B, F, L]
     taps = ir.shape[-1]
-    white = torch.rand(batch, frames, hop, generator=generator, dtype=torch.float32) * 2.0 - 1.0
+    white = torch.rand(1, frames, hop, generator=generator, dtype=torch.float32) * 2.0 - 1.0
+    white = white.expand(batch, frames, hop)
     white = white.to(magnitudes.device, magnitudes.dtype)
     n_fft = 1 << (hop + taps - 1 - 1).bit_length()
     filtered = torch.fft.irfft(torch.fft.rfft(white, n_fft) * torch.fft.rfft(ir, n_fft), n_fft)

@@ -27,6 +27,8 @@ from soundmatch.errors import UserError
 from soundmatch.registry import Registry
 from synths.base import synth_registry
 
+FAILURES_ENV = "SOUNDMATCH_FAILURES"  # where the jobs of one invocation list their failed targets
+
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 GROUPS: dict[str, Registry] = {
     "solver": solver_registry,
@@ -125,6 +127,9 @@ def run_cli(args: list[str]) -> int:
     from benchmark.tracking import INVOCATION_ENV, end_interrupted, resolve_uri
 
     os.environ[INVOCATION_ENV] = uuid.uuid4().hex  # inherited by the sweep's local workers
+    # every job (in this process or a local worker) appends its failed targets here
+    failures = plugin_root / "failures.txt"
+    os.environ[FAILURES_ENV] = str(failures)
     try:
         _hydra_main()
     except KeyboardInterrupt:
@@ -132,6 +137,13 @@ def run_cli(args: list[str]) -> int:
         uri = resolve_uri(cfg.tracking.uri, cfg.results_dir)
         end_interrupted(uri, str(cfg.tracking.experiment), os.environ[INVOCATION_ENV])
         raise
+    lines = failures.read_text().splitlines() if failures.exists() else []
+    if lines:
+        print(f"error: {len(lines)} target run(s) FAILED (finished ones are kept in the store):",
+              file=sys.stderr)
+        for line in lines:
+            print(f"  {line}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -146,3 +158,7 @@ def _hydra_main(cfg: DictConfig) -> None:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     print_summary(cfg, outcome)
+    if outcome.failure_lines and os.environ.get(FAILURES_ENV):
+        job = f"{cfg.solver.name} on {cfg.synth.name} seed={cfg.seed}"
+        with open(os.environ[FAILURES_ENV], "a") as fh:
+            fh.writelines(f"{job}, {name}: {line}\n" for name, line in outcome.failure_lines.items())

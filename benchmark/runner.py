@@ -59,6 +59,7 @@ class RunOutcome:
     targets: list[TargetOutcome]
     skipped: bool = False  # every target of this config had already finished in the store
     failed: list[str] = field(default_factory=list)  # targets whose run ended FAILED
+    failure_lines: dict[str, str] = field(default_factory=dict)  # target -> its exception's last line
     suite_metrics: dict[str, float | None] = field(default_factory=dict)  # e.g. fad, on the parent run
 
 
@@ -262,6 +263,7 @@ def run(cfg: DictConfig) -> RunOutcome:
     }
     outcomes: list[TargetOutcome] = []
     failed: list[str] = []
+    failure_lines: dict[str, str] = {}
     with ProgressView(enabled=bool(cfg.progress), targets=len(targets), budget=budget) as view:
         parent_tags = {**tags, "soundmatch.level": "invocation", **suite.run_tags()}
         with tracker.run(run_name, params, parent_tags) as parent:
@@ -283,10 +285,11 @@ def run(cfg: DictConfig) -> RunOutcome:
                         _log_target(tracker, child, outcome, target, played, view.last_problem)
                     except UserError:
                         raise
-                    except Exception:
+                    except Exception as err:
                         # a faulty solver fails this target's run only; the sweep goes on
                         tracker.fail(child, traceback.format_exc())
                         failed.append(target.name)
+                        failure_lines[target.name] = traceback.format_exception_only(err)[-1].strip()
                         outcome = None
                 if outcome is not None:
                     outcomes.append(outcome)
@@ -298,10 +301,11 @@ def run(cfg: DictConfig) -> RunOutcome:
             suite_values = _log_suite_metrics(tracker, parent, suite_metrics, targets, outcomes)
     if failed:
         print(
-            f"warning: {len(failed)} target(s) FAILED ({', '.join(failed)}); "
-            "the traceback of each is its run's artifact traceback.txt",
+            f"{len(failed)} target(s) FAILED; the traceback of each is its run's artifact traceback.txt:",
             file=sys.stderr,
         )
+        for name, line in failure_lines.items():
+            print(f"  {name}: {line}", file=sys.stderr)
     return RunOutcome(
         parent,
         uri,
@@ -309,6 +313,7 @@ def run(cfg: DictConfig) -> RunOutcome:
         suite_name,
         [*done_outcomes, *outcomes],
         failed=failed,
+        failure_lines=failure_lines,
         suite_metrics=suite_values,
     )
 

@@ -111,7 +111,9 @@ def test_faulty_targets_fail_alone_and_a_resume_runs_only_them(tmp_path, flaky, 
             assert "Traceback" in text and expected in text
         else:
             assert {"target.wav", "match.wav", "spectrogram.png"} <= names and "traceback.txt" not in names
-    assert "2 target(s) FAILED" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "2 target(s) FAILED" in err and "fm2-001: ValueError: flaky solver broke on fm2-001" in err
+    assert first.failure_lines["fm2-001"] == "ValueError: flaky solver broke on fm2-001"
 
     # the fault is gone: the same config runs only the two targets that did not finish
     flaky.raise_on, flaky.nan_on = set(), set()
@@ -147,3 +149,17 @@ def test_ctrl_c_kills_the_current_run_and_keeps_the_finished_ones(tmp_path, flak
     status = {r.data.tags["soundmatch.target"]: r.info.status for r in by_level(runs, "target")}
     assert status == {"fm2-000": "FINISHED", "fm2-001": "KILLED"}  # fm2-002 never started
     assert [r.info.status for r in by_level(runs, "invocation")] == ["KILLED"]
+
+
+def test_a_run_with_failed_targets_exits_non_zero_and_names_each_failure(tmp_path, flaky, capsys):
+    from benchmark.cli import main
+
+    flaky.raise_on = {"fm2-000", "fm2-001"}
+    args = ["run", "solver=flaky", "synth=fm2", "target.n=2", "budget.renders=4", "duration=0.3",
+            "sample_rate=8000", "metrics=[lsd]", "progress=false", f"results_dir={tmp_path / 'results'}"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "error: 2 target run(s) FAILED" in err
+    assert "flaky on fm2 seed=0, fm2-000: ValueError: flaky solver broke on fm2-000" in err
+    flaky.raise_on = set()
+    assert main(args) == 0  # the resume runs the two failed targets, which now finish

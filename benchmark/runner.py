@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -31,8 +32,9 @@ from soundmatch.registry import Registry
 from soundmatch.seeding import derive_seed
 from synths.base import Note, synth_registry
 
-# config keys that do not change a run's outcome (left out of its hash)
-NON_SEMANTIC_KEYS = ("tracking", "results_dir", "force", "progress", "hydra")
+# config keys that do not change what a run solves (left out of its hash): where it is logged, how it
+# is shown, and which metrics score it (adding a metric does not re-solve finished targets; force=true does)
+NON_SEMANTIC_KEYS = ("tracking", "results_dir", "force", "progress", "hydra", "metrics", "metric_options")
 # ``synth.hold=auto``: on recorded suites each target's note-off is read from its loudness envelope
 AUTO_HOLD = "auto"
 
@@ -81,8 +83,10 @@ def config_dict(cfg: DictConfig) -> dict[str, Any]:
 
 
 def config_hash(cfg: DictConfig) -> str:
-    """sha1 (12 hex digits) of the config without the keys that do not change the outcome."""
+    """sha1 (12 hex digits) of the config without the keys that do not change the outcome, and of
+    the code version: after a fix, results of the old code no longer count as done (nor mix in)."""
     data = {k: v for k, v in config_dict(cfg).items() if k not in NON_SEMANTIC_KEYS}
+    data["code_version"] = code_version()
     return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -112,6 +116,7 @@ def synth_config_name(cfg: DictConfig) -> str:
     return str(choice) if choice is not None else str(cfg.synth.name)
 
 
+@functools.lru_cache(maxsize=1)
 def code_version() -> str:
     try:
         out = subprocess.run(

@@ -162,3 +162,20 @@ def test_report_opens_in_chromium_with_working_audio(report, tmp_path):
     assert images and all(i["ok"] for i in images), images
     assert errors == []
     assert bad_audio[0]["error"] is not None and bad_errors
+
+
+def test_the_resume_key_holds_the_code_version_but_not_the_metrics(monkeypatch):
+    from hydra import compose, initialize_config_dir
+
+    from benchmark import runner
+    from benchmark.app import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        base = compose("config", overrides=["synth=fm2"])
+        more_metrics = compose("config", overrides=["synth=fm2", "metrics=[lsd,mss]"])
+        other_budget = compose("config", overrides=["synth=fm2", "budget.renders=10"])
+    assert runner.config_hash(base) == runner.config_hash(more_metrics)
+    assert runner.config_hash(base) != runner.config_hash(other_budget)
+    before = runner.config_hash(base)
+    monkeypatch.setattr(runner, "code_version", lambda: "another-commit")
+    assert runner.config_hash(base) != before

@@ -317,10 +317,12 @@ def anytime_table(
                 continue
             stack = np.vstack(curves)
             started = np.isfinite(stack).sum(0)
-            # before its first evaluation a run's best loss is +inf, so the quartiles (taken without
-            # interpolation) are non-increasing too; they stay inf until enough runs started
+            # before its first evaluation a run's best loss is +inf; quartiles are the midpoint of the
+            # two order statistics around them (so the median of two runs lies halfway between them),
+            # non-increasing like every curve, and inf until enough runs started
             stack = np.where(np.isnan(stack), np.inf, stack)
-            q25, med, q75 = np.quantile(stack, [0.25, 0.5, 0.75], axis=0, method="inverted_cdf")
+            with np.errstate(invalid="ignore"):
+                q25, med, q75 = np.quantile(stack, [0.25, 0.5, 0.75], axis=0, method="midpoint")
             for x, m, a, b, n in zip(grid, med, q25, q75, started, strict=True):
                 if not np.isfinite(a):
                     continue

@@ -197,8 +197,8 @@ def test_anytime_curves_and_fixed_target_ecdf():
     curves = scoring.anytime_table(runs, hist, ["solver"], points=5)
     cma = curves[(curves["group"] == "cma") & (curves["axis"] == "renders")]
     assert cma["x"].iloc[0] == 1 and cma["x"].iloc[-1] == pytest.approx(100)
-    # quartiles without interpolation: the median of final bests 0.5, 1, 1.5, 2 is 1
-    assert cma["median"].iloc[0] == 5.0 and cma["median"].iloc[-1] == 1.0
+    # the median of final bests 0.5, 1, 1.5, 2 lies halfway between the middle two: 1.25
+    assert cma["median"].iloc[0] == 5.0 and cma["median"].iloc[-1] == 1.25
     assert (np.diff(cma["median"]) <= 0).all() and (cma["q25"] <= cma["q75"]).all()
     # a run that starts later is +inf before its first evaluation: quartiles still fall
     late = dict(hist)
@@ -207,6 +207,10 @@ def test_anytime_curves_and_fixed_target_ecdf():
     cma_late = cma_late[(cma_late["group"] == "cma") & (cma_late["axis"] == "renders")]
     assert (np.diff(cma_late["median"]) <= 0).all() and cma_late["runs"].iloc[0] == 3
     assert set(curves["axis"]) == {"renders", "seconds"}
+    two = {k: hist[k] for k in list(hist)[:2]}  # two runs: the median is their mean, not the lower one
+    pair = scoring.anytime_table(runs[runs["run_id"].isin(two)], two, ["solver"], points=3)
+    finals = [float(h["loss"].iloc[-1]) for h in two.values()]
+    assert pair[pair["axis"] == "renders"]["median"].iloc[-1] == pytest.approx(sum(finals) / 2)
     ecdf, what = scoring.ecdf_table(runs, hist, ["solver"], fractions=(1.0, 0.5))
     assert "random search" in what
     last = ecdf[ecdf["renders"] == ecdf["renders"].max()].set_index("group")["fraction"]

@@ -18,7 +18,8 @@ after Horner, Beauchamp & Haken (1993):
    batch; the ``finalists`` best get a short CMA-ES over their output levels
    only (``fit_share`` of the budget between them).
 4. **Refinement**: the winner's levels, envelopes and output levels (ratios,
-   algorithm and feedback kept) by CMA-ES with small steps, restarting while
+   algorithm and feedback kept; output levels within ``level_box`` steps of the
+   start, so the structure's balance of partials holds) by CMA-ES with small steps, restarting while
    budget remains, then, for a differentiable synth, a gradient polish with
    Adam on the run's loss over the same coordinates (``polish_share``).
 
@@ -45,21 +46,30 @@ from solvers.fm_spectrum import MOD_RATIOS, Slot, Structure, search, target_grid
 from solvers.fm_voice import DEFAULT_ALGORITHM, algorithm_slots, dx7_voice, fm2_values, search_slots
 from soundmatch.errors import UserError
 from synths.base import Note, note_off_time
+from synths.dx7.algorithms import algorithm
 
 INHARMONIC_SHARE = 0.05  # inharmonic peaks above this share of the strongest are offered as ratios
+LEVEL_BOX = 12  # output-level steps (9 dB) the search may move a DX7 operator from its analytic start
+FEEDBACK_BOX = 4  # the feedback operator's: its feedback grows with its level, and turns to noise
 
 
 @dataclass
 class StartPlan:
     """Start points ``x [N, D]`` (best analytic structure first) and the coordinates each stage searches:
-    ``levels`` (output levels: the short fits) and ``free`` (every continuous level, rate and output)."""
+    ``levels`` (output levels: the short fits) and ``free`` (every continuous level, rate and output).
+    ``widths [D]``: half-widths (unit cube) of the box around a start that the search stays in."""
 
     analysis: TargetAnalysis
     structures: list[Structure]
     x: Tensor
     levels: list[int]
     free: list[int]
+    widths: Tensor
     info: dict[str, Any] = field(default_factory=dict)
+
+    def box(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Lower and upper bounds ``[D]`` of the search around start ``x [D]``."""
+        return (x - self.widths).clamp(0.0, 1.0), (x + self.widths).clamp(0.0, 1.0)
 
 
 def _describe(structure: Structure) -> str:
@@ -90,8 +100,13 @@ def _harmonic_target(analysis: TargetAnalysis) -> tuple[np.ndarray, list[tuple[f
     return target_grid(p.harmonics, inharmonic, 2 * len(p.harmonics)), inharmonic[:3]
 
 
-def analytic_plan(problem: Problem, keep: int = 8) -> StartPlan:
-    """Analyse the target and build the start points of ``problem``'s synth (no render spent)."""
+def analytic_plan(problem: Problem, keep: int = 8, level_box: int = LEVEL_BOX) -> StartPlan:
+    """Analyse the target and build the start points of ``problem``'s synth (no render spent).
+
+    ``level_box``: DX7 output levels stay within this many steps of the start
+    (``FEEDBACK_BOX`` for the feedback operator), so the search keeps the
+    analytic structure's balance of partials, which is what sets the heard pitch.
+    """
     synth = problem.synth
     target = problem.target
     analysis = analyse(target.audio, target.sample_rate, target.note)
@@ -113,6 +128,11 @@ def analytic_plan(problem: Problem, keep: int = 8) -> StartPlan:
             voice = dx7_voice(synth.base, number, ops, s, analysis, note.pitch, hold, tune_ratios)
             rows.append(synth.voice_to_unit(voice))
         levels = [i for i, n in enumerate(names) if n.startswith("op") and n.endswith("_output")]
+        widths = torch.ones(len(names))
+        fb_op = algorithm(number).feedback[0]
+        for i in levels:
+            steps = FEEDBACK_BOX if names[i] == f"op{fb_op}_output" else level_box
+            widths[i] = steps / 99.0
         free = [
             i
             for i, n in enumerate(names)
@@ -129,6 +149,7 @@ def analytic_plan(problem: Problem, keep: int = 8) -> StartPlan:
             rows.append(problem.spec.to_unit({n: values[n] for n in names}))
         levels = [names.index(n) for n in ("gain", "index")]
         free = [i for i, n in enumerate(names) if n != "ratio"]
+        widths = torch.ones(len(names))
     else:
         raise UserError(
             f"solver fm_match matches FM synths: use synth=dx7 (or a dx7 preset, dexed) or fm2, "
@@ -139,7 +160,7 @@ def analytic_plan(problem: Problem, keep: int = 8) -> StartPlan:
         "structures": [_describe(s) for s in structures],
         "analytic_errors_db2": [round(s.error, 3) for s in structures],
     }
-    return StartPlan(analysis, structures, torch.stack(rows).float(), levels, free, info)
+    return StartPlan(analysis, structures, torch.stack(rows).float(), levels, free, widths, info)
 
 
 def analytic_start(problem: Problem) -> Tensor:
@@ -148,19 +169,28 @@ def analytic_start(problem: Problem) -> Tensor:
 
 
 def _cma(
-    problem: Problem, x0: Tensor, idx: list[int], sigma: float, popsize: int, seed: int
+    problem: Problem,
+    x0: Tensor,
+    idx: list[int],
+    sigma: float,
+    popsize: int,
+    seed: int,
+    box: tuple[Tensor, Tensor],
 ) -> tuple[Tensor, float]:
-    """CMA-ES over the coordinates ``idx`` of ``x0`` (others kept); the best point it evaluated and its
-    loss. Stops when CMA-ES does or when the (possibly capped) budget ends."""
+    """CMA-ES over the coordinates ``idx`` of ``x0`` (others kept) within ``box`` (lower, upper ``[D]``);
+    the best point it evaluated and its loss. Stops when CMA-ES does or when the (possibly capped)
+    budget ends."""
     import cma
 
     best, best_loss = x0.clone(), math.inf
     if not idx:
         return best, best_loss
-    opts = {"verbose": -9, "bounds": [0.0, 1.0], "popsize": popsize, "seed": seed, "tolx": 2e-3}
+    bounds = [box[0][idx].double().tolist(), box[1][idx].double().tolist()]
+    opts = {"verbose": -9, "bounds": bounds, "popsize": popsize, "seed": seed, "tolx": 2e-3}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # cma warns about re-sampling near bounds, harmlessly
-        es = cma.CMAEvolutionStrategy(x0[idx].double().numpy(), sigma, opts)
+        start = torch.maximum(torch.minimum(x0, box[1]), box[0])
+        es = cma.CMAEvolutionStrategy(start[idx].double().numpy(), sigma, opts)
         try:
             while not es.stop():
                 cands = es.ask()
@@ -189,6 +219,8 @@ class FMMatch(Solver):
         sigma: CMA-ES step of the refinement, unit-cube units (1/99 is one DX7 step).
         popsize: CMA-ES population of the refinement (the short fits use 8).
         lr: Adam's step in the polish, unit-cube units.
+        level_box: DX7 output levels stay within this many steps (0.75 dB each) of the chosen
+            structure's start (the feedback operator's within ``FEEDBACK_BOX``).
     """
 
     candidates: int = 8
@@ -198,6 +230,7 @@ class FMMatch(Solver):
     sigma: float = 0.04
     popsize: int = 12
     lr: float = 0.004
+    level_box: int = LEVEL_BOX
 
     name = "fm_match"
 
@@ -214,7 +247,7 @@ class FMMatch(Solver):
         # small budgets render fewer structures and fit fewer finalists, so the refinement has renders
         keep = self.candidates if total is None else min(self.candidates, max(2, total // 8))
         n_final = self.finalists if total is None else min(self.finalists, max(1, total // 150))
-        plan = analytic_plan(problem, keep=keep)
+        plan = analytic_plan(problem, keep=keep, level_box=self.level_box)
         info: dict[str, Any] = dict(plan.info)
         seeds = iter(torch.randint(1, 2**31 - 1, (64,), generator=problem.generator).tolist())
         try:
@@ -226,31 +259,35 @@ class FMMatch(Solver):
             fitted: list[tuple[float, Tensor, int]] = []
             for i in finalists:
                 with problem.limit(share if share is not None else 10**9):
-                    x, loss = _cma(problem, plan.x[i], plan.levels, 0.05, 8, next(seeds))
+                    x, loss = _cma(problem, plan.x[i], plan.levels, 0.05, 8, next(seeds), plan.box(plan.x[i]))
                 fitted.append((min(loss, float(losses[i])), x if loss < float(losses[i]) else plan.x[i], i))
                 if problem.exhausted:
                     break
             fitted.sort(key=lambda f: f[0])
             best = fitted[0][1]
+            box = plan.box(plan.x[fitted[0][2]])
             info["chosen_structure"] = info["structures"][fitted[0][2]]
             polish = problem.synth.differentiable and self.polish_share > 0
             reserve = int(self.polish_share * total) if (polish and total is not None) else 0
             sigma = self.sigma
             while not problem.exhausted and (problem.remaining is None or problem.remaining > reserve):
                 cap = None if problem.remaining is None else problem.remaining - reserve
+                before = problem.renders
                 with problem.limit(cap if cap is not None else 10**9):
-                    x, loss = _cma(problem, best, plan.free, sigma, self.popsize, next(seeds, 1))
+                    x, loss = _cma(problem, best, plan.free, sigma, self.popsize, next(seeds, 1), box)
+                if problem.renders == before:  # nothing left to search here
+                    break
                 if math.isfinite(loss) and problem.best_x is not None:
                     best = problem.best_x.clone()
                 sigma = max(sigma * 0.6, 0.01)  # each restart looks closer around the best so far
             if polish:
-                self._polish(problem, best, plan.free)
+                self._polish(problem, best, plan.free, box)
         except BudgetExhausted:
             pass
         return Result(problem.best_x, info=info)
 
-    def _polish(self, problem: Problem, x0: Tensor, idx: list[int]) -> None:
-        """Adam on the run's loss over the coordinates ``idx`` until the budget ends."""
+    def _polish(self, problem: Problem, x0: Tensor, idx: list[int], box: tuple[Tensor, Tensor]) -> None:
+        """Adam on the run's loss over the coordinates ``idx`` (within ``box``) until the budget ends."""
         x = x0.clone()
         m = torch.zeros(len(idx))
         v = torch.zeros(len(idx))
@@ -263,4 +300,4 @@ class FMMatch(Solver):
             m = b1 * m + (1 - b1) * g
             v = b2 * v + (1 - b2) * g * g
             update = (m / (1 - b1**step)) / ((v / (1 - b2**step)).sqrt() + 1e-12)
-            x[idx] = (x[idx] - self.lr * update).clamp(0.0, 1.0)
+            x[idx] = torch.maximum(torch.minimum(x[idx] - self.lr * update, box[1][idx]), box[0][idx])

@@ -36,7 +36,7 @@ from scipy.special import jv
 GRID = 1024  # points over two periods of f0 (bin j of the FFT is j f0 / 2)
 INDEX_GRID = np.linspace(0.0, 8.0, 33)  # radians
 FLOOR_DB = -50.0
-MAX_FEEDBACK_BETA = 1.4  # Tomisawa's series describes the feedback oscillator well below ~1.5
+MAX_FEEDBACK_BETA = 1.0  # Tomisawa's series holds up to the saw at b = 1; past it the DX7 turns noisy
 MOD_RATIOS = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 14.0)
 CARRIER_RATIOS = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0)
 FEEDBACKS = (0, 4, 5, 6, 7)

@@ -123,6 +123,9 @@ def run_cli(args: list[str]) -> int:
     write_plugin_configs(plugin_root)
     searchpath = f"hydra.searchpath=[file://{plugin_root}]"
     cfg = compose_check(check_overrides(args), searchpath)
+    from benchmark.config_check import check_run_config
+
+    check_run_config(cfg)  # the first job's values; each job checks its own again
     sys.argv = [sys.argv[0] or "benchmark", *args, searchpath]
     from benchmark.tracking import INVOCATION_ENV, end_interrupted, resolve_uri
 

@@ -21,6 +21,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark import artifacts
+from benchmark.config_check import check_run_config
 from benchmark.progress import ProgressView
 from benchmark.targets import SuiteContext, suite_registry
 from benchmark.targets.synthetic import synth_preset
@@ -194,6 +195,7 @@ def score(
 
 def run(cfg: DictConfig) -> RunOutcome:
     """Run every target of the configured suite with the configured solver; log to MLflow."""
+    check_run_config(cfg)
     torch.manual_seed(int(cfg.seed))
     device = torch.device(cfg.device)
     auto_hold = str(cfg.synth.get("hold")) == AUTO_HOLD

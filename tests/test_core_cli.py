@@ -134,3 +134,24 @@ def test_plugin_solver_from_another_package(cli, workdir):
     assert proc.returncode == 0, proc.stderr
     runs = load_runs(default_uri(workdir / "results"), "soundmatch")
     assert set(runs["params.solver.batch_size"]) == {"3"} and (runs["metrics.renders"] == 40).all()
+
+
+@pytest.mark.parametrize(
+    "override, says",
+    [
+        ("budget.renders=abc", "budget.renders='abc' is not a number"),
+        ("seed=-1", "seed=-1 is out of range"),
+        ("duration=inf", "duration=inf is out of range"),
+        ("sample_rate=7", "sample_rate=7 is out of range"),
+        ("note.pitch=200", "note.pitch=200 is out of range"),
+        ("budget.renders=1e12", "budget.renders"),
+        ("budget.seconds=-1", "budget.seconds=-1 is out of range"),
+        ("device=tpu", "device='tpu': choose cpu or cuda"),
+    ],
+)
+def test_bad_values_are_one_line_and_exit_2(override, says, tmp_path, capsys):
+    from benchmark.cli import main
+
+    assert main(["run", override, "synth=fm2", "target.n=1", f"results_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0], err

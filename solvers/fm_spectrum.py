@@ -156,13 +156,20 @@ def fit_gains(columns: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.n
     """Gains ``[N, S]`` (>= 0) and errors ``[N]`` (dB^2) of ``columns [N, S, bins]`` against ``target``.
 
     Least squares on the amplitudes (normal equations, batched over N), negative
-    gains clipped to 0; the error is the mean squared difference of the floored dB
-    spectra, weighted by :func:`pitch_weights`.
+    gains clipped to 0, then every mix scaled to the target's power; the error is
+    the mean squared difference of the floored dB spectra, weighted by
+    :func:`pitch_weights`.
     """
     gram = np.einsum("nsj,ntj->nst", columns, columns) + 1e-9 * np.eye(columns.shape[1])[None]
     rhs = np.einsum("nsj,j->ns", columns, target)
     gains = np.clip(np.linalg.solve(gram, rhs[..., None])[..., 0], 0.0, None)
     model = np.einsum("ns,nsj->nj", gains, columns)
+    # least squares shrinks the level of a shape it cannot follow (by the cosine between them):
+    # scale every mix to the target's power, which is what loudness hears
+    power = np.einsum("nj,nj->n", model, model)
+    scale = np.sqrt(float(target @ target) / np.maximum(power, 1e-30))
+    scale = np.where(power > 0, scale, 1.0)
+    gains, model = gains * scale[:, None], model * scale[:, None]
     ref = float(target.max()) if target.max() > 0 else 1.0
     w = pitch_weights(len(target))
     err = ((_db(model, ref) - _db(target[None, :], ref)) ** 2) @ w / w.sum()

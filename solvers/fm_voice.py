@@ -209,15 +209,21 @@ def plan_envelope(analysis: TargetAnalysis, output_level: int, hold: float) -> E
 # ---- the voice ----------------------------------------------------------------------------------
 
 
-def _body_amplitudes(structure: Structure) -> list[float]:
-    """Each stack's carrier amplitude (linear full scale) in the body of the note.
+def _body_amplitudes(structure: Structure, analysis: TargetAnalysis) -> list[float]:
+    """Each stack's carrier amplitude (linear full scale) where the body of the note starts (the EG's L2).
 
-    The fitted gains match the long-term spectrum's amplitudes, i.e. the body of
-    the note (not its peak: a peak read on short frames is biased by ripple). The
-    power of a stack is not its carrier's ``amp^2 / 2`` when its ratios are
-    commensurate, so levels come from these fitted amplitudes, not from an RMS.
+    The fitted gains match the harmonic amplitudes of the long-term spectrum, an
+    average over the sounding frames; they are lifted by the body's level at its
+    start (``envelope.sustain_db``) over the RMS those amplitudes make, so a
+    decaying note starts as loud as it does. (The power of a stack is not its
+    carrier's ``amp^2 / 2`` when its ratios are commensurate, so levels come from
+    the fitted amplitudes, not from an RMS of the carrier.)
     """
-    return [0.0 if s is None else s.gain for s in structure.stacks]
+    lift = 1.0
+    if analysis.partials is not None and analysis.partials.harmonics.max() > 0:
+        spectrum_db = 10.0 * math.log10(float((analysis.partials.harmonics**2).sum()) / 2.0)
+        lift = 10.0 ** ((analysis.envelope.sustain_db - spectrum_db) / 20.0)
+    return [0.0 if s is None else s.gain * lift for s in structure.stacks]
 
 
 def dx7_voice(
@@ -246,7 +252,7 @@ def dx7_voice(
     f0 = analysis.f0_hz or 440.0 * 2 ** ((played - 69) / 12)
     for op in voice.ops:
         op.output_level, op.amp_mod_sens = 0, 0
-    amps = _body_amplitudes(structure)
+    amps = _body_amplitudes(structure, analysis)
     for slot, stack, amp in zip(ops, structure.stacks, amps, strict=False):
         if stack is None or amp <= 0:
             continue
@@ -282,7 +288,7 @@ def fm2_values(structure: Structure, analysis: TargetAnalysis, duration: float, 
     if release is None:  # sustaining past the note-off: release as slowly as the body decays
         release = 60.0 / max(-env.sustain_slope, 30.0)
     sustain = 10.0 ** (-max(0.0, env.peak_db - env.sustain_db) / 20.0)
-    amp = _body_amplitudes(Structure([stack]))[0] / max(sustain, 1e-3)
+    amp = _body_amplitudes(Structure([stack]), analysis)[0] / max(sustain, 1e-3)
     if amp <= 0:  # no stack fitted: the level of a sine at the peak
         amp = 10.0 ** (env.peak_db / 20.0) * math.sqrt(2.0)
     return {

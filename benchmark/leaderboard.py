@@ -24,6 +24,10 @@ from benchmark.tracking import quiet_mlflow, resolve_uri, with_retry
 from soundmatch.errors import UserError
 
 DEFAULT_GROUPS = ["suite", "synth", "loss", "solver"]
+# keys that change the task: runs that differ in one are never pooled in a row
+TASK_KEYS = [
+    "suite", "synth", "loss", "budget.renders", "budget.seconds", "duration", "sample_rate", "note.pitch",
+]  # fmt: skip
 DEFAULT_METRICS = ["match_distance", "lsd", "pitch_error_cents", "param_error", "fad", "renders", "seconds"]
 LEVEL_FILTER = "tags.`soundmatch.level` = '{level}' and attributes.status = 'FINISHED'"
 
@@ -85,6 +89,36 @@ class Leaderboard:
     notes: list[str] = field(default_factory=list)
 
 
+def varying(runs: pd.DataFrame, key: str) -> bool:
+    """Whether the runs hold more than one value of ``key``."""
+    return scoring.has_key(runs, key) and scoring.key_values(runs, [key])[key].nunique() > 1
+
+
+def comparable_groups(runs: pd.DataFrame, group_by: list[str], explicit: bool) -> tuple[list[str], list[str]]:
+    """``group_by`` plus every task key (:data:`TASK_KEYS`) that varies among the runs, so no row
+    pools different tasks; the default grouping also splits solvers by the options that vary among
+    runs of one solver (nevergrad's optimizer, a budget split ...), as nevergrad's plots do.
+    Returns the keys and one line per key added when the grouping was given explicitly."""
+    keys = list(group_by)
+    added = [k for k in TASK_KEYS if k not in keys and varying(runs, k)]
+    if not explicit and "solver" in keys:
+        options = sorted(c.removeprefix("params.") for c in runs.columns if c.startswith("params.solver."))
+        added += [k for k in options if k not in keys and k not in added and _varies_within_solver(runs, k)]
+    keys += added
+    notes = []
+    if explicit and added:
+        notes.append(
+            f"split by {', '.join(added)} as well: the runs differ in {'it' if len(added) == 1 else 'them'}, "
+            "and pooling them would compare different tasks"
+        )
+    return keys, notes
+
+
+def _varies_within_solver(runs: pd.DataFrame, key: str) -> bool:
+    values = scoring.key_values(runs, ["solver", key])
+    return bool((values.groupby("solver")[key].nunique() > 1).any())
+
+
 def compute(
     uri: str,
     experiment: str,
@@ -96,6 +130,7 @@ def compute(
 ) -> Leaderboard:
     """Load the store and compute the table and the win rates (no files written)."""
     metrics = list(metrics if metrics is not None else DEFAULT_METRICS)
+    explicit = group_by is not None
     group_by = list(group_by if group_by is not None else DEFAULT_GROUPS)
     runs = scoring.dedupe(load_runs(uri, experiment))
     if runs.empty:
@@ -103,6 +138,7 @@ def compute(
     for key in group_by:
         if not scoring.has_key(runs, key):
             raise UserError(f"cannot group by '{key}': no run has it (try solver, loss, synth, seed)")
+    group_by, split_notes = comparable_groups(runs, group_by, explicit)
     if f"metrics.{metric}" not in runs.columns:
         known = sorted(
             c.removeprefix("metrics.")
@@ -120,6 +156,7 @@ def compute(
     versus_keys = [versus, *[k for k in group_by if k.startswith(f"{versus}.")]]
     wins = scoring.win_rates(runs, metric, versus_keys, context=[k for k in group_by if k not in versus_keys])
     lb = Leaderboard(uri, runs, table, metric, metrics, group_by, versus, wins)
+    lb.notes.extend(split_notes)
     missing = table.attrs.get("unbaselined", 0)
     if missing == len(runs):
         lb.notes.append(
@@ -278,8 +315,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="comma list of metrics to show")
     p.add_argument(
         "--group-by",
-        default=",".join(DEFAULT_GROUPS),
-        help="comma list: solver, synth, loss, suite, or any config key (e.g. seed, solver.sigma0)",
+        default=None,
+        help=f"comma list: solver, synth, loss, suite, or any config key (e.g. seed, solver.sigma0); "
+        f"default {','.join(DEFAULT_GROUPS)} plus every task key and solver option that varies "
+        "among the runs",
     )
     p.add_argument("--versus", default="solver", help="key whose values the win-rate matrix compares")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
@@ -297,7 +336,7 @@ def from_options(opts: argparse.Namespace) -> Leaderboard:
         opts.experiment,
         metric=opts.metric,
         metrics=[m for m in opts.metrics.split(",") if m],
-        group_by=[g for g in opts.group_by.split(",") if g],
+        group_by=None if opts.group_by is None else [g for g in opts.group_by.split(",") if g],
         versus=opts.versus,
         seed=opts.seed,
     )

@@ -218,3 +218,18 @@ def test_anytime_curves_and_fixed_target_ecdf():
     assert last["cma"] == pytest.approx(7 / 8)
     first = ecdf[ecdf["renders"] == 1].set_index("group")["fraction"]
     assert first["cma"] == 0.0  # 5.0 is above every target
+
+
+def test_groups_never_pool_different_tasks_or_solver_variants():
+    from benchmark.leaderboard import comparable_groups
+
+    runs = runs_table(ROWS)
+    assert comparable_groups(runs, ["suite", "synth", "loss", "solver"], explicit=False)[0] == [
+        "suite", "synth", "loss", "solver",
+    ]  # fmt: skip
+    runs.loc[runs.index[:2], "params.budget.renders"] = "500"
+    runs["params.solver.optimizer"] = ["A" if i % 2 else "B" for i in range(len(runs))]
+    keys, notes = comparable_groups(runs, ["suite", "synth", "loss", "solver"], explicit=False)
+    assert keys[-2:] == ["budget.renders", "solver.optimizer"] and not notes
+    keys, notes = comparable_groups(runs, ["solver"], explicit=True)
+    assert keys == ["solver", "budget.renders"] and "split by budget.renders as well" in notes[0]

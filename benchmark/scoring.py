@@ -121,10 +121,26 @@ def metric_column(metric: str, group_by: Sequence[str]) -> str:
 
 
 def bootstrap_ci(
-    values: np.ndarray, seed: int = 0, resamples: int = 2000, level: float = 0.95
+    values: np.ndarray,
+    seed: int = 0,
+    resamples: int = 2000,
+    level: float = 0.95,
+    clusters: np.ndarray | None = None,
 ) -> tuple[float, float, float]:
-    """Mean and percentile-bootstrap interval ``(mean, lo, hi)``; nan bounds for n < 2."""
+    """Mean and percentile-bootstrap interval ``(mean, lo, hi)``; nan bounds for n < 2.
+
+    With ``clusters`` (one label per value, e.g. the target of each run) the
+    resampling is two-stage: targets with replacement, then each drawn target's
+    runs (its seeds) with replacement, and the statistic is the mean over
+    targets of their mean -- 8 targets x 3 seeds are not 24 independent draws.
+    """
     values = np.asarray(values, dtype=float)
+    if clusters is not None:
+        keep = np.isfinite(values)
+        groups = pd.Series(values[keep]).groupby(np.asarray(clusters)[keep])
+        parts = [np.sort(g.to_numpy()) for _, g in sorted(groups, key=lambda kv: str(kv[0]))]
+        if len(parts) > 1 and any(len(p) < len(values[keep]) for p in parts):
+            return _two_stage(parts, seed, resamples, level)
     values = np.sort(values[np.isfinite(values)])  # sorted: the interval must not depend on store order
     if len(values) == 0:
         return math.nan, math.nan, math.nan
@@ -137,6 +153,20 @@ def bootstrap_ci(
     alpha = (1 - level) / 2
     lo, hi = np.quantile(means, [alpha, 1 - alpha])
     return mean, float(lo), float(hi)
+
+
+def _two_stage(
+    parts: list[np.ndarray], seed: int, resamples: int, level: float
+) -> tuple[float, float, float]:
+    """Mean of cluster means and its two-stage bootstrap interval (see :func:`bootstrap_ci`)."""
+    rng = np.random.default_rng(seed)
+    # each cluster's own bootstrap means, one per replicate: [clusters, resamples]
+    inner = np.stack([p[rng.integers(0, len(p), size=(resamples, len(p)))].mean(axis=1) for p in parts])
+    pick = rng.integers(0, len(parts), size=(resamples, len(parts)))
+    stats = inner[pick, np.arange(resamples)[:, None]].mean(axis=1)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(stats, [alpha, 1 - alpha])
+    return float(np.mean([p.mean() for p in parts])), float(lo), float(hi)
 
 
 def mean_ranks(runs: pd.DataFrame, values: pd.Series, group_by: Sequence[str]) -> pd.Series:
@@ -188,8 +218,10 @@ def summarize(
                 values = pd.to_numeric(suite_runs[col], errors="coerce")
                 per_suite[m] = pd.Series(values.to_numpy(dtype=float), index=suite_label.to_numpy())
     rows = []
+    targets = key_values(runs, ["target"])["target"] if "target" not in group_by else None
     for lab, idx in label.groupby(label).groups.items():
         frame = runs.loc[idx]
+        clusters = None if targets is None else targets.loc[idx].to_numpy()
         row: dict[str, object] = dict(zip(group_by, str(lab).split("\x1f"), strict=True))
         row["n"] = len(frame)
         for m in metrics:
@@ -200,12 +232,15 @@ def summarize(
                 vals = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
             else:
                 vals = np.array([])
-            mean, lo, hi = bootstrap_ci(np.asarray(vals, dtype=float), seed)
+            per_run = m not in per_suite and col in frame  # suite-level values have no target
+            mean, lo, hi = bootstrap_ci(
+                np.asarray(vals, dtype=float), seed, clusters=clusters if per_run else None
+            )
             name = metric_column(m, group_by)
             row[name], row[f"{name}_ci95"] = mean, (hi - lo) / 2 if math.isfinite(lo) else math.nan
             row[f"{name}_lo"], row[f"{name}_hi"] = lo, hi
         s = score.loc[idx].to_numpy(dtype=float)
-        row["score"], row["score_lo"], row["score_hi"] = bootstrap_ci(s, seed)
+        row["score"], row["score_lo"], row["score_hi"] = bootstrap_ci(s, seed, clusters=clusters)
         row["baselined"] = int(np.isfinite(s).sum())
         row["_label"] = lab
         rows.append(row)

@@ -97,7 +97,7 @@ def test_unknown_solver_is_one_line_exit_2_without_traceback(cli):
         (["run", "target=nope"], "unknown target suite 'nope'; available:"),
         (["run", "-m", "solver=random,nope"], "unknown solver 'nope'"),
         (["run", "solver.no_such_option=3"], "bad configuration"),
-        (["run", "solver=random", "budget.renders=0", "progress=false"], "budget.renders must be >= 1"),
+        (["run", "solver=random", "budget.renders=0", "progress=false"], "budget.renders=0 is out of range"),
         (["run", "metrics=[lsd,nope]", "progress=false"], "unknown metric 'nope'"),
         (["frobnicate"], "unknown command 'frobnicate'"),
     ],

@@ -233,3 +233,18 @@ def test_groups_never_pool_different_tasks_or_solver_variants():
     assert keys[-2:] == ["budget.renders", "solver.optimizer"] and not notes
     keys, notes = comparable_groups(runs, ["solver"], explicit=True)
     assert keys == ["solver", "budget.renders"] and "split by budget.renders as well" in notes[0]
+
+
+def test_intervals_resample_targets_then_seeds():
+    # two targets, three seeds each: the between-target spread dominates; a run-level bootstrap
+    # (6 independent draws) would give a much narrower interval than the two-stage one
+    values = np.array([1.0, 1.1, 0.9, 5.0, 5.1, 4.9])
+    targets = np.array(["a", "a", "a", "b", "b", "b"])
+    mean, lo, hi = scoring.bootstrap_ci(values, clusters=targets)
+    flat_mean, flat_lo, flat_hi = scoring.bootstrap_ci(values)
+    assert mean == pytest.approx(3.0) and flat_mean == pytest.approx(3.0)
+    assert lo < 1.5 and hi > 4.5  # one target drawn twice is a real possibility
+    assert (hi - lo) > 1.3 * (flat_hi - flat_lo)
+    # one run per target: the same as the plain bootstrap
+    single = values[[0, 3]]
+    assert scoring.bootstrap_ci(single, clusters=targets[[0, 3]]) == scoring.bootstrap_ci(single)

@@ -29,12 +29,16 @@ TASK_KEYS = [
     "suite", "synth", "loss", "budget.renders", "budget.seconds", "duration", "sample_rate", "note.pitch",
 ]  # fmt: skip
 DEFAULT_METRICS = ["match_distance", "lsd", "pitch_error_cents", "param_error", "fad", "renders", "seconds"]
-LEVEL_FILTER = "tags.`soundmatch.level` = '{level}' and attributes.status = 'FINISHED'"
+LEVEL_FILTER = "tags.`soundmatch.level` = '{level}'"
+ENDED = ("FINISHED", "FAILED", "KILLED")
 
 
-def load_runs(uri: str, experiment: str, level: str = "target") -> pd.DataFrame:
-    """Finished runs of ``experiment`` at ``level`` as a DataFrame, one row per run: ``target``
-    (one per target matched) or ``invocation`` (the parents, holding suite-level metrics)."""
+def load_runs(
+    uri: str, experiment: str, level: str = "target", statuses: tuple[str, ...] = ("FINISHED",)
+) -> pd.DataFrame:
+    """Runs of ``experiment`` at ``level`` with one of ``statuses`` as a DataFrame, one row per
+    run: ``target`` (one per target matched) or ``invocation`` (the parents, holding suite-level
+    metrics)."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -55,6 +59,8 @@ def load_runs(uri: str, experiment: str, level: str = "target") -> pd.DataFrame:
         )
     )
     assert isinstance(runs, pd.DataFrame)
+    if "status" in runs:
+        runs = runs[runs["status"].isin(statuses)]
     return runs
 
 
@@ -132,7 +138,10 @@ def compute(
     metrics = list(metrics if metrics is not None else DEFAULT_METRICS)
     explicit = group_by is not None
     group_by = list(group_by if group_by is not None else DEFAULT_GROUPS)
-    runs = scoring.dedupe(load_runs(uri, experiment))
+    # the latest run of each (config, target): a failure that a resume fixed no longer counts
+    ended = scoring.dedupe(load_runs(uri, experiment, statuses=ENDED))
+    finished = ended["status"] == "FINISHED" if "status" in ended else pd.Series(True, index=ended.index)
+    runs, failures = ended[finished], ended[~finished]
     if runs.empty:
         raise UserError(f"no finished runs in experiment '{experiment}' of {uri}; run a benchmark first")
     for key in group_by:
@@ -150,13 +159,19 @@ def compute(
     if any(f"metrics.{m}" not in runs.columns for m in metrics):  # suite-level ones (fad) live on parents
         suite_runs = scoring.dedupe_invocations(load_runs(uri, experiment, level="invocation"))
     table = scoring.summarize(
-        runs, metrics, group_by, metric, score_metric=metric, seed=seed, suite_runs=suite_runs
+        runs, metrics, group_by, metric, score_metric=metric, seed=seed, suite_runs=suite_runs,
+        failures=failures,
     )
     # the versus key's own options in the grouping (solver.optimizer) tell its competitors apart
     versus_keys = [versus, *[k for k in group_by if k.startswith(f"{versus}.")]]
     wins = scoring.win_rates(runs, metric, versus_keys, context=[k for k in group_by if k not in versus_keys])
     lb = Leaderboard(uri, runs, table, metric, metrics, group_by, versus, wins)
     lb.notes.extend(split_notes)
+    if len(failures):
+        lb.notes.append(
+            f"{len(failures)} target run(s) FAILED or KILLED: counted in 'failed' and the failure rate, "
+            "and in the normalised score as no better than random search (score 1); their metrics are missing"
+        )
     missing = table.attrs.get("unbaselined", 0)
     if missing == len(runs):
         lb.notes.append(
@@ -242,13 +257,15 @@ def format_interval(mean: float, lo: float, hi: float) -> str:
 
 def rows(lb: Leaderboard) -> tuple[list[str], list[list[str]]]:
     """Header and text cells of the table (shared by Markdown, rich and HTML)."""
-    head = ["rank", *lb.group_by, "n", f"score of {lb.metric} [95% CI]", "mean rank"]
+    head = ["rank", *lb.group_by, "n", "failed", f"score of {lb.metric} [95% CI]", "mean rank"]
     head += [f"{m} (mean ± 95% CI)" for m in lb.metrics]
     out = []
     for _, r in lb.table.iterrows():
         rank = f"{r['rank']:.0f}" if math.isfinite(r["rank"]) else "-"
         mean_rank = f"{r['mean_rank']:.2f}" if math.isfinite(r["mean_rank"]) else "-"
-        cells = [rank, *[str(r[k]) for k in lb.group_by], str(r["n"])]
+        failed = int(r.get("failed", 0))
+        shown = f"{failed} ({100 * failed / r['n']:.0f}%)" if failed else "0"
+        cells = [rank, *[str(r[k]) for k in lb.group_by], str(r["n"]), shown]
         cells += [format_interval(r["score"], r["score_lo"], r["score_hi"]), mean_rank]
         cols = [scoring.metric_column(m, lb.group_by) for m in lb.metrics]
         cells += [format_cell(r[c], r[f"{c}_ci95"]) for c in cols]

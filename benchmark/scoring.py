@@ -191,9 +191,14 @@ def summarize(
     score_metric: str = "loss",
     seed: int = 0,
     suite_runs: pd.DataFrame | None = None,
+    failures: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per group: n; normalised score of ``score_metric`` with its bootstrap interval;
     mean, interval and half-width (``_ci95``) of every metric; ranks.
+
+    ``failures`` (FAILED or KILLED target runs) count in ``n``, in ``failed`` and
+    ``failure_rate``, and in the score as 1 (no better than random search); their
+    metrics are missing, so the metric means are over finished runs.
 
     A metric that the target runs lack is read from ``suite_runs`` (the invocations, one
     per config, see :func:`dedupe_invocations`) when given: a suite-level metric such as
@@ -206,7 +211,12 @@ def summarize(
     """
     if runs.empty:
         return pd.DataFrame()
+    failed_mask = pd.Series(False, index=runs.index)
+    if failures is not None and not failures.empty:
+        runs = pd.concat([runs, failures], ignore_index=True)
+        failed_mask = pd.Series([False] * (len(runs) - len(failures)) + [True] * len(failures))
     score, baseline = normalised_scores(runs, score_metric)
+    score = score.where(~failed_mask, 1.0)
     keys = key_values(runs, group_by)
     label = joined(keys, "\x1f")
     per_suite: dict[str, pd.Series] = {}  # metric -> its values on the invocations, indexed by label
@@ -224,6 +234,8 @@ def summarize(
         clusters = None if targets is None else targets.loc[idx].to_numpy()
         row: dict[str, object] = dict(zip(group_by, str(lab).split("\x1f"), strict=True))
         row["n"] = len(frame)
+        row["failed"] = int(failed_mask.loc[idx].sum())
+        row["failure_rate"] = row["failed"] / len(frame)
         for m in metrics:
             col = f"metrics.{m}"
             if m in per_suite:

@@ -55,7 +55,7 @@ def test_sweep_then_leaderboard(cli):
     board = cli("leaderboard", "--format", "csv")
     assert board.returncode == 0, board.stderr
     lines = board.stdout.strip().splitlines()
-    assert lines[0].startswith("suite,synth,loss,solver,n,match_distance")
+    assert lines[0].startswith("suite,synth,loss,solver,n,failed,failure_rate,match_distance")
     assert {ln.split(",")[3] for ln in lines[1:]} == {"random", "cma"}
     # FAD is a suite-level metric, logged on each invocation (parent run), shown per group
     header = lines[0].split(",")

@@ -149,6 +149,10 @@ def test_ctrl_c_kills_the_current_run_and_keeps_the_finished_ones(tmp_path, flak
     status = {r.data.tags["soundmatch.target"]: r.info.status for r in by_level(runs, "target")}
     assert status == {"fm2-000": "FINISHED", "fm2-001": "KILLED"}  # fm2-002 never started
     assert [r.info.status for r in by_level(runs, "invocation")] == ["KILLED"]
+    # the killed target is a result on the leaderboard: counted, with its failure rate
+    board = compute(default_uri(results), "soundmatch", metric="lsd", group_by=["solver"])
+    assert board.table["n"].tolist() == [2] and board.table["failed"].tolist() == [1]
+    assert board.table["failure_rate"].tolist() == [0.5] and any("KILLED" in n for n in board.notes)
 
 
 def test_a_run_with_failed_targets_exits_non_zero_and_names_each_failure(tmp_path, flaky, capsys):
@@ -163,3 +167,5 @@ def test_a_run_with_failed_targets_exits_non_zero_and_names_each_failure(tmp_pat
     assert "flaky on fm2 seed=0, fm2-000: ValueError: flaky solver broke on fm2-000" in err
     flaky.raise_on = set()
     assert main(args) == 0  # the resume runs the two failed targets, which now finish
+    board = compute(default_uri(tmp_path / "results"), "soundmatch", metric="lsd", group_by=["solver"])
+    assert board.table["failed"].tolist() == [0]  # the latest run of each target counts

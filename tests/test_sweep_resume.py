@@ -118,7 +118,8 @@ def test_leaderboard_and_report_present_the_sweep(report):
     work, csv, html = report
     lines = csv.strip().splitlines()
     head = lines[0].split(",")
-    assert head[:6] == ["suite", "synth", "loss", "solver", "n", "match_distance"] and "lsd" in head
+    assert head[:8] == ["suite", "synth", "loss", "solver", "n", "failed", "failure_rate", "match_distance"]
+    assert "lsd" in head
     rows = [dict(zip(head, ln.split(","), strict=True)) for ln in lines[1:]]
     assert {(r["loss"], r["solver"]) for r in rows} == {
         (x, s) for x in ("mss", "l2") for s in ("random", "cma", "ga")

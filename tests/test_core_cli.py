@@ -155,3 +155,29 @@ def test_bad_values_are_one_line_and_exit_2(override, says, tmp_path, capsys):
     assert main(["run", override, "synth=fm2", "target.n=1", f"results_dir={tmp_path}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and says in err[0], err
+
+
+@pytest.mark.parametrize(
+    "override, says",
+    [
+        ("tracking.uri=garbage", "is not a URI"),
+        ("tracking.uri=http://127.0.0.1:9", "nothing answers at 127.0.0.1:9"),
+        ("+bogus=1", "unknown config key 'bogus'"),
+    ],
+)
+def test_bad_stores_and_keys_are_one_line_and_exit_2(override, says, tmp_path, capsys):
+    from benchmark.cli import main
+
+    assert main(["run", override, "synth=fm2", "target.n=1", f"results_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0], err
+
+
+def test_a_store_in_a_missing_folder_is_not_created(tmp_path, capsys):
+    from benchmark.cli import main
+
+    uri = f"sqlite:///{tmp_path}/no/such/x.db"
+    assert main(["run", f"tracking.uri={uri}", "synth=fm2", "target.n=1", f"results_dir={tmp_path}"]) == 2
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "no").exists()
+    assert main(["run", "results_dir=/dev/null/x", "synth=fm2", "target.n=1"]) == 2
+    assert "results_dir=/dev/null/x: cannot create it" in capsys.readouterr().err

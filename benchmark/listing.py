@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import re
 
 from omegaconf import OmegaConf
 from rich.console import Console
@@ -26,9 +27,16 @@ SECTIONS: list[tuple[str, Registry, str, str | None]] = [
 ]
 
 
+def plain(text: str) -> str:
+    """Docstring markup as a reader sees it: ``:class:`X``` -> X, double backquotes -> the text."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", lambda m: m.group(1).split(".")[-1], text)
+    return text.replace("``", "")
+
+
 def summary_line(obj: object) -> str:
-    doc = inspect.getdoc(obj) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    """The first paragraph of ``obj``'s docstring, on one line, without reST markup."""
+    doc = (inspect.getdoc(obj) or "").strip()
+    return plain(" ".join(doc.split("\n\n")[0].split())) if doc else ""
 
 
 def presets(group: str, registry: Registry) -> list[tuple[str, str, str]]:

@@ -181,3 +181,15 @@ def test_a_store_in_a_missing_folder_is_not_created(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err and not (tmp_path / "no").exists()
     assert main(["run", "results_dir=/dev/null/x", "synth=fm2", "target.n=1"]) == 2
     assert "results_dir=/dev/null/x: cannot create it" in capsys.readouterr().err
+
+
+def test_list_shows_plain_text_not_docstring_markup(capsys):
+    from benchmark.cli import main
+    from benchmark.listing import plain
+
+    assert plain("see :class:`solvers.gradient.GradientSolver` and ``solver=ng``") == (
+        "see GradientSolver and solver=ng"
+    )
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert ":class:" not in out and "``" not in out and "match_distance" in out

@@ -62,9 +62,30 @@ def probe(path: str | Path) -> AudioInfo:
         raise UserError(f"cannot decode audio file {path} ({reason}); {CONVERT_HINT}") from None
     if info.frames <= 0 or info.samplerate <= 0 or info.channels <= 0:
         raise UserError(f"audio file {path} holds no samples; re-export it or remove it")
+    promised = wav_header_frames(path)
+    if promised is not None and promised > info.frames:
+        raise UserError(
+            f"audio file {path} is truncated: its header promises {promised} samples "
+            f"({promised / info.samplerate:.2f} s), the file holds {info.frames} "
+            f"({info.frames / info.samplerate:.2f} s); re-export or re-copy it"
+        )
     return AudioInfo(
         path, int(info.samplerate), int(info.frames), int(info.channels), info.format, info.subtype
     )
+
+
+def wav_header_frames(path: Path) -> int | None:
+    """Sample frames a PCM WAV file's header promises (its data chunk size), or None when the file
+    is not a PCM WAV the standard library reads (libsndfile reports what is actually present)."""
+    import wave
+
+    if path.suffix.lower() != ".wav":
+        return None
+    try:
+        with wave.open(str(path), "rb") as handle:
+            return int(handle.getnframes())
+    except (wave.Error, EOFError, OSError):
+        return None
 
 
 def read_segment(

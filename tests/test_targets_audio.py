@@ -74,6 +74,12 @@ def test_normalisation_levels() -> None:
     assert fit_length(np.ones(3), 5).tolist() == [1, 1, 1, 0, 0]
 
 
+def _truncated(path: Path, frames: int) -> None:
+    """A 16-bit WAV whose header says 1 s but whose data stops after ``frames`` samples."""
+    sf.write(path, sine(300, 16000, 1.0), 16000, subtype="PCM_16")
+    path.write_bytes(path.read_bytes()[: 44 + 2 * frames])
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -85,8 +91,11 @@ def test_normalisation_levels() -> None:
         (lambda p: sf.write(p, np.full(16000, 1e-6), 16000, subtype="FLOAT"), "silent"),
         (lambda p: sf.write(p, np.full(16000, np.nan), 16000, subtype="FLOAT"), "NaN"),
         (lambda p: sf.write(p, np.stack([sine(300, 16000, 1), -sine(300, 16000, 1)], 1), 16000), "silent"),
+        (lambda p: _truncated(p, 3200), "truncated: its header promises 16000 samples"),
+        (lambda p: _truncated(p, 8), "truncated"),
     ],
-    ids=["missing", "empty", "corrupt", "text", "zeros", "near-silent", "nan", "phase-cancelling-stereo"],
+    ids=["missing", "empty", "corrupt", "text", "zeros", "near-silent", "nan", "phase-cancelling-stereo",
+         "truncated", "truncated-to-a-few-samples"],
 )
 def test_bad_files_give_one_clear_error_naming_the_file(tmp_path: Path, make, message: str) -> None:
     path = tmp_path / "bad.wav"

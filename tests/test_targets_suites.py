@@ -107,6 +107,15 @@ def test_nsynth_wrong_layout_and_missing_files(nsynth_dir: Path, tmp_path: Path)
     with pytest.raises(UserError, match="lacks"):
         build({"name": "nsynth", "path": str(tmp_path)})
     entry = {"pitch": 60, "instrument_family_str": "brass", "instrument_source_str": "acoustic"}
+    for bad, says in [
+        ({"x-060-100": "brass"}, "is a str, not a record"),
+        ({"x-060-100": {**entry, "pitch": float("inf")}}, "must be whole MIDI numbers"),
+        ({"x-060-100": {**entry, "pitch": 200}}, "not in 0-127"),
+        ({"../../x/y": entry}, "is not a file name"),
+    ]:
+        (tmp_path / "examples.json").write_text(json.dumps(bad))
+        with pytest.raises(UserError, match=says):
+            build({"name": "nsynth", "path": str(tmp_path)})
     (tmp_path / "examples.json").write_text(json.dumps({"gone_acoustic_000-060-100": entry}))
     with pytest.raises(UserError, match=r"not found: .*gone_acoustic_000-060-100\.wav"):
         build({"name": "nsynth", "path": str(tmp_path)})

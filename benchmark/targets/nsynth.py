@@ -62,19 +62,32 @@ class NSynthSuite(RecordedSuite):
         root = self.root()
         examples = self.examples(root)
         out = []
+        where = root / "examples.json"
         for key in sorted(examples):
             ex = examples[key]
+            if not isinstance(ex, dict):
+                raise UserError(
+                    f"{where}: entry '{key}' is a {type(ex).__name__}, not a record with pitch, "
+                    "instrument_family_str and instrument_source_str"
+                )
+            missing = [k for k in ("pitch", "instrument_family_str", "instrument_source_str") if k not in ex]
+            if missing:
+                raise UserError(f"{where}: entry '{key}' lacks {', '.join(missing)}")
             try:
                 pitch = int(ex["pitch"])
-                family = str(ex["instrument_family_str"])
-                source = str(ex["instrument_source_str"])
                 velocity = int(ex.get("velocity", 100))
-                instrument = str(ex.get("instrument_str", key.rsplit("-", 2)[0]))
-            except (KeyError, TypeError, ValueError) as err:
+            except (TypeError, ValueError, OverflowError):
                 raise UserError(
-                    f"{root / 'examples.json'}: entry '{key}' lacks {err}; it needs pitch, "
-                    "instrument_family_str and instrument_source_str"
+                    f"{where}: entry '{key}' has pitch {ex.get('pitch')!r} / velocity "
+                    f"{ex.get('velocity')!r}; both must be whole MIDI numbers 0-127"
                 ) from None
+            if not (0 <= pitch <= 127 and 0 <= velocity <= 127):
+                raise UserError(f"{where}: entry '{key}': pitch {pitch} / velocity {velocity} not in 0-127")
+            family = str(ex["instrument_family_str"])
+            source = str(ex["instrument_source_str"])
+            instrument = str(ex.get("instrument_str", key.rsplit("-", 2)[0]))
+            if "/" in key or "\\" in key or key in ("", ".", ".."):
+                raise UserError(f"{where}: entry name '{key}' is not a file name (it reads outside audio/)")
             if self.families and family not in self.families:
                 continue
             if self.sources and source not in self.sources:

@@ -118,6 +118,27 @@ def synth_config_name(cfg: DictConfig) -> str:
 
 
 @functools.lru_cache(maxsize=1)
+def machine_tags() -> dict[str, str]:
+    """What a time in ``seconds`` was measured on: CPU, cores, torch threads and versions."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {
+        "soundmatch.machine.cpu": cpu,
+        "soundmatch.machine.cores": str(os.cpu_count()),
+        "soundmatch.machine.torch_threads": str(torch.get_num_threads()),
+        "soundmatch.machine.torch": torch.__version__,
+        "soundmatch.machine.python": platform.python_version(),
+        "soundmatch.machine.device": "cuda" if torch.cuda.is_available() else "cpu",
+    }
+
+
+@functools.lru_cache(maxsize=1)
 def code_version() -> str:
     try:
         out = subprocess.run(
@@ -267,6 +288,7 @@ def run(cfg: DictConfig) -> RunOutcome:
         "soundmatch.code_version": code_version(),
         "soundmatch.invocation": os.environ.get(INVOCATION_ENV, ""),
         **{f"soundmatch.backend.{k}": v for k, v in metric_backends().items()},
+        **machine_tags(),
     }
     outcomes: list[TargetOutcome] = []
     failed: list[str] = []

@@ -151,25 +151,12 @@ def test_plugin_solver_from_another_package(cli, workdir):
         ("budget.renders=1e12", "budget.renders"),
         ("budget.seconds=-1", "budget.seconds=-1 is out of range"),
         ("device=tpu", "device='tpu': choose cpu or cuda"),
-    ],
-)
-def test_bad_values_are_one_line_and_exit_2(override, says, tmp_path, capsys):
-    from benchmark.cli import main
-
-    assert main(["run", override, "synth=fm2", "target.n=1", f"results_dir={tmp_path}"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and says in err[0], err
-
-
-@pytest.mark.parametrize(
-    "override, says",
-    [
         ("tracking.uri=garbage", "is not a URI"),
         ("tracking.uri=http://127.0.0.1:9", "nothing answers at 127.0.0.1:9"),
         ("+bogus=1", "unknown config key 'bogus'"),
     ],
 )
-def test_bad_stores_and_keys_are_one_line_and_exit_2(override, says, tmp_path, capsys):
+def test_bad_values_stores_and_keys_are_one_line_and_exit_2(override, says, tmp_path, capsys):
     from benchmark.cli import main
 
     assert main(["run", override, "synth=fm2", "target.n=1", f"results_dir={tmp_path}"]) == 2

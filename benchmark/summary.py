@@ -17,6 +17,18 @@ def fmt(value: float | None) -> str:
     return f"{value:.4g}"
 
 
+def job_overrides() -> str:
+    """This job's command-line overrides (``solver.optimizer=PSO seed=1``), or '' outside Hydra."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        task = HydraConfig.get().overrides.task
+    except (ImportError, ValueError):
+        return ""
+    shown = [o for o in task if not o.startswith(("hydra.", "progress=", "results_dir=", "tracking."))]
+    return " ".join(shown)
+
+
 def print_summary(cfg: DictConfig, outcome: RunOutcome) -> None:
     if outcome.skipped:
         return  # the runner said so in one line
@@ -26,7 +38,13 @@ def print_summary(cfg: DictConfig, outcome: RunOutcome) -> None:
     per_target = [str(m) for m in cfg.metrics if str(m) not in outcome.suite_metrics]
     keys = ["loss", *per_target, "renders", "seconds"]
     synth = synth_config_name(cfg)  # the preset chosen, e.g. dx7_flute
-    table = Table(title=f"{cfg.solver.name} on {synth} ({cfg.loss.name} loss), suite {outcome.suite}")
+    title = f"{cfg.solver.name} on {synth} ({cfg.loss.name} loss), suite {outcome.suite}"
+    options = job_overrides()
+    if options:  # the jobs of a sweep differ in these: say which one this is
+        from rich.markup import escape
+
+        title += f"\n{escape(options)}"
+    table = Table(title=title)
     table.add_column("target")
     for k in keys:
         table.add_column(k, justify="right")

@@ -36,10 +36,12 @@ CREPE_VOICED = 0.5  # CREPE confidence at or above which a frame counts as pitch
 MIN_VOICED_FRAMES = 3
 BACKENDS = ("auto", "crepe", "pyin")
 # Octave check thresholds, odd- over even-multiple energy in dB (analysis.harmonics.harmonic_energy).
-# On the 61 bundled GM notes at their written pitch the notes' own odd/even ratio is -17..+10 dB and
-# at half the pitch at most -32 dB, except an organ whose sub-octave rank sits at -11 dB under the
-# note (heard as the written pitch): a sub-octave series must be at least this strong to win ...
-SUBOCTAVE_DB = -10.0
+# On the 61 bundled GM notes at their written pitch, a note's own odd/even ratio is -17..+10 dB, and
+# at half the written pitch it is at most -32 dB -- except an organ whose sub-octave rank sits 11 dB
+# under the note. -25 dB separates a tracker that read an octave high (contrabass, harp: their own
+# series reads -16, -17) from a right reading; the organ is then read an octave low, which its
+# written note (metadata) corrects. A sub-octave series at least this strong wins ...
+SUBOCTAVE_DB = -25.0
 # ... and a note whose odd harmonics are weaker than this is read as the octave above.
 MISSING_ODD_DB = -25.0
 

@@ -74,7 +74,8 @@ def test_nsynth_filters_pitch_and_metadata(nsynth_dir: Path) -> None:
         "brass_acoustic_000-067-100",
         "string_acoustic_002-055-100",
     ]
-    assert [t.note.pitch for t in targets] == pytest.approx([60, 67, 55], abs=0.05)  # tuned on the audio
+    assert [t.note.pitch for t in targets] == [60, 67, 55]  # the written notes
+    assert [t.meta["f0_midi"] for t in targets] == pytest.approx([60, 67, 55], abs=0.05)  # and the exact f0
     assert targets[0].meta["family"] == "brass" and targets[0].meta["pitch_source"].startswith("metadata")
     assert targets[0].audio.shape == (8000,) and targets[0].sample_rate == SR
 
@@ -234,9 +235,12 @@ def test_gm_notes_split_through_load_targets() -> None:
     test = load_targets({"name": "gm_notes", "split": "test"}, duration=0.25)
     assert len(train) + len(test) == 61 and not {t.name for t in train} & {t.name for t in test}
     violin = [t for t in train + test if t.meta["instrument"] == "violin"]
-    # the exact f0 (fractional MIDI): the written note tuned on the recording's harmonics
-    assert sorted(t.note.pitch for t in violin) == pytest.approx([57, 69, 81], abs=0.5)  # 81 starts flat
-    assert all(t.meta["pitch_source"] == "metadata+harmonics" for t in violin)
+    assert sorted(t.note.pitch for t in violin) == [57, 69, 81]  # the written notes play
+    # the exact f0 (fractional MIDI) is logged beside them, or played with target.pitch=exact
+    assert sorted(t.meta["f0_midi"] for t in violin) == pytest.approx([57, 69, 81], abs=0.5)  # 81 starts flat
+    exact = load_targets({"name": "gm_notes", "instruments": ["violin"], "pitch": "exact"}, duration=0.25)
+    assert [t.note.pitch for t in exact] == [t.meta["f0_midi"] for t in exact]
+    assert all(t.meta["pitch_source"] == "metadata+harmonics" for t in exact)
     flutes = load_targets({"name": "gm_notes", "instruments": ["flute"], "normalize": "peak", "level_db": -6})
     assert len(flutes) == 3 and float(flutes[0].audio.abs().max()) == pytest.approx(10 ** (-6 / 20), rel=1e-5)
     with pytest.raises(UserError, match="no instrument 'kazoo'"):

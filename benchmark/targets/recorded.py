@@ -28,7 +28,7 @@ from synths.base import Note
 
 SPLITS = ("all", "train", "test")
 SPLIT_BY = ("file", "instrument")
-PITCH_MODES = ("auto", "pyin", "metadata", "config")
+PITCH_MODES = ("auto", "exact", "pyin", "config")
 
 
 def split_of(key: str, seed: int, test_fraction: float) -> str:
@@ -64,12 +64,14 @@ class RecordedSuite(TargetSuite):
         n: at most this many targets, drawn with ``seed`` (null: all).
         normalize: null (as recorded), "peak" or "rms" (see benchmark.audio.normalize).
         level_db: the peak or RMS level in dBFS that ``normalize`` aims at.
-        pitch: "auto" (the exact f0 as fractional MIDI: the dataset's pitch tuned on
-            the clip's harmonics when known, else the tracker's reading checked for
-            octave errors; see analysis.pitch.estimate_f0), "pyin" (always estimate,
-            with pYIN), "metadata" (the dataset's written pitch as is), or "config"
-            (the run's ``note.pitch`` for every target). The source is logged as
-            the target's ``pitch_source``.
+        pitch: "auto" (the dataset's written note when known -- the synth's own
+            tuning parameters match the rest, so an exported DX7 patch plays in tune
+            -- else the exact f0 estimated), "exact" (the exact f0 as fractional
+            MIDI: the written note tuned on the clip's harmonics, else the tracker's
+            reading checked for octave errors; see analysis.pitch.estimate_f0),
+            "pyin" (always estimate, with pYIN), or "config" (the run's
+            ``note.pitch`` for every target). The source is logged as the target's
+            ``pitch_source``; the exact f0 (``f0_hz``, ``f0_midi``) is logged too.
         trim_db: skip leading silence: start at the first 10 ms frame within this
             many dB of the loudest (e.g. -40); null keeps the file's start.
     """
@@ -113,11 +115,13 @@ class RecordedSuite(TargetSuite):
         if self.pitch == "config":
             return ctx.note, "config"
         velocity = int(clip.meta.get("velocity", ctx.note.velocity))
-        if clip.pitch is not None and self.pitch == "metadata":
+        if clip.pitch is not None and self.pitch == "auto":
+            # the written note: a DX7 patch plays integer notes, so its tuning lives in the voice
+            # (fm_match sets coarse/fine/detune from the measured f0), and match.syx plays in tune
             return Note(float(clip.pitch), velocity), "metadata"
         # the exact f0 as fractional MIDI: the written note fixes the octave and the harmonics tune it;
         # without one, the tracker's reading is checked against the harmonic spectrum for octave errors
-        hint = float(clip.pitch) if clip.pitch is not None and self.pitch == "auto" else None
+        hint = float(clip.pitch) if clip.pitch is not None and self.pitch == "exact" else None
         backend = "pyin" if self.pitch == "pyin" else "auto"
         estimate = estimate_f0(audio, ctx.sample_rate, hint_midi=hint, backend=backend)
         if estimate.midi is None or not math.isfinite(estimate.midi):
@@ -136,6 +140,9 @@ class RecordedSuite(TargetSuite):
         note, source = self.note_for(clip, audio, ctx)
         meta = {"suite": self.name, "source": clip.source, "offset": clip.offset, **clip.meta}
         meta.update(pitch=note.pitch, pitch_source=source)
+        if clip.pitch is not None:  # the exact f0 beside the written note (10 ms: tuned on the harmonics)
+            exact = estimate_f0(audio, ctx.sample_rate, hint_midi=float(clip.pitch))
+            meta.update({k: v for k, v in exact.as_log().items() if k != "f0_octave_shift"})
         return Target(torch.from_numpy(audio), ctx.sample_rate, clip.name, note=note, meta=meta)
 
 

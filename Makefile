@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m benchmark run -m solver=fm_match,cma synth=dx7 target=gm_notes \
 		'target.instruments=[flute,trumpet,violin,clarinet]' target.pitch_min=60 target.pitch_max=72 \
-		budget.renders=300 $(ARGS)
+		budget.renders=300 'metrics=[match_distance,pitch_error_cents,loudness_envelope_error,lsd,fad]' $(ARGS)
 
 # two workers (one per core in CI); a test file stays on one worker (shared fixtures, installs)
 test: $(STAMP)

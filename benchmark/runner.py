@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from benchmark import artifacts
 from benchmark.config_check import check_run_config
+from benchmark.dexed_check import dexed_lsd
 from benchmark.progress import ProgressView
 from benchmark.targets import SuiteContext, suite_registry
 from benchmark.targets.synthetic import synth_preset
@@ -413,11 +414,14 @@ def _run_target(
     t0 = time.perf_counter()
     x, info = solve_one(solver, problem)
     seconds = time.perf_counter() - t0
-    values, match = score(problem, x, metric_names, info.pop("controls", None), _metric_options(cfg))
+    controls = info.pop("controls", None)
+    values, match = score(problem, x, metric_names, controls, _metric_options(cfg))
     values.update(renders=float(problem.renders), backwards=float(problem.backwards))
     values["seconds"] = seconds
     extra = info.pop("metrics", None) or {}  # a solver's own figures (e.g. inference_seconds)
     values.update({k: float(v) for k, v in extra.items() if k not in values})
+    if controls is None:  # a voice, not per-frame controls: what match.syx holds
+        values["dexed_lsd"] = dexed_lsd(synth, x, target.note, target.duration)
     return TargetOutcome(target.name, values, problem.renders, seconds, info={"x": x, **info}, match=match)
 
 

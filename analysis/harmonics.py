@@ -126,6 +126,34 @@ def frame_size_for(f0_hz: float, sample_rate: int) -> int:
     return int(2 ** math.ceil(math.log2(min(max(need, low), high))))
 
 
+def centred_power(
+    audio: np.ndarray, sample_rate: int, f0_hz: float, hop_seconds: float = 0.016
+) -> tuple[np.ndarray, int, int]:
+    """Power spectra ``[frames, bins]`` of :func:`frame_size_for` samples, centred (zero-padded at the
+    ends), hop ``hop_seconds``; with the FFT size and the hop in samples."""
+    n_fft = frame_size_for(f0_hz, sample_rate)
+    hop = max(1, int(round(hop_seconds * sample_rate)))
+    x = np.pad(np.asarray(audio, dtype=np.float64), (n_fft // 2, n_fft // 2))
+    return _frames_power(x, n_fft, hop), n_fft, hop
+
+
+def peak_amplitudes(
+    audio: np.ndarray, sample_rate: int, f0_hz: float, hz: np.ndarray, hop_seconds: float = 0.016
+) -> tuple[np.ndarray, int]:
+    """The largest magnitude within +-30 cents (at least one bin) of each frequency in ``hz``, per
+    frame ``[frames, P]`` (frames as :func:`centred_power`), and the hop in samples."""
+    power, n_fft, hop = centred_power(audio, sample_rate, f0_hz, hop_seconds)
+    mag = np.sqrt(power)
+    bin_hz = sample_rate / n_fft
+    out = np.zeros((mag.shape[0], len(hz)))
+    for i, f in enumerate(hz):
+        width = max(f * (2.0 ** (30.0 / 1200.0) - 1.0), bin_hz)
+        lo = max(0, int(math.floor((f - width) / bin_hz)))
+        hi = min(mag.shape[1], int(math.ceil((f + width) / bin_hz)) + 1)
+        out[:, i] = mag[:, lo:hi].max(axis=1)
+    return out, hop
+
+
 def harmonic_amplitudes(
     audio: np.ndarray, sample_rate: int, f0_hz: float, n_harmonics: int = 20, hop_seconds: float = 0.016
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -137,20 +165,18 @@ def harmonic_amplitudes(
     falls outside it and reads near zero. Harmonics above Nyquist are left
     out, so H may be less than ``n_harmonics``. Linear full-scale amplitude.
     """
-    n_fft = frame_size_for(f0_hz, sample_rate)
-    hop = max(1, int(round(hop_seconds * sample_rate)))
-    x = np.pad(np.asarray(audio, dtype=np.float64), (n_fft // 2, n_fft // 2))
-    mag = np.sqrt(_frames_power(x, n_fft, hop))
-    bin_hz = sample_rate / n_fft
     count = max(1, min(n_harmonics, int(0.95 * sample_rate / 2 // f0_hz)))
     freqs = f0_hz * np.arange(1, count + 1)
-    out = np.empty((mag.shape[0], count))
-    for i, f in enumerate(freqs):
-        width = max(f * (2.0 ** (30.0 / 1200.0) - 1.0), bin_hz)
-        lo = max(0, int(math.floor((f - width) / bin_hz)))
-        hi = min(mag.shape[1], int(math.ceil((f + width) / bin_hz)) + 1)
-        out[:, i] = mag[:, lo:hi].max(axis=1)
-    return out, freqs
+    return peak_amplitudes(audio, sample_rate, f0_hz, freqs, hop_seconds)[0], freqs
+
+
+def harmonic_bands(freqs: np.ndarray, f0_hz: float, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the bins within +-f0/4 of a harmonic and of those between harmonics, from 0.75 f0 to
+    0.95 Nyquist: the two parts of a noise-to-harmonic ratio."""
+    usable = (freqs >= 0.75 * f0_hz) & (freqs <= 0.95 * sample_rate / 2)
+    distance = np.abs(freqs / f0_hz - np.round(freqs / f0_hz))  # in units of f0
+    near = usable & (distance <= 0.25)
+    return near, usable & ~near
 
 
 def harmonic_noise_ratio(
@@ -158,15 +184,8 @@ def harmonic_noise_ratio(
 ) -> np.ndarray:
     """Noise-to-harmonic ratio per frame in dB ``[frames]``: energy between the harmonics over
     energy within +-f0/4 of them (below 0.95 Nyquist), frames as in :func:`harmonic_amplitudes`."""
-    n_fft = frame_size_for(f0_hz, sample_rate)
-    hop = max(1, int(round(hop_seconds * sample_rate)))
-    x = np.pad(np.asarray(audio, dtype=np.float64), (n_fft // 2, n_fft // 2))
-    power = _frames_power(x, n_fft, hop)
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
-    usable = (freqs >= 0.75 * f0_hz) & (freqs <= 0.95 * sample_rate / 2)
-    distance = np.abs(freqs / f0_hz - np.round(freqs / f0_hz))  # in units of f0
-    near = usable & (distance <= 0.25)
-    between = usable & ~near
+    power, n_fft, _ = centred_power(audio, sample_rate, f0_hz, hop_seconds)
+    near, between = harmonic_bands(np.fft.rfftfreq(n_fft, 1.0 / sample_rate), f0_hz, sample_rate)
     tonal = power[:, near].sum(axis=1)
     noise = power[:, between].sum(axis=1)
     return 10.0 * np.log10((noise + 1e-20) / (tonal + 1e-20))

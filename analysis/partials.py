@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import find_peaks
 
-from analysis.harmonics import frame_size_for, long_term_spectrum
+from analysis.harmonics import harmonic_bands, long_term_spectrum, peak_amplitudes
 
 HARMONIC_CENTS = 30.0
 PEAK_FLOOR_DB = -60.0  # peaks more than this below the strongest are not partials
@@ -105,39 +105,19 @@ def spectral_peaks(freqs: np.ndarray, mag: np.ndarray, f0_hz: float, sample_rate
 
 def noise_to_harmonic_db(freqs: np.ndarray, mag: np.ndarray, f0_hz: float, sample_rate: int) -> float:
     """Energy farther than f0/4 from every harmonic over the energy within f0/4 of them, in dB."""
-    usable = (freqs >= 0.75 * f0_hz) & (freqs <= 0.95 * sample_rate / 2)
-    distance = np.abs(freqs / f0_hz - np.round(freqs / f0_hz))
+    near, between = harmonic_bands(freqs, f0_hz, sample_rate)
     power = mag**2
-    tonal = float(power[usable & (distance <= 0.25)].sum())
-    noise = float(power[usable & (distance > 0.25)].sum())
+    tonal = float(power[near].sum())
+    noise = float(power[between].sum())
     return 10.0 * math.log10((noise + 1e-20) / (tonal + 1e-20))
-
-
-def _magnitudes(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    """Hann-windowed magnitude spectra ``[frames, n_fft // 2 + 1]``, scaled so a full-scale sine reads 1."""
-    if len(x) < n_fft:
-        x = np.pad(x, (0, n_fft - len(x)))
-    window = np.hanning(n_fft + 1)[:-1]
-    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop]
-    return np.abs(np.fft.rfft(frames * window, axis=1)) * (2.0 / window.sum())
 
 
 def partial_tracks(
     audio: np.ndarray, sample_rate: int, f0_hz: float, hz: list[float], hop_seconds: float = 0.016
 ) -> tuple[np.ndarray, np.ndarray]:
     """Frame times ``[F]`` (s) and the amplitude of each frequency in ``hz`` per frame ``[F, P]``."""
-    n_fft = frame_size_for(f0_hz, sample_rate)
-    hop = max(1, int(round(hop_seconds * sample_rate)))
-    x = np.pad(np.asarray(audio, dtype=np.float64), (n_fft // 2, n_fft // 2))
-    mag = _magnitudes(x, n_fft, hop)
-    bin_hz = sample_rate / n_fft
-    out = np.zeros((mag.shape[0], len(hz)))
-    for i, f in enumerate(hz):
-        width = max(f * (2.0 ** (30.0 / 1200.0) - 1.0), bin_hz)
-        lo = max(0, int(math.floor((f - width) / bin_hz)))
-        hi = min(mag.shape[1], int(math.ceil((f + width) / bin_hz)) + 1)
-        out[:, i] = mag[:, lo:hi].max(axis=1)
-    return np.arange(mag.shape[0]) * hop / sample_rate, out
+    amps, hop = peak_amplitudes(audio, sample_rate, f0_hz, np.asarray(hz, dtype=float), hop_seconds)
+    return np.arange(amps.shape[0]) * hop / sample_rate, amps
 
 
 def analyse_partials(

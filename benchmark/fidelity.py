@@ -34,8 +34,7 @@ import torch
 from benchmark.fidelity_voices import fidelity_voices
 from benchmark.options import Option, integer, number, parse_options, split_key_values, text, usage
 from benchmark.voices import render_voice, synth_for_voice
-from metrics.lsd import LSD_FLOOR, LSD_HOP, LSD_N_FFT, log_spectral_distance
-from metrics.spectral import stft_power
+from metrics.lsd import LSD_FLOOR, LSD_HOP, LSD_N_FFT, log_spectral_distance, power_spectra
 from soundmatch.errors import UserError
 from synths.base import Note
 from synths.dx7.reference import DexedRenderer
@@ -97,9 +96,7 @@ def range_limited_lsd(pred: np.ndarray, target: np.ndarray, range_db: float = RA
     at the target frame's peak minus ``range_db``, so differences between
     noise floors far below the sound do not count.
     """
-    x = torch.as_tensor(np.stack([pred, target]), dtype=torch.float64)
-    n_fft = min(LSD_N_FFT, x.shape[-1])
-    power = stft_power(x, n_fft, min(LSD_HOP, n_fft)) / (n_fft / 2) ** 2
+    power = power_spectra(pred, target, LSD_N_FFT, LSD_HOP)
     db = 10.0 * torch.log10(power + LSD_FLOOR)
     floor = db[1].amax(dim=0, keepdim=True) - range_db
     db = torch.maximum(db, floor)

@@ -9,15 +9,13 @@ shows how it and every other metric order the known cases.
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections import OrderedDict
 
 import numpy as np
 import torch
 
 from analysis.pitch import F0Estimate, estimate_f0
-from metrics.base import Evaluation, metric_registry
+from metrics.base import AudioCache, Evaluation, metric_registry
 from metrics.lsd import LSD_HOP, LSD_N_FFT, LSD_RANGE_DB, power_spectra, relative_floor
 from metrics.spectral import log_frequency_bank
 
@@ -28,7 +26,7 @@ UNPITCHED_CENTS = 4800.0  # a match with no pitch (noise, silence) costs more th
 PITCH_DB_PER_DOUBLING = 14.0
 PITCH_KNEE_CENTS = 20.0
 
-_f0_cache: OrderedDict[tuple, F0Estimate] = OrderedDict()
+_f0_cache = AudioCache()
 
 
 def band_lsd(
@@ -74,12 +72,7 @@ def level_difference_db(pred: np.ndarray, target: np.ndarray) -> float:
 def cached_f0(audio: np.ndarray, sample_rate: int, hint_midi: float | None) -> F0Estimate:
     """:func:`analysis.pitch.estimate_f0` of ``audio``, kept for the last 256 sounds (a target is
     compared with many matches, and several metrics read the same f0)."""
-    key = (hashlib.sha1(np.ascontiguousarray(audio).tobytes()).hexdigest(), sample_rate, hint_midi)
-    if key not in _f0_cache:
-        _f0_cache[key] = estimate_f0(audio, sample_rate, hint_midi=hint_midi)
-        while len(_f0_cache) > 256:
-            _f0_cache.popitem(last=False)
-    return _f0_cache[key]
+    return _f0_cache.get(audio, (sample_rate, hint_midi), lambda: estimate_f0(audio, sample_rate, hint_midi))
 
 
 def f0_interval_cents(pred: np.ndarray, target: np.ndarray, sample_rate: int) -> float | None:

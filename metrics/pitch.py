@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
-
 import numpy as np
 
 from analysis.pitch import MIN_VOICED_FRAMES, cents, f0_track, hz_to_midi, resolve_backend
-from metrics.base import Evaluation, metric_registry
+from metrics.base import AudioCache, Evaluation, metric_registry
 from metrics.match_distance import cached_f0
 
-_target_cache: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_target_tracks = AudioCache()
 
 
 def fold_to_octave(track: np.ndarray, f0_hz: float | None) -> np.ndarray:
@@ -26,12 +23,7 @@ def fold_to_octave(track: np.ndarray, f0_hz: float | None) -> np.ndarray:
 
 def _cached_target_track(audio: np.ndarray, sample_rate: int, backend: str) -> tuple[np.ndarray, np.ndarray]:
     """The target's track is computed once per (audio, rate, backend), however many matches use it."""
-    key = (hashlib.sha1(np.ascontiguousarray(audio).tobytes()).hexdigest(), sample_rate, backend)
-    if key not in _target_cache:
-        _target_cache[key] = f0_track(audio, sample_rate, backend)
-        while len(_target_cache) > 256:
-            _target_cache.popitem(last=False)
-    return _target_cache[key]
+    return _target_tracks.get(audio, (sample_rate, backend), lambda: f0_track(audio, sample_rate, backend))
 
 
 @metric_registry.register("pitch_error_cents")

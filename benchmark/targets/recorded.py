@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from analysis.pitch import estimate_f0
+from analysis.pitch import F0Estimate, estimate_f0
 from benchmark.audio import load_audio
 from benchmark.targets.base import SuiteContext, TargetSuite
 from solvers.base import Target
@@ -110,23 +110,30 @@ class RecordedSuite(TargetSuite):
             clips = [clips[i] for i in keep]
         return clips
 
-    def note_for(self, clip: Clip, audio: np.ndarray, ctx: SuiteContext) -> tuple[Note, str]:
-        """The note the synth plays for this clip, and where its pitch came from."""
-        if self.pitch == "config":
-            return ctx.note, "config"
+    def note_for(
+        self, clip: Clip, audio: np.ndarray, ctx: SuiteContext
+    ) -> tuple[Note, str, F0Estimate | None]:
+        """The note the synth plays for this clip, where its pitch came from, and the exact f0
+        (the written note tuned on the clip's harmonics, when the dataset gives one)."""
         velocity = int(clip.meta.get("velocity", ctx.note.velocity))
+        written = None if clip.pitch is None else float(clip.pitch)
+        exact = None if written is None else estimate_f0(audio, ctx.sample_rate, hint_midi=written)
+        if self.pitch == "config":
+            return ctx.note, "config", exact
         if clip.pitch is not None and self.pitch == "auto":
             # the written note: a DX7 patch plays integer notes, so its tuning lives in the voice
             # (fm_match sets coarse/fine/detune from the measured f0), and match.syx plays in tune
-            return Note(float(clip.pitch), velocity), "metadata"
+            return Note(float(clip.pitch), velocity), "metadata", exact
         # the exact f0 as fractional MIDI: the written note fixes the octave and the harmonics tune it;
         # without one, the tracker's reading is checked against the harmonic spectrum for octave errors
-        hint = float(clip.pitch) if clip.pitch is not None and self.pitch == "exact" else None
-        backend = "pyin" if self.pitch == "pyin" else "auto"
-        estimate = estimate_f0(audio, ctx.sample_rate, hint_midi=hint, backend=backend)
+        if self.pitch == "exact" and exact is not None:
+            estimate = exact
+        else:
+            backend = "pyin" if self.pitch == "pyin" else "auto"
+            estimate = estimate_f0(audio, ctx.sample_rate, backend=backend)
         if estimate.midi is None or not math.isfinite(estimate.midi):
-            return ctx.note, "config"  # unpitched sound: the run's note
-        return Note(round(estimate.midi, 4), velocity), estimate.backend
+            return ctx.note, "config", exact  # unpitched sound: the run's note
+        return Note(round(estimate.midi, 4), velocity), estimate.backend, exact
 
     def load(self, clip: Clip, ctx: SuiteContext) -> Target:
         """Load one clip as a Target at the task's rate and duration."""
@@ -137,11 +144,10 @@ class RecordedSuite(TargetSuite):
 
     def make_target(self, clip: Clip, audio: np.ndarray, ctx: SuiteContext) -> Target:
         """A Target from a clip's audio (already at the task's rate, length and level)."""
-        note, source = self.note_for(clip, audio, ctx)
+        note, source, exact = self.note_for(clip, audio, ctx)
         meta = {"suite": self.name, "source": clip.source, "offset": clip.offset, **clip.meta}
         meta.update(pitch=note.pitch, pitch_source=source)
-        if clip.pitch is not None:  # the exact f0 beside the written note (10 ms: tuned on the harmonics)
-            exact = estimate_f0(audio, ctx.sample_rate, hint_midi=float(clip.pitch))
+        if exact is not None:  # the exact f0 beside the written note
             meta.update({k: v for k, v in exact.as_log().items() if k != "f0_octave_shift"})
         return Target(torch.from_numpy(audio), ctx.sample_rate, clip.name, note=note, meta=meta)
 

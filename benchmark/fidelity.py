@@ -9,7 +9,7 @@ Each voice of :func:`benchmark.fidelity_voices.fidelity_voices` (or of a
 sample rate, held for ``hold`` s then released for ``tail`` s. Per voice the
 study reports the log-spectral distance (:func:`metrics.lsd.log_spectral_distance`,
 dB) over the sustained part, from ``sustain_from`` s to note-off; the same
-distance over the top 60 dB of each frame (:func:`range_limited_lsd`), which
+distance over the top 60 dB of each frame (:func:`metrics.lsd.range_limited_lsd`), which
 leaves out the engines' noise floors (Dexed's fixed-point engine has one at
 about -85 dB per bin in modulated voices, well above LSD's -100 dB floor); the
 RMS level difference (dB, synth minus Dexed); and the voice fields the synth's
@@ -29,12 +29,11 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
-import torch
 
 from benchmark.fidelity_voices import fidelity_voices
 from benchmark.options import Option, integer, number, parse_options, split_key_values, text, usage
 from benchmark.voices import render_voice, synth_for_voice
-from metrics.lsd import LSD_FLOOR, LSD_HOP, LSD_N_FFT, log_spectral_distance, power_spectra
+from metrics.lsd import FRAME_RANGE_DB, log_spectral_distance, range_limited_lsd
 from soundmatch.errors import UserError
 from synths.base import Note
 from synths.dx7.reference import DexedRenderer
@@ -42,7 +41,6 @@ from synths.dx7.sysex import FIELDS, read_voices, voice_values
 from synths.dx7.voice import Voice
 
 GOAL_MEDIAN_DB = 2.0  # the issue's goal for the median LSD over the sustained part
-RANGE_DB = 60.0  # dynamic range of range_limited_lsd
 
 
 @dataclass
@@ -86,21 +84,6 @@ def lost_fields(synth: Any, voice: Voice) -> list[str]:
         for (name, _), a, b in zip(FIELDS, voice_values(voice), voice_values(back), strict=True)
         if a != b and not name.startswith("name[")
     ]
-
-
-def range_limited_lsd(pred: np.ndarray, target: np.ndarray, range_db: float = RANGE_DB) -> float:
-    """Log-spectral distance (dB) over the top ``range_db`` of each frame of ``target``.
-
-    As :func:`metrics.lsd.log_spectral_distance` (same STFT, normalisation, mean
-    over frames of the RMS over bins), but both spectra are clamped from below
-    at the target frame's peak minus ``range_db``, so differences between
-    noise floors far below the sound do not count.
-    """
-    power = power_spectra(pred, target, LSD_N_FFT, LSD_HOP)
-    db = 10.0 * torch.log10(power + LSD_FLOOR)
-    floor = db[1].amax(dim=0, keepdim=True) - range_db
-    db = torch.maximum(db, floor)
-    return float((db[0] - db[1]).square().mean(dim=0).sqrt().mean())
 
 
 def rms_db(audio: np.ndarray) -> float:
@@ -191,7 +174,7 @@ def format_table(rows: list[FidelityRow], settings: FidelitySettings) -> str:
     lines += [
         "",
         f"median LSD {median:.2f} dB ({verdict} the goal of <= {GOAL_MEDIAN_DB} dB); "
-        f"over the top {RANGE_DB:.0f} dB of each frame {top:.2f} dB",
+        f"over the top {FRAME_RANGE_DB:.0f} dB of each frame {top:.2f} dB",
     ]
     return "\n".join(lines)
 

@@ -421,7 +421,7 @@ def _run_target(
     extra = info.pop("metrics", None) or {}  # a solver's own figures (e.g. inference_seconds)
     values.update({k: float(v) for k, v in extra.items() if k not in values})
     if controls is None:  # a voice, not per-frame controls: what match.syx holds
-        values["dexed_lsd"] = dexed_lsd(synth, x, target.note, target.duration)
+        values.update(dexed_lsd(synth, x, target.note, target.duration))
     return TargetOutcome(target.name, values, problem.renders, seconds, info={"x": x, **info}, match=match)
 
 

@@ -38,7 +38,7 @@ def print_summary(cfg: DictConfig, outcome: RunOutcome) -> None:
     per_target = [str(m) for m in cfg.metrics if str(m) not in outcome.suite_metrics]
     keys = ["loss", *per_target, "renders", "seconds"]
     if any(t.metrics.get("dexed_lsd") is not None for t in outcome.targets):
-        keys.insert(len(keys) - 2, "dexed_lsd")  # match.syx in Dexed vs our match, dB
+        keys.insert(len(keys) - 2, "dexed_lsd")  # match.syx in Dexed vs ours, dB (top 60 dB per frame)
     synth = synth_config_name(cfg)  # the preset chosen, e.g. dx7_flute
     title = f"{cfg.solver.name} on {synth} ({cfg.loss.name} loss), suite {outcome.suite}"
     options = job_overrides()

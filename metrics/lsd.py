@@ -12,6 +12,7 @@ LSD_N_FFT = 2048
 LSD_HOP = 512
 LSD_FLOOR = 1e-10  # lsd_abs's absolute floor, 94 dB below a full-scale sine's peak bin
 LSD_RANGE_DB = 80.0  # lsd's floor: this far below the target's loudest bin
+FRAME_RANGE_DB = 60.0  # range_limited_lsd's floor: this far below each target frame's peak
 
 
 def power_spectra(pred: np.ndarray, target: np.ndarray, n_fft: int, hop: int) -> torch.Tensor:
@@ -52,6 +53,28 @@ def log_spectral_distance(
     db = 10.0 * torch.log10(power.clamp(min=floor))
     per_frame = (db[0] - db[1]).square().mean(dim=0).sqrt()
     return float(per_frame.mean())
+
+
+def range_limited_lsd(
+    pred: np.ndarray,
+    target: np.ndarray,
+    range_db: float = FRAME_RANGE_DB,
+    n_fft: int = LSD_N_FFT,
+    hop: int = LSD_HOP,
+) -> float:
+    """Log-spectral distance (dB) over the top ``range_db`` of each frame of ``target``.
+
+    As :func:`log_spectral_distance` (same STFT, normalisation, mean over frames
+    of the RMS over bins), but both spectra are clamped from below at the target
+    frame's peak minus ``range_db`` (60), so what lies that far under the
+    frame's loudest partial -- an engine's fixed-point noise floor, masked by
+    the partials -- does not count. Unit: dB.
+    """
+    power = power_spectra(pred, target, n_fft, hop)
+    db = 10.0 * torch.log10(power + LSD_FLOOR)
+    floor = db[1].amax(dim=0, keepdim=True) - range_db
+    db = torch.maximum(db, floor)
+    return float((db[0] - db[1]).square().mean(dim=0).sqrt().mean())
 
 
 @metric_registry.register("lsd")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from benchmark.cli import main
-from benchmark.fidelity import FidelitySettings, median_lsd, range_limited_lsd, run_study
+from benchmark.fidelity import FidelitySettings, median_lsd, run_study
 from benchmark.fidelity_voices import fidelity_voices
-from metrics.lsd import log_spectral_distance
+from metrics.lsd import log_spectral_distance, range_limited_lsd
 
 pytest.importorskip("dexed")
 

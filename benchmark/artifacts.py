@@ -11,8 +11,9 @@ import soundfile as sf
 
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    """Mono float audio -> 16-bit PCM WAV, clipped to [-1, 1]."""
-    sf.write(str(path), np.clip(np.asarray(audio, dtype=np.float32), -1, 1), sample_rate, "PCM_16")
+    """Mono float audio -> 24-bit PCM WAV, clipped to [-1, 1]: every player reads it, and its
+    -144 dB quantisation keeps ``rescore``'s metrics those of the float audio."""
+    sf.write(str(path), np.clip(np.asarray(audio, dtype=np.float32), -1, 1), sample_rate, "PCM_24")
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -17,6 +17,7 @@ commands:
   run [-m] [key=value ...]   run a benchmark (Hydra overrides; -m sweeps comma lists)
   list                       solvers, synths, losses, metrics and target suites (plugins too)
   leaderboard [options]      compare finished runs from the store (--help for options)
+  rescore metrics=[...]      add or recompute metrics on finished runs from their logged audio (--help)
   report [options]           self-contained HTML report: leaderboard, plots, audio (--help)
   ui [--port N] [--host H]   the MLflow UI / tracking server on the store (127.0.0.1)
   render key=value ...       write a DX7 voice (patch=FILE.syx) as WAV (--help for options)
@@ -52,6 +53,12 @@ def _leaderboard(args: list[str]) -> int:
     from benchmark.leaderboard import leaderboard_cli
 
     return leaderboard_cli(args)
+
+
+def _rescore(args: list[str]) -> int:
+    from benchmark.rescore import rescore_cli
+
+    return rescore_cli(args)
 
 
 def _report(args: list[str]) -> int:
@@ -106,6 +113,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": _run,
     "list": _list,
     "leaderboard": _leaderboard,
+    "rescore": _rescore,
     "report": _report,
     "ui": _ui,
     "render": _render,

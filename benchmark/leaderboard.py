@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import scoring
-from benchmark.tracking import quiet_mlflow, resolve_uri, with_retry
+from benchmark.tracking import quiet_mlflow, require_store, resolve_uri, with_retry
 from soundmatch.errors import UserError
 
 DEFAULT_GROUPS = ["suite", "synth", "loss", "solver"]
@@ -43,6 +43,7 @@ def load_runs(
     from mlflow.tracking import MlflowClient
 
     quiet_mlflow()
+    require_store(uri, "leaderboard")
     client = MlflowClient(tracking_uri=uri)
     exp = with_retry(lambda: client.get_experiment_by_name(experiment))
     if exp is None:

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from soundmatch.errors import UserError
+
 PARAM_VALUE_MAX = 6000
 BATCH = 900  # MLflow accepts at most 1000 metrics per log_batch
 SEARCH_PAGE = 5000
@@ -51,6 +53,17 @@ def default_uri(results_dir: str | Path) -> str:
 
 def resolve_uri(uri: str | None, results_dir: str | Path) -> str:
     return uri if uri else default_uri(results_dir)
+
+
+def require_store(uri: str, command: str) -> None:
+    """For commands that read a store: a ``sqlite:///`` file that does not exist is one line, not a
+    new empty store made behind the user's back."""
+    path = sqlite_path(uri)
+    if path is not None and not path.is_file():
+        raise UserError(
+            f"{command}: no store at {path}; run `python -m benchmark run` first, or point at one "
+            "with tracking.uri=sqlite:///PATH"
+        )
 
 
 def sqlite_path(uri: str) -> Path | None:

@@ -1,0 +1,62 @@
+"""``rescore``: metrics added to finished runs from their logged audio, without solving again."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+
+RUN = [
+    "run",
+    "solver=random",
+    "synth=fm2",
+    "target.n=2",
+    "budget.renders=4",
+    "duration=0.25",
+    "sample_rate=8000",
+    "metrics=[lsd]",
+    "progress=false",
+]
+
+
+def target_runs(workdir):
+    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{workdir / 'results' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("soundmatch")
+    runs = client.search_runs([exp.experiment_id], "tags.`soundmatch.level` = 'target'")
+    parents = client.search_runs([exp.experiment_id], "tags.`soundmatch.level` = 'invocation'")
+    return runs, parents
+
+
+def test_rescore_fills_in_a_new_metric_and_matches_the_run_s_own_values(cli, workdir):
+    assert cli(*RUN).returncode == 0
+    before, _ = target_runs(workdir)
+    assert len(before) == 2 and all("mfcc_dist" not in r.data.metrics for r in before)
+    logged_lsd = {r.info.run_id: r.data.metrics["lsd"] for r in before}
+
+    # adding a metric to the same config does not solve again ...
+    again = cli(*RUN[:-2], "metrics=[lsd,mfcc_dist]", "progress=false")
+    assert again.returncode == 0 and "already finished" in again.stdout
+    # ... rescore fills it in, and its parent's mean
+    out = cli("rescore", "metrics=[mfcc_dist,lsd]")
+    assert out.returncode == 0, out.stderr
+    assert "rescored 2 run(s)" in out.stdout
+    after, parents = target_runs(workdir)
+    assert all(r.data.metrics["mfcc_dist"] > 0 for r in after)
+    assert all(r.data.metrics["lsd"] == logged_lsd[r.info.run_id] for r in after)  # kept: not forced
+    means = [p.data.metrics.get("mean_mfcc_dist") for p in parents]
+    assert means[0] == pytest.approx(sum(r.data.metrics["mfcc_dist"] for r in after) / 2)
+
+    # nothing left to add: nothing done; force recomputes from the 24-bit audio, same values
+    assert "rescored 0 run(s)" in cli("rescore", "metrics=[mfcc_dist]").stdout
+    assert cli("rescore", "metrics=[lsd]", "force=true").returncode == 0
+    forced, _ = target_runs(workdir)
+    for r in forced:
+        assert r.data.metrics["lsd"] == pytest.approx(logged_lsd[r.info.run_id], abs=0.02)
+
+    # a user's mistakes: one line each, exit 2, and no empty store made for a wrong path
+    missing = cli("rescore", "metrics=[lsd]", f"tracking.uri=sqlite:///{workdir / 'nope.db'}")
+    assert missing.returncode == 2 and "no store at" in missing.stderr and "Traceback" not in missing.stderr
+    assert not (workdir / "nope.db").exists()
+    bad = cli("rescore", "metrics=[no_such_metric]")
+    assert bad.returncode == 2 and "no_such_metric" in bad.stderr
+    suite_level = cli("rescore", "metrics=[fad]")
+    assert suite_level.returncode == 2 and "suite-level" in suite_level.stderr

@@ -26,7 +26,8 @@ from soundmatch.errors import UserError
 DEFAULT_GROUPS = ["suite", "synth", "loss", "solver"]
 # keys that change the task: runs that differ in one are never pooled in a row
 TASK_KEYS = [
-    "suite", "synth", "loss", "budget.renders", "budget.seconds", "duration", "sample_rate", "note.pitch",
+    "suite", "suite_hash", "synth", "loss", "budget.renders", "budget.seconds", "duration", "sample_rate",
+    "note.pitch",
 ]  # fmt: skip
 DEFAULT_METRICS = ["match_distance", "lsd", "pitch_error_cents", "param_error", "fad", "renders", "seconds"]
 LEVEL_FILTER = "tags.`soundmatch.level` = '{level}'"

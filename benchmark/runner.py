@@ -92,8 +92,9 @@ def config_hash(cfg: DictConfig) -> str:
     return hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def suite_id(cfg: DictConfig, uses_synth: bool) -> str:
-    """A name that changes whenever the suite's targets would: e.g. ``synthetic-fm2-3f2a9c01``."""
+def suite_key(cfg: DictConfig, uses_synth: bool) -> tuple[dict[str, Any], str]:
+    """What decides a suite's targets (its options, rate, duration, note and, for synthetic suites,
+    the synth that renders them), and the name of that synth."""
     data = config_dict(cfg)
     key = {k: data[k] for k in ("target", "sample_rate", "duration", "note")}
     synth_name = str(cfg.synth.name)
@@ -104,9 +105,67 @@ def suite_id(cfg: DictConfig, uses_synth: bool) -> str:
         if preset:
             key["synth"] = synth_preset(preset)
             synth_name = str(preset)
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    prefix = f"{cfg.target.name}-{synth_name}" if uses_synth else str(cfg.target.name)
-    return f"{prefix}-{digest}"
+    return key, synth_name
+
+
+def suite_hash(cfg: DictConfig, uses_synth: bool) -> str:
+    """8 hex digits that change whenever the suite's targets would (tag ``soundmatch.suite_hash``)."""
+    key, _ = suite_key(cfg, uses_synth)
+    return hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def _label_value(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "+".join(str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+@functools.lru_cache(maxsize=1)
+def _base_config() -> DictConfig:
+    """The run defaults of ``conf/config.yaml`` (rate, clip length, note)."""
+    return OmegaConf.load(Path(__file__).resolve().parent / "conf" / "config.yaml")
+
+
+def suite_id(cfg: DictConfig, suite: Any) -> str:
+    """A name a reader understands, made of the suite's content: e.g. ``synthetic/fm2/n8/seed0``,
+    ``gm_notes/test``, ``gm_notes/all/instruments=flute+oboe/8k``.
+
+    The suite's ``label_keys`` are always shown (numbers as ``n8``, words bare);
+    any other option only when it differs from the suite's default, as
+    ``key=value``; the sample rate and clip length when they differ from 16 kHz
+    and 1 s. Two configs with the same name have the same targets (the suite's
+    hash, kept as a tag, tells defaults changed in code apart).
+    """
+    import dataclasses
+
+    _, synth_name = suite_key(cfg, suite.uses_synth)
+    if synth_name == str(cfg.synth.name):  # the run's synth renders the targets: name its preset
+        synth_name = synth_config_name(cfg)
+    options = OmegaConf.to_container(cfg.target, resolve=True)
+    assert isinstance(options, dict)
+    parts = [str(cfg.target.name)] + ([synth_name] if suite.uses_synth else [])
+    for k in suite.label_keys:
+        value = options.get(k)
+        parts.append(f"{k}{value}" if isinstance(value, (int, float)) else _label_value(value))
+    defaults = {
+        f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        for f in dataclasses.fields(suite)
+        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+    }
+    for k, value in sorted(options.items()):
+        shown = k in suite.label_keys or k in ("name", "synth") or k not in defaults
+        if not shown and value != defaults[k]:
+            parts.append(f"{k}={_label_value(value)}")
+    base = _base_config()
+    if int(cfg.sample_rate) != int(base.sample_rate):
+        parts.append(f"{int(cfg.sample_rate) / 1000:g}k")
+    if float(cfg.duration) != float(base.duration):
+        parts.append(f"{float(cfg.duration):g}s")
+    if suite.uses_synth and (float(cfg.note.pitch), int(cfg.note.velocity)) != (
+        float(base.note.pitch), int(base.note.velocity)
+    ):
+        parts.append(f"note{float(cfg.note.pitch):g}v{int(cfg.note.velocity)}")
+    return "/".join(parts)
 
 
 def synth_config_name(cfg: DictConfig) -> str:
@@ -240,7 +299,7 @@ def run(cfg: DictConfig) -> RunOutcome:
     if not targets:
         raise UserError(f"target suite '{cfg.target.name}' produced no targets; check its options")
 
-    suite_name = suite_id(cfg, suite.uses_synth)
+    suite_name = suite_id(cfg, suite)
     results_dir = Path(cfg.results_dir)
     uri = resolve_uri(cfg.tracking.uri, results_dir)
     local = uri.startswith("sqlite:") or uri.startswith("file:")
@@ -285,6 +344,7 @@ def run(cfg: DictConfig) -> RunOutcome:
         "soundmatch.synth_config": synth_config,
         "soundmatch.loss": str(cfg.loss.name),
         "soundmatch.suite": suite_name,
+        "soundmatch.suite_hash": suite_hash(cfg, suite.uses_synth),
         "soundmatch.config_hash": chash,
         "soundmatch.code_version": code_version(),
         "soundmatch.invocation": os.environ.get(INVOCATION_ENV, ""),

@@ -27,11 +27,12 @@ GROUP_COLUMNS = {
     "synth": "tags.soundmatch.synth_config",
     "loss": "tags.soundmatch.loss",
     "suite": "tags.soundmatch.suite",
+    "suite_hash": "tags.soundmatch.suite_hash",  # the suite's content hash (its name is readable)
     "target": "tags.soundmatch.target",
 }
 BASELINE_SOLVER = "random"
 # what must match for a random-search run to be another run's baseline
-BASELINE_KEYS = ["suite", "synth", "loss", "target", "budget.renders", "budget.seconds"]
+BASELINE_KEYS = ["suite", "suite_hash", "synth", "loss", "target", "budget.renders", "budget.seconds"]
 # fixed targets of the ECDFs: fractions of the reference loss (random search's final loss)
 ECDF_FRACTIONS = (1.0, 0.5, 0.25, 0.1, 0.05, 0.025, 0.01)
 

@@ -113,7 +113,7 @@ def test_user_errors_in_process(args, message, capsys, monkeypatch, tmp_path):
     assert len(err) == 1 and message in err[0], err
 
 
-def test_list_and_empty_leaderboard(cli):
+def test_list_and_empty_leaderboard(cli, workdir):
     proc = cli("list")
     assert proc.returncode == 0
     for name in ("random", "cma", "fm2", "mss", "l2", "lsd", "param_error", "synthetic"):
@@ -121,8 +121,9 @@ def test_list_and_empty_leaderboard(cli):
     # YAML presets of a registered synth are listed under their config name
     (flute,) = [ln for ln in proc.stdout.splitlines() if ln.split() and ln.split()[0] == "dx7_flute"]
     assert "preset of dx7" in flute
-    proc = cli("leaderboard")
-    assert proc.returncode == 2 and "no experiment" in proc.stderr
+    proc = cli("leaderboard")  # no store yet: said in one line, and none is created
+    assert proc.returncode == 2 and "no store at" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (workdir / "results" / "mlflow.db").exists()
 
 
 def test_plugin_solver_from_another_package(cli, workdir):

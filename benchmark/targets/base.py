@@ -38,6 +38,8 @@ class TargetSuite(ABC):
 
     name: ClassVar[str] = ""
     uses_synth: ClassVar[bool] = False
+    # options always shown in the suite's readable name (others only when not at their default)
+    label_keys: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def targets(self, ctx: SuiteContext) -> list[Target]:

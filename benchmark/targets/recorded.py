@@ -78,6 +78,7 @@ class RecordedSuite(TargetSuite):
 
     split: str = "all"
     test_fraction: float = 0.2
+    label_keys = ("split",)
     seed: int = 0
     n: int | None = None
     normalize: str | None = None

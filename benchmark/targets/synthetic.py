@@ -48,6 +48,7 @@ class SyntheticSuite(TargetSuite):
 
     name = "synthetic"
     uses_synth = True
+    label_keys = ("n", "seed")
 
     def targets(self, ctx: SuiteContext) -> list[Target]:
         if self.n < 1:

@@ -193,17 +193,29 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:80] or "all"
 
 
+def _differing(runs: pd.DataFrame, keys: list[str]) -> list[str]:
+    """The group keys whose value differs among ``runs`` (a curve's label need not repeat the rest);
+    the solver when none does."""
+    return [k for k in keys if varying(runs, k)] or ["solver"]
+
+
 def write_plots(lb: Leaderboard, folder: Path) -> dict[str, Path]:
     """PNG figures under ``folder``; returns title -> path (also stored in ``lb.plots``)."""
     from benchmark import plots
 
     folder.mkdir(parents=True, exist_ok=True)
     made: dict[str, Path] = {}
-    labels = [" / ".join(str(r[k]) for k in lb.group_by) for _, r in lb.table.iterrows()]
+    # the bars are labelled by what differs between rows; what all rows share goes in the title
+    shared = [k for k in lb.group_by if lb.table[k].astype(str).nunique() == 1] if len(lb.table) > 1 else []
+    varying = [k for k in lb.group_by if k not in shared] or list(lb.group_by)
+    labels = [" / ".join(str(r[k]) for k in varying) for _, r in lb.table.iterrows()]
+    common = "; ".join(f"{k} {lb.table[k].iloc[0]}" for k in shared)
     if np.isfinite(lb.table["score"].astype(float)).any():
         path = folder / "scores.png"
         plots.score_plot(
-            lb.table, labels, path, f"normalised score of '{lb.metric}', mean and bootstrap 95% CI"
+            lb.table, labels, path,
+            f"normalised score of '{lb.metric}', mean and bootstrap 95% CI ({scoring.INTERVAL_METHOD})"
+            + (f"; {common}" if common else ""),
         )
         made["normalised scores"] = path
     if len(lb.wins) >= 2:
@@ -216,7 +228,7 @@ def write_plots(lb: Leaderboard, folder: Path) -> dict[str, Path]:
     for (suite, loss), idx in suites.groupby(["suite", "loss"]).groups.items():
         runs = lb.runs.loc[idx]
         hist = {r: histories[r] for r in runs["run_id"] if r in histories}
-        curves = scoring.anytime_table(runs, hist, curve_keys)
+        curves = scoring.anytime_table(runs, hist, _differing(runs, curve_keys))
         if not curves.empty:
             path = folder / f"anytime-{slug(suite)}-{slug(loss)}.png"
             plots.anytime_plot(curves, path, f"anytime: {suite}, {loss} loss")
@@ -228,7 +240,7 @@ def write_plots(lb: Leaderboard, folder: Path) -> dict[str, Path]:
     for suite, idx in suites.groupby("suite").groups.items():
         runs = lb.runs.loc[idx]
         hist = {r: histories[r] for r in runs["run_id"] if r in histories}
-        ecdf, what = scoring.ecdf_table(runs, hist, ecdf_keys)
+        ecdf, what = scoring.ecdf_table(runs, hist, _differing(runs, ecdf_keys))
         if not ecdf.empty:
             path = folder / f"ecdf-{slug(str(suite))}.png"
             fractions = ", ".join(f"{f:g}" for f in scoring.ECDF_FRACTIONS)
@@ -295,7 +307,8 @@ def explanation(lb: Leaderboard) -> str:
     return (
         f"Score: the run's final '{lb.metric}' divided by random search's mean '{lb.metric}' on the same "
         "suite, synth, loss, target and budget (0 = exact match, 1 = as good as random search); mean "
-        f"over runs with a seeded bootstrap 95% interval. Rank: by mean {by} within a suite (or synth); "
+        f"over targets with a seeded 95% interval ({scoring.INTERVAL_METHOD}). "
+        f"Rank: by mean {by} within a suite (or synth); "
         f"mean rank: per-target ranks averaged. {len(lb.runs)} finished target runs."
     )
 

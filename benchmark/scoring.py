@@ -121,6 +121,9 @@ def metric_column(metric: str, group_by: Sequence[str]) -> str:
     return f"metric.{metric}" if metric in group_by else metric
 
 
+INTERVAL_METHOD = "two-stage percentile bootstrap: targets, then seeds within a target"
+
+
 def bootstrap_ci(
     values: np.ndarray,
     seed: int = 0,
@@ -408,13 +411,27 @@ def ecdf_table(
     points: int = 60,
 ) -> tuple[pd.DataFrame, str]:
     """COCO-style fixed-target ECDF: per group, the fraction of (run, target) pairs reached
-    after x renders, where the targets are ``fractions`` of each run's reference loss."""
+    after x renders.
+
+    The fixed targets of one suite target sit between its reference loss (1, see
+    :func:`reference_losses`) and the best loss any selected run reached on it
+    (0, the best known, as COCO's targets are set from the best known value):
+    ``best + f * (reference - best)`` for each of ``fractions``. So the curves
+    spread over the runs' actual range whatever the loss's scale, with or
+    without a random baseline.
+    """
     ref, what = reference_losses(runs, histories)
     keys = key_values(runs, group_by)
     label = joined(keys, " / ")
     steps = [h["renders"].to_numpy(float) for h in histories.values() if len(h)]
     if not steps:
         return pd.DataFrame(), what
+    ident = joined(key_values(runs, [k for k in BASELINE_KEYS if not k.startswith("budget")]), "\x1f")
+    best_run = pd.Series(
+        [histories[r]["loss"].min() if len(histories.get(r, ())) else np.nan for r in runs["run_id"]],
+        index=runs.index,
+    )
+    best = ident.map(best_run.groupby(ident).min())
     hi = max(s.max() for s in steps)
     grid = np.unique(np.geomspace(1, max(hi, 1), points).round())
     out = []
@@ -422,16 +439,16 @@ def ecdf_table(
         hits = []  # renders at which each (run, fraction) target was first reached (inf: never)
         for i in idx:
             h = histories.get(runs.at[i, "run_id"])
-            r = ref.at[i]
-            if h is None or not len(h) or not np.isfinite(r):
+            r, b = ref.at[i], best.at[i]
+            if h is None or not len(h) or not (np.isfinite(r) and np.isfinite(b)) or r <= b:
                 continue
             renders, losses = h["renders"].to_numpy(float), h["loss"].to_numpy(float)
             for f in fractions:
-                reached = np.nonzero(losses <= f * r)[0]
+                reached = np.nonzero(losses <= b + f * (r - b))[0]
                 hits.append(renders[reached[0]] if len(reached) else np.inf)
         if not hits:
             continue
         hits_arr = np.asarray(hits)
         for x in grid:
             out.append({"group": lab, "renders": x, "fraction": float((hits_arr <= x).mean())})
-    return pd.DataFrame(out), what
+    return pd.DataFrame(out), f"the way from {what} (1) to the best loss any run reached (0)"

@@ -218,6 +218,14 @@ def test_anytime_curves_and_fixed_target_ecdf():
     assert last["cma"] == pytest.approx(7 / 8)
     first = ecdf[ecdf["renders"] == 1].set_index("group")["fraction"]
     assert first["cma"] == 0.0  # 5.0 is above every target
+    # without a random baseline the reference is the median first loss (5.0); targets lie between it
+    # and the best loss reached (t1 0.5, t2 1.0), so f=0.1 is 0.95 on t1 and 1.4 on t2
+    cma_only = runs.iloc[4:]  # the cma rows of ROWS
+    ecdf, what = scoring.ecdf_table(cma_only, hist, ["solver"], fractions=(1.0, 0.5, 0.1))
+    assert "median first loss" in what and "best loss" in what
+    curve = ecdf.set_index("renders")["fraction"]
+    assert curve.loc[1] == pytest.approx(4 / 12)  # the first loss, 5.0, is the f=1 target
+    assert curve.iloc[-1] == pytest.approx(10 / 12)  # 1.5 and 2.0 miss f=0.1: a readable spread
 
 
 def test_groups_never_pool_different_tasks_or_solver_variants():

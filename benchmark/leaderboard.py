@@ -199,8 +199,11 @@ def _differing(runs: pd.DataFrame, keys: list[str]) -> list[str]:
     return [k for k in keys if varying(runs, k)] or ["solver"]
 
 
-def write_plots(lb: Leaderboard, folder: Path) -> dict[str, Path]:
-    """PNG figures under ``folder``; returns title -> path (also stored in ``lb.plots``)."""
+def write_plots(
+    lb: Leaderboard, folder: Path, histories: dict[str, pd.DataFrame] | None = None
+) -> dict[str, Path]:
+    """PNG figures under ``folder``; returns title -> path (also stored in ``lb.plots``).
+    ``histories``: the runs' anytime curves when already loaded (:func:`load_histories`)."""
     from benchmark import plots
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -222,7 +225,8 @@ def write_plots(lb: Leaderboard, folder: Path) -> dict[str, Path]:
         path = folder / "fight.png"
         plots.fight_plot(lb.wins, path, f"win rate by '{lb.metric}' ({lb.versus} against {lb.versus})")
         made[f"win rates between {lb.versus}s"] = path
-    histories = load_histories(lb.uri, list(lb.runs["run_id"]))
+    if histories is None:
+        histories = load_histories(lb.uri, list(lb.runs["run_id"]))
     suites = scoring.key_values(lb.runs, ["suite", "loss"])
     curve_keys = [k for k in lb.group_by if k not in ("suite", "loss")] or ["solver"]
     for (suite, loss), idx in suites.groupby(["suite", "loss"]).groups.items():
@@ -354,7 +358,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--versus", default="solver", help="key whose values the win-rate matrix compares")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots and the IOHprofiler export")
     p.add_argument("--tracking-uri", default=None, help="MLflow URI (default: the store)")
     p.add_argument("--experiment", default="soundmatch")
     p.add_argument("--results-dir", default="results")
@@ -383,8 +387,13 @@ def leaderboard_cli(args: list[str]) -> int:
     lb.wins.to_csv(out_dir / "winrate.csv")
     markdown = to_markdown(lb)
     (out_dir / "leaderboard.md").write_text(markdown + "\n")
+    ioh: list[Path] = []
     if not opts.no_plots:
-        write_plots(lb, out_dir / "plots")
+        from benchmark.ioh_export import write_iohprofiler
+
+        histories = load_histories(lb.uri, list(lb.runs["run_id"]))
+        write_plots(lb, out_dir / "plots", histories)
+        ioh = write_iohprofiler(lb.runs, histories, lb.group_by, out_dir / "iohprofiler")
     if opts.format == "csv":
         print(lb.table.to_csv(index=False), end="")
     elif opts.format == "markdown":
@@ -393,5 +402,7 @@ def leaderboard_cli(args: list[str]) -> int:
         print_rich(lb)
         written = ["leaderboard.csv", "leaderboard.md", "winrate.csv"]
         written += [str(p.relative_to(out_dir)) for p in lb.plots.values()]
+        if ioh:
+            written.append(f"iohprofiler/ ({len(ioh)} .info files, for IOHanalyzer)")
         print(f"wrote {', '.join(written)} under {out_dir}/")
     return 0

@@ -341,6 +341,7 @@ def run(cfg: DictConfig) -> RunOutcome:
     tags = {
         "soundmatch.solver": str(cfg.solver.name),
         "soundmatch.synth": str(cfg.synth.name),
+        "soundmatch.dimension": str(synth.spec.dim),  # parameters searched (IOHprofiler's DIM)
         "soundmatch.synth_config": synth_config,
         "soundmatch.loss": str(cfg.loss.name),
         "soundmatch.suite": suite_name,

@@ -256,3 +256,34 @@ def test_intervals_resample_targets_then_seeds():
     # one run per target: the same as the plain bootstrap
     single = values[[0, 3]]
     assert scoring.bootstrap_ci(single, clusters=targets[[0, 3]]) == scoring.bootstrap_ci(single)
+
+
+def test_iohprofiler_export_holds_every_run_s_improvements(tmp_path):
+    """Per solver a .info file per task and one .dat block per run: its improvements of the best
+    loss, in renders; the .info line names each run's instance, last render and final best."""
+    from benchmark.ioh_export import HEADER, read_dat, write_iohprofiler
+
+    runs = runs_table(ROWS)
+    runs["tags.soundmatch.dimension"] = "7"
+    hist = {
+        rid: pd.DataFrame({"renders": [1, 10, 50, 100], "loss": [5.0, 2.0, 3.0, min(2.0, v)]})
+        for rid, v in zip(runs["run_id"], runs["metrics.loss"], strict=True)
+    }
+    written = write_iohprofiler(runs, hist, ["suite", "synth", "loss", "solver"], tmp_path / "ioh")
+    assert [p.relative_to(tmp_path / "ioh").as_posix() for p in written] == [
+        "cma/IOHprofiler_f1_s1-fm2-mss.info",
+        "random/IOHprofiler_f1_s1-fm2-mss.info",
+    ]
+    info = written[0].read_text().splitlines()
+    assert info[0].startswith("suite = 'soundmatch', funcId = 1, funcName = 's1-fm2-mss', DIM = 7")
+    assert "maximization = 'F', algId = 'cma'" in info[0] and info[1] == "%"
+    # cma: t1 seeds 0, 1 (final 0.5, 1.5) are instance 1, t2 (1.0, 2.0) instance 2
+    assert info[2] == "data_f1_s1-fm2-mss/IOHprofiler_f1_DIM7.dat, 1:100|0.5, 1:100|1.5, 2:100|1, 2:100|2"
+    dat = tmp_path / "ioh" / "cma" / "data_f1_s1-fm2-mss" / "IOHprofiler_f1_DIM7.dat"
+    assert dat.read_text().count(HEADER) == 4
+    blocks = read_dat(dat)
+    assert blocks[0].to_numpy().tolist() == [[1, 5.0], [10, 2.0], [100, 0.5]]  # 3.0 is no improvement
+    assert blocks[3].to_numpy().tolist() == [[1, 5.0], [10, 2.0]]  # 2.0 at the end: no new record
+    # written afresh: a second export does not append to the first
+    write_iohprofiler(runs, hist, ["solver"], tmp_path / "ioh")
+    assert written[0].read_text().count("%") == 1

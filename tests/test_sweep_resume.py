@@ -133,6 +133,10 @@ def test_leaderboard_and_report_present_the_sweep(report):
     plots = {p.name for p in (work / "results" / "plots").glob("*.png")}
     assert {"scores.png", "fight.png"} <= plots and sum(p.startswith("anytime-") for p in plots) == 2
     assert sum(p.startswith("ecdf-") for p in plots) == 1
+    # the anytime data for IOHanalyzer: per solver one .info per task (2 losses), 12 runs each
+    infos = sorted((work / "results" / "iohprofiler").glob("*/*.info"))
+    assert len(infos) == 3 * 2
+    assert all(len(f.read_text().splitlines()[2].split(", ")) == 1 + 2 * TARGETS for f in infos)
     assert page.count("data:image/png;base64,") == len(plots) + 2 * 6  # plots + spectrograms
 
 

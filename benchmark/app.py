@@ -28,6 +28,7 @@ from soundmatch.registry import Registry
 from synths.base import synth_registry
 
 FAILURES_ENV = "SOUNDMATCH_FAILURES"  # where the jobs of one invocation list their failed targets
+JOBS_ENV = "SOUNDMATCH_JOBS"  # where the jobs of one sweep list their config hashes
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 GROUPS: dict[str, Registry] = {
@@ -133,6 +134,8 @@ def run_cli(args: list[str]) -> int:
     # every job (in this process or a local worker) appends its failed targets here
     failures = plugin_root / "failures.txt"
     os.environ[FAILURES_ENV] = str(failures)
+    jobs = plugin_root / "jobs.txt"
+    os.environ[JOBS_ENV] = str(jobs)
     try:
         _hydra_main()
     except KeyboardInterrupt:
@@ -140,6 +143,8 @@ def run_cli(args: list[str]) -> int:
         uri = resolve_uri(cfg.tracking.uri, cfg.results_dir)
         end_interrupted(uri, str(cfg.tracking.experiment), os.environ[INVOCATION_ENV])
         raise
+    if ("-m" in args or "--multirun" in args) and jobs.exists():
+        print_sweep_summary(cfg, set(jobs.read_text().split()))
     lines = failures.read_text().splitlines() if failures.exists() else []
     if lines:
         print(f"error: {len(lines)} target run(s) FAILED (finished ones are kept in the store):",
@@ -148,6 +153,29 @@ def run_cli(args: list[str]) -> int:
             print(f"  {line}", file=sys.stderr)
         return 1
     return 0
+
+
+def print_sweep_summary(cfg: DictConfig, config_hashes: set[str]) -> None:
+    """One leaderboard of the sweep's jobs (resumed ones included) after their per-job tables."""
+    from benchmark.leaderboard import compute, print_rich
+    from benchmark.tracking import resolve_uri
+    from metrics.base import metric_registry
+
+    names = [str(m) for m in cfg.metrics]
+    per_match = [m for m in names if not getattr(metric_registry.get(m), "suite_level", False)]
+    try:
+        lb = compute(
+            resolve_uri(cfg.tracking.uri, cfg.results_dir),
+            str(cfg.tracking.experiment),
+            metric=per_match[0] if per_match else "loss",
+            metrics=[*names, "renders", "seconds"],
+            seed=int(cfg.seed),
+            config_hashes=config_hashes,
+        )
+    except UserError as err:  # e.g. every job failed: the failure lines below say why
+        print(f"no combined table: {err}")
+        return
+    print_rich(lb, title=f"this sweep: {len(config_hashes)} jobs, every target run")
 
 
 @hydra.main(version_base=None, config_path="conf", config_name="config")
@@ -161,6 +189,11 @@ def _hydra_main(cfg: DictConfig) -> None:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     print_summary(cfg, outcome)
+    if os.environ.get(JOBS_ENV):
+        from benchmark.runner import config_hash
+
+        with open(os.environ[JOBS_ENV], "a") as fh:
+            fh.write(f"{config_hash(cfg)}\n")
     if outcome.failure_lines and os.environ.get(FAILURES_ENV):
         job = f"{cfg.solver.name} on {cfg.synth.name} seed={cfg.seed}"
         with open(os.environ[FAILURES_ENV], "a") as fh:

@@ -135,13 +135,17 @@ def compute(
     group_by: list[str] | None = None,
     versus: str = "solver",
     seed: int = 0,
+    config_hashes: set[str] | None = None,
 ) -> Leaderboard:
-    """Load the store and compute the table and the win rates (no files written)."""
+    """Load the store and compute the table and the win rates (no files written).
+    ``config_hashes``: only the runs of these configs (one sweep's jobs), else every run."""
     metrics = list(metrics if metrics is not None else DEFAULT_METRICS)
     explicit = group_by is not None
     group_by = list(group_by if group_by is not None else DEFAULT_GROUPS)
     # the latest run of each (config, target): a failure that a resume fixed no longer counts
     ended = scoring.dedupe(load_runs(uri, experiment, statuses=ENDED))
+    if config_hashes is not None and "tags.soundmatch.config_hash" in ended:
+        ended = ended[ended["tags.soundmatch.config_hash"].isin(config_hashes)]
     finished = ended["status"] == "FINISHED" if "status" in ended else pd.Series(True, index=ended.index)
     runs, failures = ended[finished], ended[~finished]
     if runs.empty:
@@ -160,6 +164,8 @@ def compute(
     suite_runs = None
     if any(f"metrics.{m}" not in runs.columns for m in metrics):  # suite-level ones (fad) live on parents
         suite_runs = scoring.dedupe_invocations(load_runs(uri, experiment, level="invocation"))
+        if config_hashes is not None and "tags.soundmatch.config_hash" in suite_runs:
+            suite_runs = suite_runs[suite_runs["tags.soundmatch.config_hash"].isin(config_hashes)]
     table = scoring.summarize(
         runs, metrics, group_by, metric, score_metric=metric, seed=seed, suite_runs=suite_runs,
         failures=failures,
@@ -317,14 +323,15 @@ def explanation(lb: Leaderboard) -> str:
     )
 
 
-def print_rich(lb: Leaderboard) -> None:
+def print_rich(lb: Leaderboard, title: str = "soundmatch leaderboard") -> None:
     from rich.console import Console
     from rich.table import Table
 
     head, body = rows(lb)
-    out = Table(title="soundmatch leaderboard", caption=explanation(lb))
+    out = Table(title=title, caption=explanation(lb))
     for col in head:
-        out.add_column(col, justify="left" if col in lb.group_by else "right")
+        # group names wrap rather than end in an ellipsis: two suites must never look alike
+        out.add_column(col, justify="left" if col in lb.group_by else "right", overflow="fold")
     for cells in body:
         out.add_row(*cells)
     console = Console()

@@ -56,6 +56,9 @@ def test_run_logs_parent_children_metrics_curve_and_artifacts(cli, workdir):
 def test_sweep_then_leaderboard(cli):
     proc = cli("run", "-m", "solver=random,cma", *FAST)
     assert proc.returncode == 0, proc.stderr
+    # the sweep ends with one table of both jobs, after each job's own
+    combined = proc.stdout.split("this sweep: 2 jobs")
+    assert len(combined) == 2 and "random" in combined[1] and "cma" in combined[1]
     board = cli("leaderboard", "--format", "csv")
     assert board.returncode == 0, board.stderr
     lines = board.stdout.strip().splitlines()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -169,3 +170,41 @@ def test_a_run_with_failed_targets_exits_non_zero_and_names_each_failure(tmp_pat
     assert main(args) == 0  # the resume runs the two failed targets, which now finish
     board = compute(default_uri(tmp_path / "results"), "soundmatch", metric="lsd", group_by=["solver"])
     assert board.table["failed"].tolist() == [0]  # the latest run of each target counts
+
+
+def test_a_mixed_store_gives_one_row_per_comparable_group_with_failures_counted(tmp_path, flaky, capsys):
+    """Random and cma at two budgets, cma under a second loss, and a solver that fails on one of two
+    targets: the default grouping makes one row per task and solver, explicit --group-by solver is
+    split anyway (and says so), failures are counted and scored as random search."""
+    from benchmark.cli import main
+
+    results = tmp_path / "results"
+    base = ["synth=fm2", "target.n=2", "duration=0.3", "sample_rate=8000", "metrics=[lsd]",
+            "progress=false", f"results_dir={results}"]  # fmt: skip
+    for solver in ("random", "cma"):
+        for renders in (4, 8):
+            assert main(["run", f"solver={solver}", f"budget.renders={renders}", *base]) == 0
+    assert main(["run", "solver=cma", "budget.renders=4", "loss=mss", *base]) == 0
+    assert main(["run", "solver=random", "budget.renders=4", "loss=mss", *base]) == 0
+    flaky.raise_on = {"fm2-001"}
+    assert main(["run", "solver=flaky", "budget.renders=4", *base]) == 1
+    capsys.readouterr()
+
+    board = compute(default_uri(results), "soundmatch", metric="lsd")
+    rows = {
+        (r["loss"], r["budget.renders"], r["solver"]): (r["n"], r["failed"], r["score"])
+        for _, r in board.table.iterrows()
+    }
+    assert set(rows) == {
+        ("spectral_match", "4", "random"), ("spectral_match", "8", "random"),
+        ("spectral_match", "4", "cma"), ("spectral_match", "8", "cma"),
+        ("mss", "4", "cma"), ("mss", "4", "random"), ("spectral_match", "4", "flaky"),
+    }  # fmt: skip
+    n, failed, score = rows[("spectral_match", "4", "flaky")]
+    assert (n, failed) == (2, 1)  # two targets, one of them failed
+    assert np.isfinite(score)  # scored (the failed target as random search, 1), not left out
+    assert board.table.loc[board.table["solver"] == "flaky", "failure_rate"].item() == 0.5
+    assert all(r[0] == 2 and r[1] == 0 for k, r in rows.items() if k[2] != "flaky")
+    explicit = compute(default_uri(results), "soundmatch", metric="lsd", group_by=["solver"])
+    assert len(explicit.table) == 7
+    assert any("split by" in note and "budget.renders" in note and "loss" in note for note in explicit.notes)

@@ -146,6 +146,35 @@ class F0Estimate:
         }
 
 
+HARMONIC_JUMP_SHARE = 0.2  # a tracker reading held in this share of voiced frames counts as a reading
+
+
+def track_fundamental(voiced_hz: np.ndarray) -> float:
+    """The f0 a track names, robust to a tracker that jumps to a harmonic in some frames.
+
+    Frames are grouped by semitone; of the readings held in at least
+    ``HARMONIC_JUMP_SHARE`` of the frames, the lowest is taken when every other
+    one lies within 50 cents of a whole multiple (2..8) of it: a tracker
+    jumps up the harmonic series, never below the fundamental (a viola whose
+    fundamental is weaker than its third harmonic reads 147 Hz in 40% of the
+    frames and 440 Hz in 60%; the note is 147 Hz). Otherwise the median.
+    """
+    hz = np.asarray(voiced_hz, dtype=float)
+    semitone = np.round(12.0 * np.log2(hz / 440.0))
+    values, counts = np.unique(semitone, return_counts=True)
+    # readings a semitone apart belong together (vibrato, a note between two semitones)
+    held = [v for v in values if counts[np.abs(values - v) <= 1].sum() >= HARMONIC_JUMP_SHARE * len(hz)]
+    if len(held) < 2:
+        return float(np.median(hz))
+    lowest = np.median(hz[np.abs(semitone - held[0]) <= 1])
+    for v in held[1:]:
+        ratio = np.median(hz[np.abs(semitone - v) <= 1]) / lowest
+        k = round(ratio)
+        if not (1 <= k <= 8 and abs(1200.0 * math.log2(ratio / k)) <= 50.0):
+            return float(np.median(hz))
+    return float(lowest)
+
+
 def octave_check(audio: np.ndarray, sample_rate: int, f0_hz: float) -> int:
     """Octaves to add to ``f0_hz`` (-1, 0 or +1) so it names the harmonic series' fundamental.
 
@@ -195,7 +224,7 @@ def estimate_f0(
     track, voiced = f0_track(audio, sample_rate, name)
     good = voiced & np.isfinite(track) & (track > 0)
     voiced_fraction = float(good.mean()) if len(good) else 0.0
-    tracked = float(np.median(track[good])) if good.sum() >= MIN_VOICED_FRAMES else None
+    tracked = track_fundamental(track[good]) if good.sum() >= MIN_VOICED_FRAMES else None
     shift = 0
     if hint_midi is not None:
         hint_hz = midi_to_hz(hint_midi)

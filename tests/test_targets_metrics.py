@@ -68,6 +68,49 @@ def test_pitch_error_cents_of_detuned_and_octave_matches(backend: str) -> None:
     assert pitch_error_cents(Evaluation(target, silent, SR), backend=backend) is None
 
 
+def harmonic_tone(f0: float, amps: dict[float, float], seconds: float = 0.5) -> np.ndarray:
+    """Partials at ``ratio * f0`` with the given amplitudes."""
+    t = np.arange(int(SR * seconds)) / SR
+    return sum(a * np.sin(2 * np.pi * r * f0 * t) for r, a in amps.items()).astype(np.float64)
+
+
+def test_track_fundamental_sees_through_jumps_to_a_harmonic() -> None:
+    from analysis.pitch import track_fundamental
+
+    jumpy = np.r_[np.full(40, 147.0), np.full(60, 441.0)]  # a weak fundamental: the 3rd harmonic wins
+    assert track_fundamental(jumpy) == pytest.approx(147.0)
+    assert track_fundamental(np.r_[np.full(50, 220.0), np.full(50, 440.0)]) == pytest.approx(220.0)
+    assert track_fundamental(np.full(30, 440.0)) == 440.0
+    # two readings that are not harmonics of each other: the median, not a guess
+    assert track_fundamental(np.r_[np.full(50, 200.0), np.full(51, 300.0)]) == 300.0
+    assert track_fundamental(np.r_[np.full(95, 440.0), np.full(5, 147.0)]) == 440.0  # a 5% blip
+
+
+def test_fold_to_f0_undoes_harmonic_jumps_but_not_a_wrong_octave() -> None:
+    from metrics.pitch import fold_to_f0
+
+    track = np.array([147.0, 441.0, 294.0, 73.5, 160.0, np.nan])
+    folded = fold_to_f0(track, 147.0)
+    assert folded[:4] == pytest.approx([147.0] * 4)
+    assert folded[4] == 160.0 and np.isnan(folded[5])
+
+
+@pytest.mark.parametrize("backend", ["pyin", pytest.param("crepe", marks=needs_crepe)])
+def test_pitch_error_of_a_weak_fundamental_and_of_a_sub_octave_rank(backend: str) -> None:
+    # a viola-like note at 147 Hz whose third harmonic is far stronger than its fundamental
+    weak = harmonic_tone(147.0, {1: 0.05, 2: 0.1, 3: 0.5, 4: 0.1, 5: 0.05})
+    note = Evaluation(weak, weak, SR, note_hz=147.0)
+    assert pitch_error_cents(note, backend=backend) < 15
+    octave_low = harmonic_tone(73.5, {1: 0.05, 2: 0.1, 3: 0.5, 4: 0.1, 5: 0.05})  # the same, an octave down
+    assert pitch_error_cents(Evaluation(octave_low, weak, SR, note_hz=147.0), backend=backend) > 600
+    # an organ note written at 523 Hz with a sub-octave rank: the estimator reads 262 Hz without the
+    # written note; a faithful copy is read the same way and is on pitch, a copy an octave up is not
+    organ = harmonic_tone(261.6, {1: 0.2, 2: 0.5, 3: 0.05, 4: 0.25, 6: 0.1})
+    assert pitch_error_cents(Evaluation(organ.copy(), organ, SR, note_hz=523.25), backend=backend) < 15
+    up = harmonic_tone(523.25, {1: 0.2, 2: 0.5, 3: 0.05, 4: 0.25, 6: 0.1})
+    assert pitch_error_cents(Evaluation(up, organ, SR, note_hz=523.25), backend=backend) > 900
+
+
 # --- FAD ---------------------------------------------------------------------------------------------
 def random_rotation(dim: int, rng: np.random.Generator) -> np.ndarray:
     q, _ = np.linalg.qr(rng.standard_normal((dim, dim)))

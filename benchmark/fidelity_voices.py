@@ -1,17 +1,23 @@
-"""A set of 22 hand-made DX7 voices that exercise the engine broadly (for the fidelity study).
+"""The fidelity study's voices: 24 hand-made ones that exercise the engine broadly, random voices
+from the dx7 sampler, and voices that solver runs exported on recorded notes.
 
 They cover every algorithm group (1 to 6 carriers), operator feedback (self and
 the cross feedback of algorithms 4 and 6), fixed-frequency operators, detune,
 fast percussive and slow swelling envelopes, velocity sensitivity, keyboard
 rate scaling, a pitch envelope, and the LFO (vibrato and tremolo, key-synced so
-its phase at note-on is defined).
+its phase at note-on is defined, and the same two with key sync off).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
+from pathlib import Path
 
 from synths.dx7.voice import OperatorData, Voice
+
+# 11 fm_match and 7 cma matches of gm_notes (dx7, 2000 renders), exported from their match.syx
+SOLVER_MATCHES = Path(__file__).resolve().parent / "data" / "fidelity" / "solver_matches.syx"
 
 FAST = (99, 99, 99, 99)
 
@@ -50,9 +56,9 @@ def voice(name: str, algorithm: int, feedback: int, ops: Sequence[OperatorData],
 
 
 def fidelity_voices() -> list[Voice]:
-    """The 22 study voices, in a fixed order (names are unique)."""
+    """The 24 hand-made study voices, in a fixed order (names are unique)."""
     decay = (99, 40, 30, 60)
-    return [
+    voices = [
         voice("E.PIANO", 5, 6, [
             op(99, 1, rates=(96, 25, 25, 67), levels=(99, 75, 0, 0)),
             op(58, 14, rates=(95, 50, 35, 78), levels=(99, 75, 0, 0)),
@@ -196,3 +202,35 @@ def fidelity_voices() -> list[Voice]:
             op(0, 1), op(0, 1), op(0, 1), op(0, 1),
         ], lfo_speed=30, lfo_delay=0, lfo_amd=40, lfo_wave=0, lfo_sync=1, pitch_mod_sens=0),
     ]  # fmt: skip
+    return voices + [_sync_off(v) for v in voices if v.name.strip() in ("VIBRATO", "TREMOLO")]
+
+
+def _sync_off(voice: Voice) -> Voice:
+    """The same voice with LFO key sync off (the LFO runs free from the engine's start)."""
+    free = copy.deepcopy(voice)
+    free.lfo_sync = 0
+    free.name = f"{voice.name.strip()[:5]} FREE".ljust(10)
+    return free
+
+
+def random_voices(n: int, seed: int = 0) -> list[Voice]:
+    """``n`` voices drawn by the dx7 synth's sampler (every algorithm), named RANDOM 00 ..."""
+    import torch
+
+    from synths.dx7.synth import DX7, sample_voice
+
+    synth, gen = DX7(algorithm=None), torch.Generator().manual_seed(seed)
+    voices = []
+    for i in range(n):
+        voice = sample_voice(gen, synth)
+        voice.name = f"RANDOM {i:02d}".ljust(10)
+        voices.append(voice)
+    return voices
+
+
+def solver_matches() -> list[Voice]:
+    """The voices solver runs exported on recorded notes (names: F = fm_match, C = cma, then the
+    instrument and the MIDI note), from the bundled bank."""
+    from synths.dx7.sysex import read_voices
+
+    return [v for v in read_voices(SOLVER_MATCHES) if v.name.strip() != "INIT VOICE"]  # the bank's padding

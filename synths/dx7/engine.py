@@ -8,8 +8,9 @@ steps) and renders what msfa/Dexed would for one note:
   with Dexed's detune (``log2 f`` scaled by ``1 + 0.0209 exp(-0.396 log2 f) / 7 * (detune - 7)``,
   about 1 cent per step at A4); fixed mode ``10 ** (coarse % 4 + fine/100)`` Hz,
   detune above 7 adds ``13457 / 2**24`` octave per step;
-- pitch: pitch EG plus LFO pitch modulation move every operator's frequency,
-  constant within each 64-sample block; phases are accumulated in float64 per
+- pitch: pitch EG plus LFO pitch modulation move every ratio-mode operator's
+  frequency (fixed-frequency operators stay put, as in Dexed), constant within
+  each 64-sample block; phases are accumulated in float64 per
   block and in float32 within it;
 - level: the amplitude EG (:mod:`synths.dx7.envelope`) on top of the output
   level (``32 * min(127, s(OL) + keyboard level scaling)`` plus the velocity
@@ -123,22 +124,24 @@ def operator_log2_hz(note: Tensor, ops: dict[str, Tensor]) -> Tensor:
 
 
 def _phase_blocks(
-    log2_hz: Tensor, pitch_oct: Tensor, sample_rate: int, dtype: torch.dtype
+    log2_hz: Tensor, pitch_oct: Tensor, fixed: Tensor, sample_rate: int, dtype: torch.dtype
 ) -> tuple[Tensor, Tensor]:
     """Operator phases per block: start (cycles, wrapped) and increment per sample, each ``[B, 6, N]``.
 
     Frequency ``2 ** (log2_hz[B, 6] + pitch_oct[B, block])`` holds within a block
     (``pitch_oct[B, N+1]``: block j uses entry j + 1, the level after its update, as
-    in Dexed). Block starts are summed in float64 so long notes keep exact phases;
-    within a block float32 is exact enough.
+    in Dexed); operators in fixed-frequency mode (``fixed[B, 6]``) keep ``2 ** log2_hz``:
+    Dexed moves neither by the pitch EG nor by the LFO. Block starts are summed in
+    float64 so long notes keep exact phases; within a block float32 is exact enough.
     """
-    mult = torch.exp2(pitch_oct[:, 1:]).to(torch.float64)  # [B, N]
+    mult = torch.exp2(pitch_oct[:, 1:]).to(torch.float64).unsqueeze(1)  # [B, 1, N]
+    mult = torch.where(fixed.unsqueeze(-1), torch.ones_like(mult), mult)  # [B, 6, N]
     seconds = mult * (BLOCK / sample_rate)  # time-equivalent of each block
     start = torch.cumsum(seconds, dim=-1) - seconds
     hz = torch.exp2(log2_hz.to(torch.float64)).unsqueeze(-1)  # [B, 6, 1]
-    cycles = hz * start.unsqueeze(1)
+    cycles = hz * start
     base = cycles - torch.floor(cycles)
-    step = hz * (mult / sample_rate).unsqueeze(1)
+    step = hz * (mult / sample_rate)
     return base.to(dtype), step.to(dtype)
 
 
@@ -213,7 +216,8 @@ def _render_one(
     pitch_oct = pitch_envelope(t, v["pitch_rates"], v["pitch_levels"], hold, sample_rate)
     pitch_oct = pitch_oct + pitch_modulation(v["lfo_pmd"], v["pitch_mod_sens"], ramp, wave)
 
-    base, step = _phase_blocks(operator_log2_hz(note, v), pitch_oct, sample_rate, gains.dtype)
+    fixed = v["mode"] >= 0.5
+    base, step = _phase_blocks(operator_log2_hz(note, v), pitch_oct, fixed, sample_rate, gains.dtype)
     beta = feedback_scale(v["feedback"]) * algo.feedback_gain
     args = (OUTPUT_SCALE, num_samples, SINE_STEPS, OUTPUT_STEPS)
     return operator_network(base, step, gains, beta, algo, *args)

@@ -50,6 +50,8 @@ def render_levels(
     f0, gains = at_blocks[..., 0], at_blocks[..., 1:].transpose(1, 2).contiguous()
     log2_ratio = torch.log2(torch.tensor(ratios, dtype=f0.dtype, device=f0.device))
     log2_ratio = log2_ratio.expand(f0.shape[0], -1)
-    base, step = _phase_blocks(log2_ratio, torch.log2(f0.clamp(min=1e-3)), sample_rate, gains.dtype)
+    ratio_mode = torch.zeros_like(log2_ratio, dtype=torch.bool)  # every operator follows the f0 track
+    pitch_oct = torch.log2(f0.clamp(min=1e-3))
+    base, step = _phase_blocks(log2_ratio, pitch_oct, ratio_mode, sample_rate, gains.dtype)
     beta = f0.new_zeros(f0.shape[0])
     return operator_network(base, step, gains, beta, algorithm(algorithm_number), OUTPUT_SCALE, num_samples)

@@ -21,7 +21,7 @@ commands:
   report [options]           self-contained HTML report: leaderboard, plots, audio (--help)
   ui [--port N] [--host H]   the MLflow UI / tracking server on the store (127.0.0.1)
   render key=value ...       write a DX7 voice (patch=FILE.syx) as WAV (--help for options)
-  fidelity [key=value ...]   the dx7 engine against Dexed on 22 voices: LSD per voice (--help)
+  fidelity [key=value ...]   the dx7 engine against Dexed on 54 voices x 6 cases, per voice (--help)
   gradcheck [key=value ...]  gradient-direction study of losses on oscillators (--help)
   landscape key=value ...    a loss on a 2-D grid of two synth parameters, as a PNG (--help)
   score A B [key=value ...]  every metric of match B against target A (files, or folders by name)

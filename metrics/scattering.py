@@ -31,18 +31,19 @@ class ScatteringDistance(Loss):
     def __post_init__(self) -> None:
         self._transforms: dict[tuple[int, str], Any] = {}
 
-    def _transform(self, num_samples: int, device: torch.device):
-        key = (num_samples, str(device))
+    def _transform(self, num_samples: int, device: torch.device, dtype: torch.dtype):
+        key = (num_samples, str(device), str(dtype))
         if key not in self._transforms:
             # the 1-D frontend alone: ``kymatio.torch`` also imports the 3-D one, which
             # needs scipy.special.sph_harm (removed in recent SciPy)
             from kymatio.scattering1d.frontend.torch_frontend import ScatteringTorch1D
 
-            self._transforms[key] = ScatteringTorch1D(J=self.J, shape=num_samples, Q=self.Q).to(device)
+            transform = ScatteringTorch1D(J=self.J, shape=num_samples, Q=self.Q)
+            self._transforms[key] = transform.to(device=device, dtype=dtype)  # filters in the audio's precision
         return self._transforms[key]
 
     def _log_scattering(self, audio: Tensor) -> Tensor:
-        coeffs = self._transform(audio.shape[-1], audio.device)(audio)
+        coeffs = self._transform(audio.shape[-1], audio.device, audio.dtype)(audio)
         return torch.log(coeffs[..., 1:, :] + self.eps)
 
     def features(self, audio: Tensor) -> Tensor:

@@ -82,7 +82,8 @@ def harmonic_part(
 def noise_ir(magnitudes: Tensor) -> Tensor:
     """Causal, Hann-windowed FIR ``[..., 2 (M - 1)]`` from linear magnitudes ``[..., M]`` (0 Hz..Nyquist)."""
     taps = 2 * (magnitudes.shape[-1] - 1)
-    ir = torch.fft.irfft(magnitudes.to(torch.complex64), n=taps)  # zero phase, centred on tap 0
+    # zero phase, centred on tap 0; complex of the magnitudes' own precision (float64 stays float64)
+    ir = torch.fft.irfft(torch.complex(magnitudes, torch.zeros_like(magnitudes)), n=taps)
     ir = torch.roll(ir, taps // 2, dims=-1)  # centred on the middle: causal
     return ir * torch.hann_window(taps, periodic=False, device=ir.device, dtype=ir.dtype)
 

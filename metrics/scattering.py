@@ -39,7 +39,7 @@ class ScatteringDistance(Loss):
             from kymatio.scattering1d.frontend.torch_frontend import ScatteringTorch1D
 
             transform = ScatteringTorch1D(J=self.J, shape=num_samples, Q=self.Q)
-            self._transforms[key] = transform.to(device=device, dtype=dtype)  # filters in the audio's precision
+            self._transforms[key] = transform.to(device=device, dtype=dtype)  # the audio's precision
         return self._transforms[key]
 
     def _log_scattering(self, audio: Tensor) -> Tensor:

@@ -164,11 +164,16 @@ class Synth(ABC):
 
     Subclasses (usually dataclasses whose fields are their config options) expose
     ``spec`` and implement :meth:`render`. ``differentiable`` is False for
-    wrappers of engines without gradients (black-box solvers still work on them).
+    wrappers of engines without gradients (black-box solvers still work on them);
+    ``exact_gradients`` is False for synths whose gradients are approximate by
+    design (straight-through surrogates of the DX7's integer steps; band-limited
+    oscillators whose corrections do not move with the pitch), which finite
+    differences cannot check.
     """
 
     name: ClassVar[str] = ""
     differentiable: ClassVar[bool] = True
+    exact_gradients: ClassVar[bool] = True
 
     @property
     @abstractmethod

@@ -135,6 +135,8 @@ class DX7(Synth):
     base: Voice = field(default_factory=Voice)
 
     name = "dx7"
+    # Dexed's resolution (integer steps, 2**-10 sines, 2**-12 output) with straight-through gradients
+    exact_gradients = False
 
     def __post_init__(self) -> None:
         if self.algorithm is not None and not 1 <= int(self.algorithm) <= NUM_ALGORITHMS:

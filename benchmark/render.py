@@ -96,6 +96,17 @@ def help_text() -> str:
     return "\n".join(parts)
 
 
+def checked_out_path(out: Path) -> Path:
+    """``out=`` as a WAV file in an existing folder, or one line saying what to give instead."""
+    if out.is_dir():
+        raise UserError(f"render: out={out} is a folder; name a file in it, e.g. out={out / 'render.wav'}")
+    if out.suffix.lower() != ".wav":
+        raise UserError(f"render: out={out} must end in .wav (render writes 32-bit float WAV)")
+    if not out.parent.is_dir():
+        raise UserError(f"render: the folder of out={out} does not exist; create {out.parent} first")
+    return out
+
+
 def render_cli(args: list[str]) -> int:
     """``python -m benchmark render key=value ...``: render and write ``out=`` as WAV."""
     if any(a in ("-h", "--help", "help") for a in args):
@@ -109,9 +120,8 @@ def render_cli(args: list[str]) -> int:
         raise UserError(f"render: give exactly one source, {keys} ({found}); see `render --help`")
     mode = RENDER_MODES[chosen[0]]
     values = parse_options(raw, [*mode.options, OUT], "render")
+    out = checked_out_path(Path(values["out"]))  # before any rendering: a wrong path costs nothing
     rendered = mode.render(values)
-    out = Path(values["out"])
-    out.parent.mkdir(parents=True, exist_ok=True)
     try:
         sf.write(str(out), np.asarray(rendered.audio, dtype=np.float32), rendered.sample_rate, "FLOAT")
     except (OSError, sf.LibsndfileError) as err:

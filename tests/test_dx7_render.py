@@ -72,6 +72,14 @@ def test_render_needs_a_source_and_a_voice_that_exists(tmp_path: Path, capsys) -
     assert "holds 1 voice(s); voice=1 is outside 0-0" in capsys.readouterr().err
     assert main(["render", f"out={tmp_path / 'x.wav'}"]) == 2
     assert "give exactly one source, patch=..." in capsys.readouterr().err
+    for out, message in (
+        (tmp_path, "is a folder; name a file in it"),
+        (tmp_path / "x.flac", "must end in .wav"),
+        (tmp_path / "no" / "such" / "x.wav", "does not exist; create"),
+    ):
+        assert main(["render", f"patch={single}", f"out={out}"]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()  # nothing created behind the user's back
     bad = tmp_path / "bad.syx"
     bad.write_bytes(b"\xf0\x43\x00\x09\x20\x00" + bytes(100))
     assert main(["render", f"patch={bad}", f"out={tmp_path / 'x.wav'}"]) == 2

@@ -57,12 +57,31 @@ def resolve_uri(uri: str | None, results_dir: str | Path) -> str:
 
 def require_store(uri: str, command: str) -> None:
     """For commands that read a store: a ``sqlite:///`` file that does not exist is one line, not a
-    new empty store made behind the user's back."""
+    new empty store made behind the user's back; a damaged one is one line too."""
     path = sqlite_path(uri)
     if path is not None and not path.is_file():
         raise UserError(
             f"{command}: no store at {path}; run `python -m benchmark run` first, or point at one "
             "with tracking.uri=sqlite:///PATH"
+        )
+    check_sqlite_store(uri)
+
+
+def check_sqlite_store(uri: str) -> None:
+    """A ``sqlite:///`` store that exists must be a readable SQLite database (a truncated or
+    overwritten ``mlflow.db`` is one line naming it, not an 80-line SQLAlchemy traceback)."""
+    path = sqlite_path(uri)
+    if path is None or not path.is_file() or path.stat().st_size == 0:
+        return  # nothing there yet: MLflow creates it
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            problem = db.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as err:
+        problem = str(err)
+    if problem != "ok":
+        raise UserError(
+            f"the store {path} is not a readable database ({problem}); restore it from a backup, "
+            "or point tracking.uri= at another file (a new one is created on the first run)"
         )
 
 
@@ -167,6 +186,7 @@ class Tracker:
         self._mlflow = mlflow
         self.uri = uri
         self._final_status: dict[str, str] = {}
+        check_sqlite_store(uri)
         with store_lock(uri):
             self.client = MlflowClient(tracking_uri=uri)
             found = with_retry(lambda: self.client.get_experiment_by_name(experiment))

@@ -178,6 +178,31 @@ def test_a_store_in_a_missing_folder_is_not_created(tmp_path, capsys):
     assert "results_dir=/dev/null/x: cannot create it" in capsys.readouterr().err
 
 
+def test_a_damaged_store_is_one_line_for_every_command(tmp_path, capsys):
+    import sqlite3
+
+    from benchmark.cli import main
+
+    good = tmp_path / "good.db"
+    with sqlite3.connect(good) as db:  # a real database, then cut short: 'disk image is malformed'
+        db.execute("create table t (x)")
+        db.executemany("insert into t values (?)", [(i * "x",) for i in range(2000)])
+    damaged = tmp_path / "cut.db"
+    damaged.write_bytes(good.read_bytes()[:5000])
+    noise = tmp_path / "noise.db"
+    noise.write_bytes(bytes(range(256)) * 4)  # 'file is not a database'
+    for store in (damaged, noise):
+        uri = f"sqlite:///{store}"
+        for args in (
+            ["run", f"tracking.uri={uri}", "synth=fm2", "target.n=1", f"results_dir={tmp_path}"],
+            ["leaderboard", "--tracking-uri", uri, "--results-dir", str(tmp_path)],
+            ["rescore", "metrics=[lsd]", f"tracking.uri={uri}"],
+        ):
+            assert main(args) == 2, args
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and f"the store {store} is not a readable database" in err[0], err
+
+
 def test_list_shows_plain_text_not_docstring_markup(capsys):
     from benchmark.cli import main
     from benchmark.listing import plain

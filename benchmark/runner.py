@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import hashlib
@@ -26,7 +27,7 @@ from benchmark.dexed_check import dexed_lsd
 from benchmark.progress import ProgressView
 from benchmark.targets import SuiteContext, suite_registry
 from benchmark.targets.synthetic import synth_preset
-from benchmark.tracking import INVOCATION_ENV, Tracker, flatten, resolve_uri
+from benchmark.tracking import INVOCATION_ENV, OWNER_TAG, Tracker, flatten, owner, resolve_uri, store_lock
 from metrics.base import Evaluation, bind_metric, loss_registry, metric_backends, metric_registry
 from solvers.base import Budget, BudgetExhausted, Problem, Result, Target, Task, solver_registry
 from soundmatch.errors import UserError
@@ -349,6 +350,7 @@ def run(cfg: DictConfig) -> RunOutcome:
         "soundmatch.config_hash": chash,
         "soundmatch.code_version": code_version(),
         "soundmatch.invocation": os.environ.get(INVOCATION_ENV, ""),
+        OWNER_TAG: owner(),
         **{f"soundmatch.backend.{k}": v for k, v in metric_backends().items()},
         **machine_tags(),
     }
@@ -362,7 +364,18 @@ def run(cfg: DictConfig) -> RunOutcome:
                 child_tags = {**tags, "soundmatch.level": "target", "soundmatch.target": target.name}
                 played, hold_tags = synth_for_target(synth, target, auto_hold and not suite.uses_synth)
                 child_tags.update(hold_tags)
-                with tracker.run(target.name, params, child_tags, parent_id=parent) as child:
+                with contextlib.ExitStack() as claimed:
+                    # checked and created under the store's lock: two sweeps never both take a target
+                    with store_lock(uri):
+                        busy = None if cfg.force else tracker.taken(chash, target.name)
+                        if busy is None:
+                            child = claimed.enter_context(
+                                tracker.run(target.name, params, child_tags, parent_id=parent)
+                            )
+                    if busy is not None:
+                        print(f"{target.name}: not run here, {busy} (same config {chash})")
+                        view.target_done()
+                        continue
                     try:
                         outcome = _run_target(
                             cfg, played, loss, solver, target, budget, device, metric_names, view

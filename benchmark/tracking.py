@@ -55,6 +55,33 @@ def resolve_uri(uri: str | None, results_dir: str | Path) -> str:
     return uri if uri else default_uri(results_dir)
 
 
+OWNER_TAG = "soundmatch.owner"  # host:pid of the process that runs a run
+
+
+def owner() -> str:
+    """This process as a run's owner: ``host:pid``."""
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(tag: str) -> bool:
+    """Whether the process of an owner tag still lives (only knowable on this host: a run owned on
+    another host, or by no one, counts as abandoned)."""
+    import socket
+
+    host, _, pid = tag.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
+
+
 def require_store(uri: str, command: str) -> None:
     """For commands that read a store: a ``sqlite:///`` file that does not exist is one line, not a
     new empty store made behind the user's back; a damaged one is one line too."""
@@ -280,16 +307,36 @@ class Tracker:
                 return found
 
     def mark_killed(self, filter_string: str, why: str) -> int:
-        """End every RUNNING run matching ``filter_string`` KILLED (tag ``soundmatch.killed``: why).
+        """End every RUNNING run matching ``filter_string`` KILLED (tag ``soundmatch.killed``: why)
+        whose process is gone.
 
         For runs whose process died without ending them (a worker killed with SIGKILL
-        when its sweep was interrupted, an out-of-memory kill, a lost node).
+        when its sweep was interrupted, an out-of-memory kill, a lost node). A run
+        whose owner (tag ``soundmatch.owner``, host:pid) still lives on this machine
+        is another sweep's work in progress and is left alone.
         """
         runs = self.search(f"{filter_string} and attributes.status = 'RUNNING'")
+        runs = [r for r in runs if not owner_alive(r.data.tags.get(OWNER_TAG, ""))]
         for run in runs:
             self.set_tags(run.info.run_id, {"soundmatch.killed": why})
             with_retry(lambda run=run: self.client.set_terminated(run.info.run_id, status="KILLED"))
         return len(runs)
+
+    def taken(self, config_hash: str, target: str) -> str | None:
+        """Why ``target`` of this config must not run here (finished meanwhile, or running in a live
+        process of this machine), else None. Call under :func:`store_lock` with the run's creation,
+        so two sweeps of one config never both take a target."""
+        runs = self.search(
+            f"tags.`soundmatch.config_hash` = '{config_hash}' and tags.`soundmatch.target` = '{target}' "
+            "and tags.`soundmatch.level` = 'target'"
+        )
+        for run in runs:
+            if run.info.status == "FINISHED":
+                return "finished meanwhile by another process"
+            owner = run.data.tags.get(OWNER_TAG, "")
+            if run.info.status == "RUNNING" and owner_alive(owner):
+                return f"being run by process {owner}"
+        return None
 
     def finished_targets(self, config_hash: str) -> dict[str, Any]:
         """Target name -> its FINISHED per-target run (the latest) for one config hash."""

@@ -208,3 +208,28 @@ def test_a_mixed_store_gives_one_row_per_comparable_group_with_failures_counted(
     explicit = compute(default_uri(results), "soundmatch", metric="lsd", group_by=["solver"])
     assert len(explicit.table) == 7
     assert any("split by" in note and "budget.renders" in note and "loss" in note for note in explicit.notes)
+
+
+def test_two_identical_sweeps_started_together_run_each_target_once(tmp_path):
+    """Two processes, same config, same store, started together: every target runs exactly once;
+    the second takes what the first has not (the claim is made under the store's lock), and a
+    live process's RUNNING runs are not taken for abandoned ones."""
+    import os
+    import subprocess
+    import sys
+
+    from sweep_support import finished_target_keys
+
+    results = tmp_path / "results"
+    fresh_store(results)
+    args = [sys.executable, "-m", "benchmark", "run", "solver=random", "synth=fm2", "target.n=6",
+            "budget.renders=64", "duration=0.5", "sample_rate=8000", "metrics=[lsd]", "progress=false",
+            f"results_dir={results}"]  # fmt: skip
+    env = {**os.environ, "COLUMNS": "200"}
+    procs = [subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]  # fmt: skip
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-500:] for o in outs]
+    keys = finished_target_keys(results / "mlflow.db")
+    assert len(keys) == len(set(keys)) == 6, keys
+    assert not any("left RUNNING; ran again" in o[0] for o in outs)

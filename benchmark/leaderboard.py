@@ -180,6 +180,7 @@ def compute(
             f"{len(failures)} target run(s) FAILED or KILLED: counted in 'failed' and the failure rate, "
             "and in the normalised score as no better than random search (score 1); their metrics are missing"
         )
+    lb.notes.extend(machine_notes(runs))
     missing = table.attrs.get("unbaselined", 0)
     if missing == len(runs):
         lb.notes.append(
@@ -193,6 +194,28 @@ def compute(
             "suite, synth, loss, target and budget); their score is left out of the means"
         )
     return lb
+
+
+MACHINE_KEYS = ("cpu", "cores", "torch_threads", "torch", "device")
+
+
+def machine_notes(runs: pd.DataFrame) -> list[str]:
+    """One line saying on what the ``seconds`` were measured (the runs' machine tags); a warning
+    when they come from more than one kind of machine."""
+    cols = [f"tags.soundmatch.machine.{k}" for k in MACHINE_KEYS]
+    if not all(c in runs for c in cols):
+        return []
+    kinds = runs[cols].dropna().drop_duplicates()
+    names = [
+        f"{cpu}, {cores} cores, {threads} torch threads, torch {torch} on {device}"
+        for cpu, cores, threads, torch, device in kinds.itertuples(index=False)
+    ]
+    if not names:
+        return []
+    if len(names) == 1:
+        return [f"seconds measured on: {names[0]}"]
+    return [f"seconds come from {len(names)} kinds of machine and are not comparable across them: "
+            + "; ".join(names)]  # fmt: skip
 
 
 def slug(text: str) -> str:

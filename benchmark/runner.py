@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -194,6 +195,7 @@ def machine_tags() -> dict[str, str]:
         "soundmatch.machine.cores": str(os.cpu_count()),
         "soundmatch.machine.torch_threads": str(torch.get_num_threads()),
         "soundmatch.machine.torch": torch.__version__,
+        "soundmatch.machine.numpy": np.__version__,
         "soundmatch.machine.python": platform.python_version(),
         "soundmatch.machine.device": "cuda" if torch.cuda.is_available() else "cpu",
     }
@@ -201,21 +203,28 @@ def machine_tags() -> dict[str, str]:
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
-        if out.returncode == 0:
-            return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    from importlib.metadata import version
+    """``<package version>+<git commit>`` with ``-dirty`` when tracked files differ from the commit
+    (e.g. ``0.1.0+b65cd896f8b5-dirty``); the package version alone outside a git checkout."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return f"soundmatch-{version('soundmatch')}"
+    try:
+        package = version("soundmatch")
+    except PackageNotFoundError:
+        package = "unknown"
+    here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, cwd=here)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "--short=12", "HEAD")
+    if commit is None:
+        return package
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return f"{package}+{commit}" + ("-dirty" if dirty else "")
 
 
 def solve_one(solver: Any, problem: Problem) -> tuple[torch.Tensor, dict[str, Any]]:

@@ -287,3 +287,17 @@ def test_iohprofiler_export_holds_every_run_s_improvements(tmp_path):
     # written afresh: a second export does not append to the first
     write_iohprofiler(runs, hist, ["solver"], tmp_path / "ioh")
     assert written[0].read_text().count("%") == 1
+
+
+def test_the_time_columns_say_on_what_they_were_measured():
+    from benchmark.leaderboard import machine_notes
+
+    runs = runs_table(ROWS)
+    assert machine_notes(runs) == []  # runs from before the machine tags
+    machine = {"cpu": "EPYC", "cores": "2", "torch_threads": "2", "torch": "2.13", "device": "cpu"}
+    for key, value in machine.items():
+        runs[f"tags.soundmatch.machine.{key}"] = value
+    assert machine_notes(runs) == ["seconds measured on: EPYC, 2 cores, 2 torch threads, torch 2.13 on cpu"]
+    runs.loc[0, "tags.soundmatch.machine.cores"] = "16"
+    (note,) = machine_notes(runs)
+    assert note.startswith("seconds come from 2 kinds of machine and are not comparable")

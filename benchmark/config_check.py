@@ -93,8 +93,146 @@ def check_results_dir(path: str) -> None:
         raise UserError(f"results_dir={path} is not writable; choose another folder")
 
 
+def resolved(cfg: DictConfig) -> dict[str, Any]:
+    """The config with every interpolation resolved; a broken one (``${oops}``) is one line."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        data = OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as err:
+        first = str(err).strip().splitlines()[0]
+        raise UserError(f"bad configuration: {first}") from None
+    assert isinstance(data, dict)
+    return data
+
+
+def _text(cfg: DictConfig, key: str, hint: str) -> None:
+    """A setting that names something (a folder, an experiment): any non-empty word, kept as text
+    (``results_dir=3.5`` is the folder '3.5')."""
+    from omegaconf import open_dict
+
+    raw = _get(cfg, key)
+    if not isinstance(raw, (str, int, float)) or isinstance(raw, bool) or str(raw) == "":
+        raise UserError(f"{key}={raw!r}: {hint}")
+    if not isinstance(raw, str):
+        with open_dict(cfg):
+            OmegaConf.update(cfg, key, str(raw))
+
+
+def _matches(value: Any, kind: Any) -> bool:
+    """Whether a config value fits a dataclass field's annotation (the basic types configs use)."""
+    import types
+    import typing
+
+    origin = typing.get_origin(kind)
+    if kind is Any or kind is object:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, k) for k in typing.get_args(kind))
+    if kind is type(None):
+        return value is None
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if kind is str:
+        return isinstance(value, str)
+    if origin in (list, tuple) or kind in (list, tuple):
+        args = typing.get_args(kind)
+        inner = args[0] if args else Any
+        return isinstance(value, (list, tuple)) and all(_matches(v, inner) for v in value)
+    if origin is dict or kind is dict:
+        return isinstance(value, dict)
+    return True  # an annotation these checks do not know: the constructor decides
+
+
+def _type_name(kind: Any) -> str:
+    text = str(kind).replace("typing.", "").replace("<class '", "").replace("'>", "")
+    return text.replace("NoneType", "null")
+
+
+def check_option_types(group: str, factory: Any, options: dict[str, Any]) -> None:
+    """Each option of a dataclass component against its field's type: one line naming the key, the
+    value and the type expected (``solver.popsize=inf``: an int or null)."""
+    import dataclasses
+    import typing
+
+    if not dataclasses.is_dataclass(factory):
+        return
+    try:
+        hints = typing.get_type_hints(factory)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: leave the check to the constructor
+        return
+    for key, value in options.items():
+        if key in hints and not _matches(value, hints[key]):
+            raise UserError(f"{group}.{key}={value!r}: expected {_type_name(hints[key])}")
+
+
+def check_components(cfg: DictConfig) -> None:
+    """Build the synth, solver, target suite and loss from their options, and try the loss on a
+    silent clip of the run's length, so a bad option is one line before any work."""
+    import torch
+
+    from benchmark.targets import suite_registry
+    from metrics.base import loss_registry
+    from solvers.base import solver_registry
+    from synths.base import synth_registry
+
+    data = resolved(cfg)
+    built = {}
+    for group, registry in (("synth", synth_registry), ("solver", solver_registry),
+                            ("target", suite_registry), ("loss", loss_registry)):  # fmt: skip
+        options = dict(data[group]) if isinstance(data.get(group), dict) else {}
+        name = options.pop("name", None)
+        if group == "synth" and str(options.get("hold")) == "auto":
+            options["hold"] = None  # read per target later
+        if group == "loss":
+            options["sample_rate"] = int(data["sample_rate"])
+        if name is not None and str(name) in registry.names():
+            check_option_types(group, registry.get(str(name)), options)
+        try:
+            built[group] = registry.create(str(name), **options)
+        except UserError:
+            raise
+        except (TypeError, ValueError, KeyError, ArithmeticError) as err:
+            raise UserError(f"{group}={name}: bad option ({err})") from None
+    from metrics.base import metric_registry
+
+    for metric, options in (data.get("metric_options") or {}).items():
+        if str(metric) not in metric_registry.names() or not isinstance(options, dict):
+            continue  # unknown metrics are named by the runner; options must be a mapping
+        factory = metric_registry.get(str(metric))
+        check_option_types(f"metric_options.{metric}", factory, options)
+        try:
+            import typing
+
+            hints = typing.get_type_hints(factory)
+        except Exception:  # noqa: BLE001 - unresolvable annotations: left to the metric
+            hints = {}
+        for key, value in options.items():
+            if key in hints and not _matches(value, hints[key]):
+                raise UserError(f"metric_options.{metric}.{key}={value!r}: expected {_type_name(hints[key])}")
+    samples = min(int(round(float(data["sample_rate"]) * float(data["duration"]))), 65536)
+    silent = torch.zeros(1, samples)
+    noise = torch.rand(1, samples, generator=torch.Generator().manual_seed(0)) - 0.5
+    try:
+        with torch.no_grad():
+            values = torch.cat([built["loss"](silent, silent), built["loss"](noise, silent)])
+        problem = None if bool(torch.isfinite(values).all()) else f"it gives {values.tolist()} on test clips"
+    except (TypeError, ValueError, RuntimeError, IndexError, ArithmeticError) as err:
+        problem = str(err) or type(err).__name__
+    if problem is not None:
+        raise UserError(
+            f"loss={data['loss'].get('name')} cannot compare {data['duration']:g}-s clips at "
+            f"{data['sample_rate']} Hz ({problem}); lengthen duration= or change the loss's options"
+        )
+
+
 def check_run_config(cfg: DictConfig) -> None:
-    """Raise a UserError naming the first bad top-level value of a run's config."""
+    """Raise a UserError naming the first bad value of a run's config."""
+    resolved(cfg)
     unknown = sorted(set(cfg.keys()) - known_top_level_keys())
     if unknown:
         known = ", ".join(sorted(known_top_level_keys() - {"hydra"}))
@@ -118,5 +256,11 @@ def check_run_config(cfg: DictConfig) -> None:
     for key in ("force", "progress"):
         if not isinstance(_get(cfg, key), bool):
             raise UserError(f"{key}={_get(cfg, key)!r}: expected true or false")
+    _text(cfg, "results_dir", "give a folder for the store and artifacts, e.g. results_dir=results")
+    _text(cfg, "tracking.experiment", "give an experiment name, e.g. tracking.experiment=soundmatch")
+    metrics = _get(cfg, "metrics")
+    if not OmegaConf.is_list(metrics) or not all(isinstance(m, str) for m in metrics):
+        raise UserError(f"metrics={metrics!r}: give a list of metric names, e.g. metrics=[lsd,mss]")
     check_results_dir(_get(cfg, "results_dir"))
     check_tracking_uri(_get(cfg, "tracking.uri"))
+    check_components(cfg)

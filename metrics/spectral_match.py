@@ -46,6 +46,14 @@ class SpectralMatch(Loss):
     range_db: float = 80.0
     ot_weight: float = 24.0
 
+    def __post_init__(self) -> None:
+        if not self.fft_sizes or any(int(n) < 16 for n in self.fft_sizes):
+            raise ValueError(f"loss.fft_sizes={self.fft_sizes}: FFT sizes of at least 16, e.g. [2048, 512]")
+        if not 0 < self.range_db <= 300:
+            raise ValueError(f"loss.range_db={self.range_db}: a dynamic range in dB in (0, 300], e.g. 80")
+        if not 0 < self.hop_ratio <= 1:
+            raise ValueError(f"loss.hop_ratio={self.hop_ratio}: a fraction of the FFT size in (0, 1]")
+
     def _bands(self, audio: Tensor, n_fft: int) -> Tensor:
         power = stft_power(audio, n_fft, max(1, int(n_fft * self.hop_ratio)))  # [B, bins, frames]
         bank = log_frequency_bank(self.sample_rate, n_fft, self.bands_per_octave).to(power)

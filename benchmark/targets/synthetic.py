@@ -27,6 +27,9 @@ def synth_preset(name: str) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
+MAX_TARGETS = 100_000  # synthetic targets per suite: they are all rendered up front
+
+
 @suite_registry.register("synthetic")
 @dataclass
 class SyntheticSuite(TargetSuite):
@@ -50,9 +53,13 @@ class SyntheticSuite(TargetSuite):
     uses_synth = True
     label_keys = ("n", "seed")
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.n <= MAX_TARGETS:
+            raise UserError(f"target.n={self.n}: a whole number in [1, {MAX_TARGETS}], e.g. target.n=8")
+        if self.seed < 0:
+            raise UserError(f"target.seed={self.seed}: a whole number >= 0")
+
     def targets(self, ctx: SuiteContext) -> list[Target]:
-        if self.n < 1:
-            raise UserError(f"target.n must be >= 1, got {self.n}")
         gen = torch.Generator().manual_seed(derive_seed(self.seed, "synthetic-suite"))
         synth: Synth = ctx.synth
         if self.synth is not None:

@@ -368,7 +368,7 @@ def print_rich(lb: Leaderboard, title: str = "soundmatch leaderboard") -> None:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m benchmark leaderboard",
-        description="Normalised scores (0 exact, 1 random search), bootstrap 95%% intervals, ranks, "
+        description="Normalised scores (0 exact, 1 random search), bootstrap 95% intervals, ranks, "
         "win rates, anytime curves and ECDFs of the finished runs in the store.",
     )
     p.add_argument("--format", choices=["table", "csv", "markdown"], default="table")

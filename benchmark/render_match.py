@@ -47,6 +47,16 @@ def load_match(run_id: str, tracking_uri: str) -> tuple[dict[str, Any], dict[str
         run = client.get_run(run_id)
     except MlflowException:
         raise UserError(f"render: no run '{run_id}' in {tracking_uri}; copy a target's run id") from None
+    if run.data.tags.get("soundmatch.level") == "invocation":  # `run` prints the parent's id
+        children = client.search_runs(
+            [run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run_id}'", max_results=6
+        )
+        named = ", ".join(
+            f"{c.info.run_id} ({c.data.tags.get('soundmatch.target', '?')})" for c in children[:5]
+        )
+        raise UserError(
+            f"render: run {run_id} is a run's parent; give one of its target runs: {named or 'none finished'}"
+        )
     synth = run.data.params.get("synth.name")
     if synth != "implicit_fm":
         raise UserError(f"render: run {run_id} used synth '{synth}'; run_id= re-renders implicit_fm matches")

@@ -147,3 +147,6 @@ def test_render_run_id_stretched_detuned_stereo_keeps_pitch(cli, workdir):
         assert abs(1200 * math.log2(f0 / ref)) < 10.0
     with pytest.raises(UserError, match="no run"):
         render_cli(["run_id=0123456789abcdef", f"out={plain}", results])
+    parent = run.data.tags["mlflow.parentRunId"]  # the id `run` prints: named, with its target runs
+    with pytest.raises(UserError, match=f"is a run's parent; give one of its target runs: {rid}"):
+        render_cli([f"run_id={parent}", f"out={plain}", results])

@@ -41,6 +41,7 @@ def ui_cli(args: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=1, help="server worker processes (default 1)")
     parser.add_argument("--tracking-uri", default=None, help="database store (default: the results store)")
     parser.add_argument("--results-dir", default="results")
+    parser.add_argument("--experiment", default="soundmatch", help="experiment whose runs page is printed")
     parser.add_argument(
         "--allowed-hosts", default=None, help="Host headers accepted when bound beyond localhost (mlflow's)"
     )
@@ -56,10 +57,14 @@ def ui_cli(args: list[str]) -> int:
     # experiment is left to the first client, so that over HTTP it gets the server's proxied
     # artifact root (mlflow-artifacts:/, stored under --artifacts-destination), which machines
     # without this file system can write to
-    Tracker(uri, "Default")
+    tracker = Tracker(uri, "Default")
     artifacts.mkdir(parents=True, exist_ok=True)
     cmd = server_command(uri, opts.host, opts.port, opts.workers, artifacts, opts.allowed_hosts)
-    print(f"MLflow UI on http://{opts.host}:{opts.port} (store {uri}); Ctrl-C stops it", flush=True)
+    base = f"http://{opts.host}:{opts.port}"
+    print(f"MLflow UI on {base} (store {uri}); Ctrl-C stops it", flush=True)
+    found = tracker.client.get_experiment_by_name(opts.experiment)
+    if found is not None:  # straight to the runs table, not the UI's start page
+        print(f"the runs of '{opts.experiment}': {base}/#/experiments/{found.experiment_id}/runs", flush=True)
     # the server replaces this process, so signals (Ctrl-C, a supervisor's SIGTERM) reach it directly
     os.execv(cmd[0], cmd)
     return 0  # not reached

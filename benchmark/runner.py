@@ -381,6 +381,10 @@ def run(cfg: DictConfig) -> RunOutcome:
                             child = claimed.enter_context(
                                 tracker.run(target.name, params, child_tags, parent_id=parent)
                             )
+                    if busy is None and not cfg.force:  # a server has no lock: check after claiming
+                        busy = tracker.lost_claim(chash, target.name, child)
+                        if busy is not None:
+                            tracker.withdraw(child)
                     if busy is not None:
                         print(f"{target.name}: not run here, {busy} (same config {chash})")
                         view.target_done()

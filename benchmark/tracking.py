@@ -65,12 +65,18 @@ def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def owner_alive(tag: str) -> bool:
-    """Whether the process of an owner tag still lives (only knowable on this host: a run owned on
-    another host, or by no one, counts as abandoned)."""
+CLAIM_LEASE_S = 3600.0  # a RUNNING run of another machine holds its target this long after its start
+
+
+def owner_alive(tag: str, started_ms: int | None = None) -> bool:
+    """Whether the process of an owner tag (``host:pid``) still lives. On this host the process is
+    asked; a run of another host (whose process cannot be asked) holds for ``CLAIM_LEASE_S`` after
+    ``started_ms`` (its start, ms since the epoch), then counts as abandoned; no owner: abandoned."""
     import socket
 
     host, _, pid = tag.rpartition(":")
+    if host and host != socket.gethostname():
+        return started_ms is not None and time.time() - started_ms / 1000.0 < CLAIM_LEASE_S
     if host != socket.gethostname() or not pid.isdigit():
         return False
     try:
@@ -213,6 +219,7 @@ class Tracker:
         self._mlflow = mlflow
         self.uri = uri
         self._final_status: dict[str, str] = {}
+        self._withdrawn: set[str] = set()
         check_sqlite_store(uri)
         with store_lock(uri):
             self.client = MlflowClient(tracking_uri=uri)
@@ -254,6 +261,9 @@ class Tracker:
             raise
         finally:
             with_retry(lambda: self.client.set_terminated(run_id, status=status))
+            if run_id in self._withdrawn:
+                self._withdrawn.discard(run_id)
+                with_retry(lambda: self.client.delete_run(run_id))
 
     def fail(self, run_id: str, traceback_text: str | None = None) -> None:
         """End ``run_id`` FAILED when its ``run`` block exits; log the traceback as traceback.txt."""
@@ -316,7 +326,7 @@ class Tracker:
         is another sweep's work in progress and is left alone.
         """
         runs = self.search(f"{filter_string} and attributes.status = 'RUNNING'")
-        runs = [r for r in runs if not owner_alive(r.data.tags.get(OWNER_TAG, ""))]
+        runs = [r for r in runs if not owner_alive(r.data.tags.get(OWNER_TAG, ""), r.info.start_time)]
         for run in runs:
             self.set_tags(run.info.run_id, {"soundmatch.killed": why})
             with_retry(lambda run=run: self.client.set_terminated(run.info.run_id, status="KILLED"))
@@ -334,9 +344,36 @@ class Tracker:
             if run.info.status == "FINISHED":
                 return "finished meanwhile by another process"
             owner = run.data.tags.get(OWNER_TAG, "")
-            if run.info.status == "RUNNING" and owner_alive(owner):
+            if run.info.status == "RUNNING" and owner_alive(owner, run.info.start_time):
                 return f"being run by process {owner}"
         return None
+
+    def lost_claim(self, config_hash: str, target: str, mine: str) -> str | None:
+        """After creating run ``mine`` for ``target``: another process's claim that wins over it
+        (a finished run, or a live RUNNING one created earlier), else None. Every process checks
+        after creating its own run, so of two that raced exactly one keeps the target -- also
+        through a tracking server, where no file lock exists."""
+        runs = self.search(
+            f"tags.`soundmatch.config_hash` = '{config_hash}' and tags.`soundmatch.target` = '{target}' "
+            "and tags.`soundmatch.level` = 'target'"
+        )
+        me = next((r for r in runs if r.info.run_id == mine), None)
+        my_key = (me.info.start_time, mine) if me is not None else (float("inf"), mine)
+        for run in runs:
+            if run.info.run_id == mine:
+                continue
+            owner = run.data.tags.get(OWNER_TAG, "")
+            if run.info.status == "FINISHED":
+                return "finished meanwhile by another process"
+            if (run.info.status == "RUNNING" and owner_alive(owner, run.info.start_time)
+                    and (run.info.start_time, run.info.run_id) < my_key):  # fmt: skip
+                return f"being run by process {owner}"
+        return None
+
+    def withdraw(self, run_id: str) -> None:
+        """Delete ``run_id`` when its ``run`` block exits (a claim lost to another process: it did
+        nothing, and counts nowhere)."""
+        self._withdrawn.add(run_id)
 
     def finished_targets(self, config_hash: str) -> dict[str, Any]:
         """Target name -> its FINISHED per-target run (the latest) for one config hash."""

@@ -233,3 +233,32 @@ def test_two_identical_sweeps_started_together_run_each_target_once(tmp_path):
     keys = finished_target_keys(results / "mlflow.db")
     assert len(keys) == len(set(keys)) == 6, keys
     assert not any("left RUNNING; ran again" in o[0] for o in outs)
+
+
+def test_of_two_claims_on_one_target_the_earlier_keeps_it_and_a_withdrawn_run_leaves_no_trace(tmp_path):
+    """The check every process makes after creating its run (what makes claims safe through a
+    tracking server, where there is no file lock): the earlier live claim wins, whoever checks."""
+    import time
+
+    from benchmark.tracking import OWNER_TAG, owner
+
+    tracker = Tracker(fresh_store(tmp_path / "results"), "soundmatch")
+    tags = {"soundmatch.config_hash": "c1", "soundmatch.target": "t1", "soundmatch.level": "target",
+            OWNER_TAG: owner()}  # fmt: skip
+    with tracker.run("t1", tags=tags) as first:
+        time.sleep(0.01)
+        with tracker.run("t1", tags=tags) as second:
+            assert tracker.lost_claim("c1", "t1", first) is None
+            assert "being run by process" in tracker.lost_claim("c1", "t1", second)
+            tracker.withdraw(second)
+        assert [r.info.run_id for r in tracker.search("tags.`soundmatch.target` = 't1'")] == [first]
+    with tracker.run("t1", tags=tags) as late:  # the first has finished: nothing left to claim
+        assert tracker.lost_claim("c1", "t1", late) == "finished meanwhile by another process"
+        tracker.withdraw(late)
+    # a RUNNING run of another machine holds its target for the lease after its start, then not
+    from benchmark.tracking import CLAIM_LEASE_S, owner_alive
+
+    now_ms = int(time.time() * 1000)
+    expired = now_ms - 2000 * CLAIM_LEASE_S
+    assert owner_alive("elsewhere:1", now_ms) and not owner_alive("elsewhere:1", expired)
+    assert not owner_alive("") and owner_alive(owner())

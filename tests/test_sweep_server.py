@@ -115,6 +115,23 @@ def test_sweep_logs_to_a_shared_server_and_the_leaderboard_reads_it_back(tmp_pat
         assert again.skipped and [t.target for t in again.targets] == ["fm2-000", "fm2-001"]
         with urllib.request.urlopen(url, timeout=30) as page:  # the UI itself
             assert page.status == 200 and b"<html" in page.read().lower()
+        # two identical sweeps through the server at once (no file lock there): each target once
+        same = ["run", "solver=random", "target.n=4", "budget.renders=64", "duration=0.5", "sample_rate=8000",
+                "metrics=[lsd]", "progress=false", f"tracking.uri={url}", "seed=7"]  # fmt: skip
+        env = {**os.environ, "COLUMNS": "200"}
+        racers = [subprocess.Popen([sys.executable, "-m", "benchmark", *same], cwd=node, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                  for _ in range(2)]  # fmt: skip
+        outs = [r.communicate(timeout=600) for r in racers]
+        assert [r.returncode for r in racers] == [0, 0], [o[1][-2000:] for o in outs]
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(url)
+        experiment = client.get_experiment_by_name("soundmatch").experiment_id
+        runs = client.search_runs([experiment], "params.seed = '7' and tags.`soundmatch.level` = 'target'")
+        finished = sorted(r.data.tags["soundmatch.target"] for r in runs if r.info.status == "FINISHED")
+        assert finished == ["fm2-000", "fm2-001", "fm2-002", "fm2-003"]  # every target, none twice
+        assert all(r.info.status == "FINISHED" for r in runs)  # a lost claim leaves no run behind
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

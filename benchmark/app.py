@@ -182,11 +182,19 @@ def print_sweep_summary(cfg: DictConfig, config_hashes: set[str]) -> None:
 def _hydra_main(cfg: DictConfig) -> None:
     from benchmark.runner import run
     from benchmark.summary import print_summary
+    from benchmark.tracking import storage_problem
 
     try:
         outcome = run(cfg)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as err:
+        problem = storage_problem(err)  # e.g. the store's disk filled before any target ran
+        if problem is None:
+            raise
+        print(f"error: cannot write the store or results: {problem}; free space or choose another "
+              "results_dir= / tracking.uri=", file=sys.stderr)  # fmt: skip
         raise SystemExit(2) from None
     print_summary(cfg, outcome)
     if os.environ.get(JOBS_ENV):

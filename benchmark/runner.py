@@ -28,7 +28,16 @@ from benchmark.dexed_check import dexed_lsd
 from benchmark.progress import ProgressView
 from benchmark.targets import SuiteContext, suite_registry
 from benchmark.targets.synthetic import synth_preset
-from benchmark.tracking import INVOCATION_ENV, OWNER_TAG, Tracker, flatten, owner, resolve_uri, store_lock
+from benchmark.tracking import (
+    INVOCATION_ENV,
+    OWNER_TAG,
+    Tracker,
+    flatten,
+    owner,
+    resolve_uri,
+    storage_problem,
+    store_lock,
+)
 from metrics.base import Evaluation, bind_metric, loss_registry, metric_backends, metric_registry
 from solvers.base import Budget, BudgetExhausted, Problem, Result, Target, Task, solver_registry
 from soundmatch.errors import UserError
@@ -403,6 +412,13 @@ def run(cfg: DictConfig) -> RunOutcome:
                     except UserError:
                         raise
                     except Exception as err:
+                        problem = storage_problem(err)
+                        if problem is not None:  # the store cannot take more: stop, say where and why
+                            tracker.fail(child)
+                            raise UserError(
+                                f"cannot write the results of {target.name}: {problem}; free space or choose "
+                                f"another results_dir= / tracking.uri= (finished runs are kept in {uri})"
+                            ) from None
                         # a faulty solver fails this target's run only; the sweep goes on
                         tracker.fail(child, traceback.format_exc())
                         failed.append(target.name)

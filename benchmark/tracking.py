@@ -65,6 +65,30 @@ def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+STORAGE_ERRNOS = {28: "no space left on the device", 30: "the file system is read-only",
+                  13: "permission denied", 122: "the disk quota is exceeded"}  # fmt: skip
+STORAGE_MESSAGES = {"database or disk is full": "no space left on the device",
+                    "readonly database": "the store is read-only",
+                    "attempt to write a readonly": "the store is read-only"}  # fmt: skip
+
+
+def storage_problem(err: BaseException) -> str | None:
+    """What keeps the store or the results folder from being written (a full disk, a read-only
+    file system or database, no permission), found anywhere in ``err``'s chain; else None."""
+    seen: set[int] = set()
+    cur: BaseException | None = err
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.errno in STORAGE_ERRNOS:
+            where = f" ({cur.filename})" if cur.filename else ""
+            return f"{STORAGE_ERRNOS[cur.errno]}{where}"
+        for text, reason in STORAGE_MESSAGES.items():
+            if text in str(cur):
+                return reason
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
 CLAIM_LEASE_S = 3600.0  # a RUNNING run of another machine holds its target this long after its start
 
 

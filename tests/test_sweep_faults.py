@@ -262,3 +262,32 @@ def test_of_two_claims_on_one_target_the_earlier_keeps_it_and_a_withdrawn_run_le
     expired = now_ms - 2000 * CLAIM_LEASE_S
     assert owner_alive("elsewhere:1", now_ms) and not owner_alive("elsewhere:1", expired)
     assert not owner_alive("") and owner_alive(owner())
+
+
+def test_a_full_disk_stops_the_sweep_with_one_line_and_ends_its_runs(tmp_path, monkeypatch, capsys):
+    """Writing a target's artifacts fails with ENOSPC: one line naming the cause, exit 2, the runs
+    already finished kept, none left RUNNING."""
+    import errno
+
+    from benchmark import artifacts
+    from benchmark.cli import main
+
+    real, calls = artifacts.write_wav, []
+
+    def fills_up(path, audio, rate):
+        calls.append(path)
+        if len(calls) > 2:  # target 1's two files go through, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, audio, rate)
+
+    monkeypatch.setattr(artifacts, "write_wav", fills_up)
+    results = tmp_path / "results"
+    args = ["run", "solver=random", "synth=fm2", "target.n=3", "budget.renders=4", "duration=0.3",
+            "sample_rate=8000", "metrics=[lsd]", "progress=false", f"results_dir={results}"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no space left on the device" in err[0] and "fm2-001" in err[0], err
+    runs = store_runs(results)
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    done = [r.data.tags["soundmatch.target"] for r in by_level(runs, "target") if r.info.status == "FINISHED"]
+    assert done == ["fm2-000"]

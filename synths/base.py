@@ -174,6 +174,9 @@ class Synth(ABC):
     name: ClassVar[str] = ""
     differentiable: ClassVar[bool] = True
     exact_gradients: ClassVar[bool] = True
+    # peak memory per rendered sample with gradients and a spectral loss (bytes; for the check
+    # that a run's render batch fits before it starts)
+    bytes_per_sample: ClassVar[int] = 400
 
     @property
     @abstractmethod

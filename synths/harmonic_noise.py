@@ -159,6 +159,7 @@ class HarmonicNoise(Synth):
     seed: int = 0
 
     name = "harmonic_noise"
+    bytes_per_sample = 1600  # frame-wise noise filtering: measured 1410 at batch 16 x 10 s
 
     def __post_init__(self) -> None:
         if self.n_harmonics < 1 or self.n_noise_bands < 2:

@@ -213,3 +213,17 @@ def test_list_shows_plain_text_not_docstring_markup(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert ":class:" not in out and "``" not in out and "match_distance" in out
+
+
+def test_a_render_batch_that_cannot_fit_in_memory_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    from benchmark import config_check
+    from benchmark.cli import main
+
+    monkeypatch.setattr(config_check, "available_memory", lambda: 2**30)  # 1 GiB free
+    args = ["run", "synth=fm2", "target.n=1", "solver=random", "solver.batch_size=8"]
+    args.append(f"results_dir={tmp_path}")
+    # 8 x 60 s x 16 kHz x 400 bytes = 3.1 GB
+    assert main([*args, "duration=60"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a batch of 8 renders of 60 s at 16000 Hz needs about 2.9 GiB" in err[0], err
+    assert not (tmp_path / "mlflow.db").exists()  # refused before the store was touched

@@ -10,6 +10,7 @@ target cut from a long recording costs little (see tests/perf/test_targets_audio
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,8 @@ def probe(path: str | Path) -> AudioInfo:
         raise UserError(f"{path} is a folder, not an audio file; name a WAV/FLAC/OGG file")
     if path.stat().st_size == 0:
         raise UserError(f"audio file {path} is empty (0 bytes); re-export it or remove it")
+    if not os.access(path, os.R_OK):
+        raise UserError(f"audio file {path} cannot be read: permission denied; give read access (chmod +r)")
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as err:

@@ -129,3 +129,20 @@ def test_leading_silence_is_skipped_when_asked(tmp_path: Path) -> None:
     trimmed = load_audio(path, sr, duration=0.5, trim_db=-40.0)
     start = int(0.7 * sr) + 800  # the hum is 74 dB below the tone: skipped too
     np.testing.assert_allclose(trimmed, sig[start : start + sr // 2], atol=1e-7)
+
+
+def test_an_unreadable_file_says_permission_denied(tmp_path: Path, monkeypatch) -> None:
+    """(Tests may run as root, whom chmod does not stop: the permission is denied by os.access.)"""
+    import os
+
+    path = tmp_path / "locked.wav"
+    sf.write(path, sine(300, 16000, 1), 16000)
+    real = os.access
+
+    def access(p, mode, **kw):
+        return False if str(p) == str(path) else real(p, mode, **kw)
+
+    monkeypatch.setattr(os, "access", access)
+    with pytest.raises(UserError, match="cannot be read: permission denied; give read access") as err:
+        load_audio(path, 16000, duration=1.0)
+    assert "convert" not in str(err.value)

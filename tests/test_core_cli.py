@@ -158,12 +158,31 @@ def test_plugin_solver_from_another_package(cli, workdir):
         ("tracking.uri=garbage", "is not a URI"),
         ("tracking.uri=http://127.0.0.1:9", "nothing answers at 127.0.0.1:9"),
         ("+bogus=1", "unknown config key 'bogus'"),
+        # the rest of the examples, each a single line too
+        ("seed=abc", "seed='abc' is not a number"),
+        ("duration=abc", "duration='abc' is not a number"),
+        ("solver.sigma0=abc", "solver.sigma0='abc': expected float"),
+        ("duration=-1", "duration=-1 is out of range"),
+        ("duration=1e6", "is out of range"),
+        ("duration=0", "duration=0 is out of range"),
+        ("sample_rate=0", "sample_rate=0 is out of range"),
+        ("sample_rate=1e7", "is out of range"),
+        ("note.pitch=-5", "note.pitch=-5 is out of range"),
+        ("note.velocity=0", "note.velocity=0 is out of range"),
+        ("note.velocity=300", "note.velocity=300 is out of range"),
+        ("loss=combo loss.terms=garbage", "loss.terms='garbage': expected list"),
+        ("solver.popsize=inf", "solver.popsize=inf: expected int"),
+        ("target.n=99999999999999999999", "target.n=99999999999999999999"),
+        ("duration=0.05", "cannot compare 0.05-s clips"),
+        ("loss.range_db=-3083", "loss.range_db=-3083"),
+        ("metric_options.lsd.range_db=%", "metric_options.lsd.range_db='%': expected float"),
+        ("target.synth=${oops}", "bad configuration"),
     ],
 )
 def test_bad_values_stores_and_keys_are_one_line_and_exit_2(override, says, tmp_path, capsys):
     from benchmark.cli import main
 
-    assert main(["run", override, "synth=fm2", "target.n=1", f"results_dir={tmp_path}"]) == 2
+    assert main(["run", "synth=fm2", "target.n=1", f"results_dir={tmp_path}", *override.split()]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and says in err[0], err
 

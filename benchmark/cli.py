@@ -145,3 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished runs are kept in the store", file=sys.stderr)
         return 130
+    except Exception as err:
+        from benchmark.tracking import storage_problem
+
+        problem = storage_problem(err)  # a read-only store, a full disk: the user's to fix
+        if problem is None:
+            raise
+        print(f"error: {command}: cannot write the store or results: {problem}; free space, fix the "
+              "permissions, or choose another --results-dir / tracking.uri", file=sys.stderr)  # fmt: skip
+        return 2

@@ -246,3 +246,21 @@ def test_a_render_batch_that_cannot_fit_in_memory_is_refused_before_any_work(tmp
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "a batch of 8 renders of 60 s at 16000 Hz needs about 2.9 GiB" in err[0], err
     assert not (tmp_path / "mlflow.db").exists()  # refused before the store was touched
+
+
+def test_a_read_only_store_is_one_line_for_the_reading_commands(tmp_path, capsys, monkeypatch):
+    """SQLite answers 'attempt to write a readonly database' (as on a read-only mount, which tests
+    running as root cannot make): the leaderboard says so in one line."""
+    import sqlalchemy
+
+    from benchmark import leaderboard
+    from benchmark.cli import main
+
+    def read_only(*args, **kwargs):
+        raise sqlalchemy.exc.OperationalError("UPDATE", {}, Exception("attempt to write a readonly database"))
+
+    (tmp_path / "mlflow.db").write_bytes(b"")
+    monkeypatch.setattr(leaderboard, "load_runs", read_only)
+    assert main(["leaderboard", "--results-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the store is read-only" in err[0], err

@@ -217,6 +217,29 @@ def test_folder_skips_and_counts_bad_files(tmp_path: Path) -> None:
         suite_registry.create("folder", path=str(tmp_path), split="test", test_fraction=0.0).targets(ctx())
 
 
+def test_folder_reports_a_sub_folder_it_cannot_list(tmp_path: Path, monkeypatch) -> None:
+    """(As root, chmod cannot lock a folder: the walk is made to fail on it instead.)"""
+    import os
+
+    (tmp_path / "locked").mkdir()
+    sf.write(tmp_path / "a.wav", tone(440, 22050, 1.0), 22050)
+    sf.write(tmp_path / "locked" / "b.wav", tone(330, 22050, 1.0), 22050)
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    suite = suite_registry.create("folder", path=str(tmp_path))
+    assert [t.name for t in suite.targets(ctx())] == ["a"]
+    tags = suite.run_tags()
+    assert tags["soundmatch.skipped_files"] == "1" and "cannot list the folder (Permission denied)" in tags[
+        "soundmatch.skipped"
+    ]
+
+
 def test_gm_notes_bundle_is_complete_small_and_licensed() -> None:
     rows = list(csv.DictReader(open(DATA_DIR / "notes.csv")))
     files = sorted(p.name for p in DATA_DIR.glob("*.flac"))

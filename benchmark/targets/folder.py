@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ class FolderSuite(RecordedSuite):
     path: str | None = None
     offset: float = 0.0
     skipped: list[tuple[str, str]] = field(default_factory=list, init=False, repr=False)
+    unlisted: list[tuple[str, str]] = field(default_factory=list, init=False, repr=False)
 
     name = "folder"
 
@@ -39,7 +41,15 @@ class FolderSuite(RecordedSuite):
         root = Path(self.path).expanduser()
         if not root.is_dir():
             raise UserError(f"target.path {root} is not a folder; name a folder of WAV/FLAC/OGG files")
-        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+        # os.walk, not rglob: a sub-folder that cannot be listed is reported, not skipped in silence
+        unlisted: list[OSError] = []
+        files = []
+        for folder, _, names in os.walk(root, onerror=unlisted.append):
+            files += [Path(folder) / n for n in names if Path(n).suffix.lower() in AUDIO_SUFFIXES]
+        files.sort()
+        self.unlisted = [(str(err.filename), f"cannot list the folder ({err.strerror})") for err in unlisted]
+        for folder, reason in self.unlisted:
+            print(f"warning: skipped {folder}: {reason}", file=sys.stderr)
         if not files:
             raise UserError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {root}")
         return root, files
@@ -52,7 +62,7 @@ class FolderSuite(RecordedSuite):
             rel = path.relative_to(root).as_posix()
             name = rel.rsplit(".", 1)[0].replace("/", "__")
             clips.append(Clip(name, path, rel, offset=self.offset, group=rel))
-        self.skipped = []
+        self.skipped = list(self.unlisted)
         out = []
         for clip in self.select(clips):
             try:

@@ -20,7 +20,7 @@ from synths.dx7.voice import Voice
 
 @pytest.fixture(scope="module")
 def bank(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real-looking bank: the 20 study voices, a silent voice, then init voices."""
+    """A real-looking bank: the 24 hand-made study voices, a silent voice, then init voices."""
     silent = Voice(name="SILENT")
     for op in silent.ops:
         op.output_level = 0

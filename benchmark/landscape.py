@@ -22,12 +22,13 @@ import torch
 
 from benchmark.gradcheck import parse_loss
 from benchmark.options import Option, integer, number, parse_options, split_key_values, text, usage
+from benchmark.presets import create_synth
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed
-from synths.base import Note, synth_registry
+from synths.base import Note
 
 OPTIONS = [
-    Option("synth", text, "fm2", "synth name"),
+    Option("synth", text, "fm2", "synth or synth preset name (as run's synth=)"),
     Option("x", text, help="parameter on the horizontal axis"),
     Option("y", text, help="parameter on the vertical axis"),
     Option("loss", text, "mss", "loss, name or name:key=value:..."),
@@ -44,7 +45,7 @@ OPTIONS = [
 
 def loss_grid(values: dict[str, Any]) -> dict[str, Any]:
     """Compute the grid: axes (unit), loss ``[steps_y, steps_x]``, the target's coordinates."""
-    synth = synth_registry.create(values["synth"])
+    synth = create_synth(values["synth"])  # a registered synth or a preset (dx7_flute)
     spec = synth.spec
     for axis in ("x", "y"):
         if values[axis] not in spec.names:

@@ -25,9 +25,9 @@ from omegaconf import DictConfig, OmegaConf
 from benchmark import artifacts
 from benchmark.config_check import check_run_config
 from benchmark.dexed_check import dexed_lsd
+from benchmark.presets import synth_preset
 from benchmark.progress import ProgressView
 from benchmark.targets import SuiteContext, suite_registry
-from benchmark.targets.synthetic import synth_preset
 from benchmark.tracking import (
     INVOCATION_ENV,
     OWNER_TAG,

@@ -76,3 +76,9 @@ def test_landscape_command_marks_the_target(tmp_path, capsys):
     assert grid["loss"].shape == (5, 5) and np.isfinite(grid["loss"]).all()
     assert main(["landscape", "x=ratio", "y=nope", f"out={out}"]) == 2
     assert "no parameter 'nope'" in capsys.readouterr().err
+    # a synth preset, as run's synth= takes it, works here too; an unknown name lists both kinds
+    preset = ["landscape", "synth=dx7_flute", "x=op1_output", "y=op2_output", "loss=l2", "steps=3",
+              "duration=0.05", f"out={out}"]  # fmt: skip
+    assert main(preset) == 0
+    assert main(["landscape", "synth=nope", "x=a", "y=b", f"out={out}"]) == 2
+    assert "unknown synth 'nope'; available: dexed, dx7, dx7_brass, dx7_flute" in capsys.readouterr().err

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import torch
-import yaml
 
+from benchmark.presets import create_synth
 from benchmark.targets.base import SILENCE_RMS, SuiteContext, TargetSuite, rms, suite_registry
 from solvers.base import Target
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed
-from synths.base import Synth, synth_registry
-
-SYNTH_PRESETS = Path(__file__).resolve().parents[1] / "conf" / "synth"
-
-
-def synth_preset(name: str) -> dict[str, Any]:
-    """The config of synth preset ``conf/synth/<name>.yaml`` (name and options), as ``synth=<name>`` gives."""
-    path = SYNTH_PRESETS / f"{name}.yaml"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in SYNTH_PRESETS.glob("*.yaml")))
-        raise UserError(f"target.synth: no synth preset '{name}'; available: {known}")
-    return yaml.safe_load(path.read_text())
-
+from synths.base import Synth
 
 MAX_TARGETS = 100_000  # synthetic targets per suite: they are all rendered up front
 
@@ -62,11 +48,8 @@ class SyntheticSuite(TargetSuite):
     def targets(self, ctx: SuiteContext) -> list[Target]:
         gen = torch.Generator().manual_seed(derive_seed(self.seed, "synthetic-suite"))
         synth: Synth = ctx.synth
-        if self.synth is not None:
-            preset = synth_preset(self.synth)
-            if preset.get("hold") == "auto":  # synthetic targets are rendered with the note-off at 75%
-                preset["hold"] = None
-            synth = synth_registry.create(str(preset.pop("name")), **preset)
+        if self.synth is not None:  # synthetic targets are rendered with the note-off at 75%
+            synth = create_synth(self.synth)
         own = synth is ctx.synth
         kept: list[torch.Tensor] = []
         audio: list[torch.Tensor] = []

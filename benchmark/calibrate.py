@@ -63,7 +63,7 @@ import torch
 
 from analysis.pitch import estimate_f0
 from benchmark.audio import load_audio
-from benchmark.options import Option, integer, number, parse_options, split_key_values, usage
+from benchmark.options import Option, integer, number, parse_options, split_key_values, usage, words
 from metrics.base import Evaluation, loss_registry, metric_registry
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed
@@ -93,17 +93,10 @@ SKIPPED_METRICS = ("fad", "param_error")
 GM_DIR = Path(__file__).resolve().parent / "data" / "gm_notes"
 
 
-def _word_list(text: str) -> list[str]:
-    words = [w.strip() for w in text.strip("[]").split(",") if w.strip()]
-    if not words:
-        raise ValueError("expected a comma-separated list")
-    return words
-
-
 OPTIONS = [
     Option("notes", integer(1), 0, "at most this many notes, spread over the instruments (0: all)"),
-    Option("metrics", _word_list, ["all"], "metrics to study ('all': every per-target metric)"),
-    Option("losses", _word_list, ["all"], "losses to study ('all': every registered loss; 'none')"),
+    Option("metrics", words, ["all"], "metrics to study ('all': every per-target metric)"),
+    Option("losses", words, ["all"], "losses to study ('all': every registered loss; 'none')"),
     Option("sample_rate", integer(8000, 48000), 16000, "Hz"),
     Option("duration", number(above=0.0, high=2.0), 1.0, "seconds per clip"),
     Option("seed", integer(0), 0, "seeds the noise rungs and the bootstrap"),

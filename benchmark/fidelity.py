@@ -42,7 +42,7 @@ import numpy as np
 import soundfile as sf
 
 from benchmark.fidelity_voices import fidelity_voices, random_voices, solver_matches
-from benchmark.options import Option, integer, number, parse_options, split_key_values, text, usage
+from benchmark.options import Option, integer, number, parse_options, split_key_values, text, usage, words
 from benchmark.voices import render_voice, synth_for_voice
 from metrics.lsd import range_limited_lsd
 from soundmatch.errors import UserError
@@ -336,18 +336,15 @@ def format_table(rows: list[FidelityRow], settings: FidelitySettings) -> str:
 
 def _whole_numbers(low: int, high: int):
     def convert(text: str) -> tuple[int, ...]:
-        values = tuple(integer(low, high)(w) for w in text.strip("[]").split(",") if w.strip())
-        if not values:
-            raise ValueError(f"expected a comma list of whole numbers in {low}..{high}")
-        return values
+        return tuple(integer(low, high)(w) for w in words(text))
 
     return convert
 
 
 def _sets(text: str) -> tuple[str, ...]:
-    names = tuple(w.strip() for w in text.strip("[]").split(",") if w.strip())
+    names = tuple(words(text))
     unknown = [n for n in names if n not in VOICE_SETS]
-    if not names or unknown:
+    if unknown:
         raise ValueError(f"expected a comma list of {', '.join(VOICE_SETS)}")
     return names
 

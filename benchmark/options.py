@@ -100,6 +100,21 @@ def number(low: float | None = None, high: float | None = None, above: float | N
     return convert
 
 
+def words(value: str) -> list[str]:
+    """A comma list, bracketed or not (``[lsd,mss]`` or ``lsd,mss``), as non-empty words."""
+    items = [w.strip() for w in value.strip("[]").split(",") if w.strip()]
+    if not items:
+        raise ValueError("expected a comma-separated list, e.g. [a,b]")
+    return items
+
+
+def boolean(value: str) -> bool:
+    """``true`` or ``false`` (any case)."""
+    if value.lower() not in ("true", "false"):
+        raise ValueError("expected true or false")
+    return value.lower() == "true"
+
+
 def text(value: str) -> str:
     """A non-empty string."""
     if not value:

@@ -28,29 +28,15 @@ import numpy as np
 import yaml
 
 from benchmark.audio import read_segment, to_mono
-from benchmark.options import Option, parse_options, split_key_values, text, usage
+from benchmark.options import Option, boolean, parse_options, split_key_values, text, usage, words
 from benchmark.tracking import Tracker, require_store, resolve_uri, with_retry
 from metrics.base import Evaluation, bind_metric, metric_registry
 from soundmatch.errors import UserError
 from synths.base import Note
 
-
-def _metric_list(value: str) -> list[str]:
-    names = [w.strip() for w in value.strip("[]").split(",") if w.strip()]
-    if not names:
-        raise ValueError("expected metric names, e.g. metrics=[lsd,mfcc_dist]")
-    return names
-
-
-def _flag(value: str) -> bool:
-    if value.lower() not in ("true", "false"):
-        raise ValueError("expected true or false")
-    return value.lower() == "true"
-
-
 OPTIONS = [
-    Option("metrics", _metric_list, help="metrics to add, e.g. metrics=[lsd,mfcc_dist]"),
-    Option("force", _flag, False, "recompute metrics a run already has"),
+    Option("metrics", words, help="metrics to add, e.g. metrics=[lsd,mfcc_dist]"),
+    Option("force", boolean, False, "recompute metrics a run already has"),
     Option("solver", text, "", "only this solver's runs"),
     Option("suite", text, "", "only this suite's runs (the soundmatch.suite tag)"),
     Option("tracking.uri", text, "", "MLflow store (default: results_dir/mlflow.db)"),
@@ -148,13 +134,10 @@ def rescore(
 
 def _update_means(tracker: Tracker, parent: str, metrics: list[str]) -> None:
     """``mean_<metric>`` of a parent run over its finished children, as ``run`` logs it."""
+    from benchmark.runner import mean_metrics
+
     children = tracker.search(f"tags.`mlflow.parentRunId` = '{parent}' and attributes.status = 'FINISHED'")
-    means = {}
-    for m in metrics:
-        vals = [c.data.metrics[m] for c in children if m in c.data.metrics]
-        if vals:
-            means[f"mean_{m}"] = float(sum(vals) / len(vals))
-    tracker.log_metrics(parent, means)
+    tracker.log_metrics(parent, mean_metrics([dict(c.data.metrics) for c in children], metrics))
 
 
 def rescore_cli(args: list[str]) -> int:

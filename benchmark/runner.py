@@ -35,6 +35,7 @@ from benchmark.tracking import (
     flatten,
     owner,
     resolve_uri,
+    sqlite_path,
     storage_problem,
     store_lock,
 )
@@ -390,7 +391,9 @@ def run(cfg: DictConfig) -> RunOutcome:
                             child = claimed.enter_context(
                                 tracker.run(target.name, params, child_tags, parent_id=parent)
                             )
-                    if busy is None and not cfg.force:  # a server has no lock: check after claiming
+                    if busy is None and not cfg.force and sqlite_path(uri) is None:
+                        # no file lock (a server): check after claiming; under a sqlite store's lock
+                        # the claim above was atomic already
                         busy = tracker.lost_claim(chash, target.name, child)
                         if busy is not None:
                             tracker.withdraw(child)
@@ -619,10 +622,17 @@ def _log_suite_metrics(
     return values
 
 
-def _log_summary(tracker: Tracker, run_id: str, outcomes: list[TargetOutcome]) -> None:
-    keys = {k for o in outcomes for k, v in o.metrics.items() if v is not None}
+def mean_metrics(rows: list[dict[str, Any]], keys: list[str] | None = None) -> dict[str, float]:
+    """``mean_<metric>`` over the rows that have it (all metrics any row has, or ``keys``): what a
+    parent run logs over its targets."""
+    keys = sorted({k for r in rows for k, v in r.items() if v is not None}) if keys is None else keys
     means = {}
-    for k in sorted(keys):
-        vals = [o.metrics[k] for o in outcomes if o.metrics.get(k) is not None]
-        means[f"mean_{k}"] = float(sum(vals) / len(vals))  # type: ignore[arg-type]
-    tracker.log_metrics(run_id, means)
+    for k in keys:
+        vals = [r[k] for r in rows if r.get(k) is not None]
+        if vals:
+            means[f"mean_{k}"] = float(sum(vals) / len(vals))
+    return means
+
+
+def _log_summary(tracker: Tracker, run_id: str, outcomes: list[TargetOutcome]) -> None:
+    tracker.log_metrics(run_id, mean_metrics([o.metrics for o in outcomes]))

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.audio import AUDIO_SUFFIXES, load_audio
-from benchmark.options import Option, integer, number, parse_options, split_key_values, usage
+from benchmark.options import Option, integer, number, parse_options, split_key_values, usage, words
 from metrics.base import Evaluation, metric_registry
 from soundmatch.errors import UserError
 
@@ -41,13 +41,6 @@ UNITS = {
 }
 
 
-def _words(text: str) -> list[str]:
-    words = [w.strip() for w in text.strip("[]").split(",") if w.strip()]
-    if not words:
-        raise ValueError("expected a comma-separated list")
-    return words
-
-
 def _format(text: str) -> str:
     if text not in ("table", "json", "csv"):
         raise ValueError("expected table, json or csv")
@@ -55,7 +48,7 @@ def _format(text: str) -> str:
 
 
 OPTIONS = [
-    Option("metrics", _words, ["all"], "metrics to compute ('all': every per-match metric)"),
+    Option("metrics", words, ["all"], "metrics to compute ('all': every per-match metric)"),
     Option("sample_rate", integer(8000, 192000), 16000, "Hz both files are resampled to"),
     Option("duration", number(above=0.0, high=600.0), 0.0, "seconds compared (0: the shorter file)"),
     Option("note", number(0.0, 127.0), -1.0, "the target's MIDI pitch, when known (-1: unknown)"),

@@ -383,6 +383,12 @@ def anytime_table(
     return pd.DataFrame(out)
 
 
+def target_identity(runs: pd.DataFrame) -> pd.Series:
+    """Per run, one string naming the target it matched in its task (every baseline key but the
+    budget): runs of any budget on the same target share it."""
+    return joined(key_values(runs, [k for k in BASELINE_KEYS if not k.startswith("budget")]), "\x1f")
+
+
 def reference_losses(runs: pd.DataFrame, histories: dict[str, pd.DataFrame]) -> tuple[pd.Series, str]:
     """Per run, the loss its fixed targets are fractions of, and what that reference is.
 
@@ -393,8 +399,7 @@ def reference_losses(runs: pd.DataFrame, histories: dict[str, pd.DataFrame]) -> 
     _, baseline = normalised_scores(runs, "loss")
     if np.isfinite(baseline.to_numpy(dtype=float)).all():
         return baseline, "random search's final loss"
-    keys = key_values(runs, [k for k in BASELINE_KEYS if not k.startswith("budget")])
-    ident = joined(keys, "\x1f")
+    ident = target_identity(runs)
     first = pd.Series(
         [histories[r]["loss"].iloc[0] if len(histories.get(r, ())) else np.nan for r in runs["run_id"]],
         index=runs.index,
@@ -426,7 +431,7 @@ def ecdf_table(
     steps = [h["renders"].to_numpy(float) for h in histories.values() if len(h)]
     if not steps:
         return pd.DataFrame(), what
-    ident = joined(key_values(runs, [k for k in BASELINE_KEYS if not k.startswith("budget")]), "\x1f")
+    ident = target_identity(runs)
     best_run = pd.Series(
         [histories[r]["loss"].min() if len(histories.get(r, ())) else np.nan for r in runs["run_id"]],
         index=runs.index,

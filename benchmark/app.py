@@ -13,6 +13,7 @@ import os
 import sys
 import tempfile
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from synths.base import synth_registry
 
 FAILURES_ENV = "SOUNDMATCH_FAILURES"  # where the jobs of one invocation list their failed targets
 JOBS_ENV = "SOUNDMATCH_JOBS"  # where the jobs of one sweep list their config hashes
+QUIET_ENV = "SOUNDMATCH_NO_JOB_TABLES"  # set: jobs print no per-target table (bench prints one table)
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
 GROUPS: dict[str, Registry] = {
@@ -118,11 +120,15 @@ def compose_check(overrides: list[str], searchpath: str) -> DictConfig:
         GlobalHydra.instance().clear()
 
 
-def run_cli(args: list[str]) -> int:
-    """``python -m benchmark run [overrides]``: validate, then hand over to Hydra."""
+def run_cli(args: list[str], search_paths: Sequence[Path] = (), summary: bool = True) -> int:
+    """``python -m benchmark run [overrides]``: validate, then hand over to Hydra.
+
+    ``search_paths``: more config folders (``bench`` adds its job configs); ``summary``: print the
+    combined table of a sweep (``bench`` writes its own)."""
     plugin_root = Path(tempfile.mkdtemp(prefix="soundmatch-conf-"))
     write_plugin_configs(plugin_root)
-    searchpath = f"hydra.searchpath=[file://{plugin_root}]"
+    roots = ",".join(f"file://{p}" for p in [plugin_root, *search_paths])
+    searchpath = f"hydra.searchpath=[{roots}]"
     cfg = compose_check(check_overrides(args), searchpath)
     from benchmark.config_check import check_run_config
 
@@ -136,6 +142,9 @@ def run_cli(args: list[str]) -> int:
     os.environ[FAILURES_ENV] = str(failures)
     jobs = plugin_root / "jobs.txt"
     os.environ[JOBS_ENV] = str(jobs)
+    quiet = os.environ.get(QUIET_ENV)
+    if not summary:
+        os.environ[QUIET_ENV] = "1"  # inherited by the sweep's local workers
     try:
         _hydra_main()
     except KeyboardInterrupt:
@@ -143,7 +152,10 @@ def run_cli(args: list[str]) -> int:
         uri = resolve_uri(cfg.tracking.uri, cfg.results_dir)
         end_interrupted(uri, str(cfg.tracking.experiment), os.environ[INVOCATION_ENV])
         raise
-    if ("-m" in args or "--multirun" in args) and jobs.exists():
+    finally:
+        if quiet is None:
+            os.environ.pop(QUIET_ENV, None)
+    if summary and ("-m" in args or "--multirun" in args) and jobs.exists():
         print_sweep_summary(cfg, set(jobs.read_text().split()))
     lines = failures.read_text().splitlines() if failures.exists() else []
     if lines:
@@ -196,7 +208,8 @@ def _hydra_main(cfg: DictConfig) -> None:
         print(f"error: cannot write the store or results: {problem}; free space or choose another "
               "results_dir= / tracking.uri=", file=sys.stderr)  # fmt: skip
         raise SystemExit(2) from None
-    print_summary(cfg, outcome)
+    if not os.environ.get(QUIET_ENV):
+        print_summary(cfg, outcome)
     if os.environ.get(JOBS_ENV):
         from benchmark.runner import config_hash
 

@@ -44,7 +44,9 @@ def spectrogram_comparison(
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
     times = np.arange(specs[0].shape[1]) * hop / sample_rate
     keep = freqs >= 30.0
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True, constrained_layout=True)
+    # a fixed layout: the constrained one took 1.2 s of the 1.8 s each target's image cost
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    fig.subplots_adjust(left=0.08, right=0.9, bottom=0.15, top=0.8 if title else 0.88, wspace=0.06)
     for ax, spec, label in zip(axes, specs, ("target", "match"), strict=True):
         image = ax.pcolormesh(
             times, freqs[keep], spec[keep], shading="nearest", vmin=top - 90, vmax=top, cmap="magma"
@@ -53,7 +55,7 @@ def spectrogram_comparison(
         ax.set_title(label)
         ax.set_xlabel("time (s)")
     axes[0].set_ylabel("frequency (Hz, log)")
-    fig.colorbar(image, ax=axes, label="dB")
+    fig.colorbar(image, cax=fig.add_axes((0.915, 0.15, 0.015, (0.8 if title else 0.88) - 0.15)), label="dB")
     if title:
         fig.suptitle(title)
     fig.savefig(path, dpi=80)

@@ -26,6 +26,7 @@ commands:
   landscape key=value ...    a loss on a 2-D grid of two synth parameters, as a PNG (--help)
   score A B [key=value ...]  every metric of match B against target A (files, or folders by name)
   calibrate [key=value ...]  the metric ladder: how every metric and loss orders known cases (--help)
+  bench SUITE [--quick]      the standard benchmark (e.g. v1): every solver on its fixed tasks (--help)
 
 examples:
   python -m benchmark run solver=cma synth=fm2 target.n=4 budget.renders=500
@@ -103,6 +104,12 @@ def _score(args: list[str]) -> int:
     return score_cli(args)
 
 
+def _bench(args: list[str]) -> int:
+    from benchmark.bench.command import bench_cli
+
+    return bench_cli(args)
+
+
 def _calibrate(args: list[str]) -> int:
     from benchmark.calibrate import calibrate_cli
 
@@ -122,6 +129,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "landscape": _landscape,
     "score": _score,
     "calibrate": _calibrate,
+    "bench": _bench,
 }
 
 

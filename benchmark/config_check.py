@@ -237,6 +237,7 @@ def check_components(cfg: DictConfig) -> None:
     for metric, options in (data.get("metric_options") or {}).items():
         if str(metric) in metric_registry.names() and isinstance(options, dict):  # else: the runner says
             check_option_types(f"metric_options.{metric}", metric_registry.get(str(metric)), options)
+    built["solver"].check_synth(built["synth"])
     check_memory(data, built["synth"])
     samples = min(int(round(float(data["sample_rate"]) * float(data["duration"]))), 65536)
     silent = torch.zeros(1, samples)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import scoring
-from benchmark.tracking import quiet_mlflow, require_store, resolve_uri, with_retry
+from benchmark.tracking import mlflow_client, quiet_mlflow, require_store, resolve_uri, with_retry
 from soundmatch.errors import UserError
 
 DEFAULT_GROUPS = ["suite", "synth", "loss", "solver"]
@@ -41,11 +41,10 @@ def load_runs(
     run: ``target`` (one per target matched) or ``invocation`` (the parents, holding suite-level
     metrics)."""
     import mlflow
-    from mlflow.tracking import MlflowClient
 
     quiet_mlflow()
     require_store(uri, "leaderboard")
-    client = MlflowClient(tracking_uri=uri)
+    client = mlflow_client(uri)
     exp = with_retry(lambda: client.get_experiment_by_name(experiment))
     if exp is None:
         raise UserError(
@@ -68,9 +67,8 @@ def load_runs(
 
 def load_histories(uri: str, run_ids: list[str]) -> dict[str, pd.DataFrame]:
     """Anytime curve of each run: frame of ``renders`` (step), best ``loss``, ``seconds``."""
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=uri)
+    client = mlflow_client(uri)
     out: dict[str, pd.DataFrame] = {}
     for run_id in run_ids:
         loss = with_retry(lambda r=run_id: client.get_metric_history(r, "anytime_loss"))

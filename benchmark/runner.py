@@ -304,6 +304,7 @@ def run(cfg: DictConfig) -> RunOutcome:
     loss = build(loss_registry, cfg.loss, sample_rate=int(cfg.sample_rate))
     solver = build(solver_registry, cfg.solver)
     suite = build(suite_registry, cfg.target)
+    solver.check_synth(synth)  # a solver that cannot work on this synth says so before any work
     metric_names = [str(m) for m in cfg.metrics]
     for m in metric_names:
         metric_registry.get(m)  # fail before any work on an unknown metric
@@ -373,6 +374,10 @@ def run(cfg: DictConfig) -> RunOutcome:
         **{f"soundmatch.backend.{k}": v for k, v in metric_backends().items()},
         **machine_tags(),
     }
+    bench = cfg.get("bench") or {}
+    if bench.get("suite"):
+        tags["soundmatch.bench"] = f"{bench.suite}@{bench.hash}"
+        tags["soundmatch.bench_task"] = str(bench.task)
     outcomes: list[TargetOutcome] = []
     failed: list[str] = []
     failure_lines: dict[str, str] = {}

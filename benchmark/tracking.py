@@ -8,6 +8,7 @@ MLflow's global "active run" state.
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import os
 import random
@@ -142,6 +143,25 @@ def check_sqlite_store(uri: str) -> None:
         )
 
 
+def mlflow_client(uri: str):
+    """An ``MlflowClient`` for ``uri``, shared within this process: opening a sqlite store checks
+    its schema (about 1.2 s), which each job of a sweep run in one process would pay again. A
+    sqlite file deleted and made anew is a new database and gets a new client."""
+    path = sqlite_path(uri)
+    identity = None
+    if path is not None and path.exists():
+        stat = path.stat()
+        identity = (stat.st_dev, stat.st_ino)
+    return _client(uri, identity)
+
+
+@functools.lru_cache(maxsize=8)
+def _client(uri: str, identity: tuple[int, int] | None):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` URI, else None."""
     if not uri.startswith("sqlite:///"):
@@ -236,7 +256,6 @@ class Tracker:
 
     def __init__(self, uri: str, experiment: str, artifact_root: Path | None = None):
         import mlflow
-        from mlflow.tracking import MlflowClient
 
         quiet_mlflow()
 
@@ -246,7 +265,7 @@ class Tracker:
         self._withdrawn: set[str] = set()
         check_sqlite_store(uri)
         with store_lock(uri):
-            self.client = MlflowClient(tracking_uri=uri)
+            self.client = mlflow_client(uri)
             found = with_retry(lambda: self.client.get_experiment_by_name(experiment))
             if found is None:
                 location = artifact_root.resolve().as_uri() if artifact_root is not None else None

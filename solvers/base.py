@@ -400,6 +400,19 @@ class Solver(ABC):
     """A sound-matching strategy. Subclasses are dataclasses whose fields are config options."""
 
     name: ClassVar[str] = ""
+    # True for solvers that follow the synth's gradients (adam, sgd, lbfgs and those built on them)
+    needs_gradients: ClassVar[bool] = False
+
+    def check_synth(self, synth: Any) -> None:
+        """Raise :class:`UserError` (one line saying what to use instead) when this solver cannot
+        work on ``synth``. The runner calls it before any training or target, and ``bench`` uses
+        it to mark a solver not applicable to a task. The default refuses a synth without
+        gradients to a solver that :attr:`needs_gradients`."""
+        if self.needs_gradients and not getattr(synth, "differentiable", True):
+            raise UserError(
+                f"solver {self.name} follows gradients, but synth '{synth.name}' has none; "
+                "use a black-box solver (e.g. cma)"
+            )
 
     def fit(self, task: Task) -> dict[str, float]:
         """Learn what can be learnt before any target is seen (amortized solvers).

@@ -128,12 +128,17 @@ class Encoder(Solver):
             net = EncoderNet(task.synth.spec, task.sample_rate, self.backbone, self.hidden, self.n_mels)
         return net.to(task.device)
 
-    def fit(self, task: Task) -> dict[str, float]:
-        if self.procedure != "ploss" and not task.synth.differentiable:
+    def check_synth(self, synth: Any) -> None:
+        if self.procedure != "ploss" and not synth.differentiable:
             raise UserError(
-                f"solver.procedure={self.procedure} trains through the synth, but '{task.synth.name}' "
+                f"solver.procedure={self.procedure} trains through the synth, but '{synth.name}' "
                 "has no gradients; use solver.procedure=ploss"
             )
+        if self.refine != "none":
+            solver_registry.create(self.refine, **dict(self.refine_options or {})).check_synth(synth)
+
+    def fit(self, task: Task) -> dict[str, float]:
+        self.check_synth(task.synth)
         clock = Stopwatch()
         key = fit_key(self, task, type(task.loss).__name__, repr(task.loss), solve_only=SOLVE_ONLY)
         state, from_cache = cached_fit(task, self.name, key, lambda: self._train_seeded(task))

@@ -242,7 +242,16 @@ class FMMatch(Solver):
         if not self.sigma > 0 or self.popsize < 2:
             raise UserError("solver.sigma must be > 0 and solver.popsize >= 2")
 
+    def check_synth(self, synth: Any) -> None:
+        dx7_family = callable(getattr(synth, "voice_to_unit", None)) and hasattr(synth, "base")
+        if not (dx7_family or synth.name == "fm2"):
+            raise UserError(
+                f"solver fm_match matches FM synths: use synth=dx7 (or a dx7 preset, dexed) or fm2, "
+                f"not '{synth.name}'"
+            )
+
     def solve(self, problem: Problem) -> Result:
+        self.check_synth(problem.synth)
         total = problem.remaining
         # small budgets render fewer structures and fit fewer finalists, so the refinement has renders
         keep = self.candidates if total is None else min(self.candidates, max(2, total // 8))

@@ -82,6 +82,7 @@ class GradientSolver(Solver):
     x0: str = "random"
 
     optimizer: ClassVar[str] = "adam"
+    needs_gradients: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:

@@ -67,10 +67,11 @@ class Hybrid(Solver):
 
     def fit(self, task: Task) -> dict[str, float]:
         """Refuse a synth without gradients before any target runs; let both stages learn what they learn."""
-        self._check_gradients(task.synth)
+        self.check_synth(task.synth)
         return {**self._explorer.fit(task), **self._polisher.fit(task)}
 
-    def _check_gradients(self, synth: Synth) -> None:
+    def check_synth(self, synth: Synth) -> None:
+        self._explorer.check_synth(synth)
         if not synth.differentiable:
             raise UserError(
                 f"synth '{synth.name}' has no gradients, so hybrid cannot polish; "
@@ -78,7 +79,7 @@ class Hybrid(Solver):
             )
 
     def solve(self, problem: Problem) -> Result:
-        self._check_gradients(problem.synth)
+        self.check_synth(problem.synth)
         if problem.remaining is None:
             raise UserError("hybrid splits a render budget; set budget.renders")
         explore_renders = max(1, int(round(self.split * problem.remaining)))

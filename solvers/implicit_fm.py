@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -114,13 +115,16 @@ class ImplicitFMSolver(Solver):
         (grad,) = torch.autograd.grad(-self.spikiness * term, raw)
         return grad
 
-    def solve(self, problem: Problem) -> Result:
-        synth = problem.synth
+    def check_synth(self, synth: Any) -> None:
         if not isinstance(synth, ImplicitFM):
             raise UserError(
                 f"solver implicit_fm fits the implicit FM net; run it with synth=implicit_fm, "
                 f"not synth={synth.name}"
             )
+
+    def solve(self, problem: Problem) -> Result:
+        synth = problem.synth
+        self.check_synth(synth)
         width = synth.raw_width[None]
         raw = self.initial_raw(synth, problem).requires_grad_(True)
         opt = torch.optim.Adam([raw], lr=self.lr)

@@ -105,7 +105,11 @@ class PCAKMeans(Solver):
             )
         self._state: dict[str, Any] | None = None
 
+    def check_synth(self, synth: Any) -> None:
+        solver_registry.create(self.refine, **self.refine_options).check_synth(synth)
+
     def fit(self, task: Task) -> dict[str, float]:
+        self.check_synth(task.synth)
         clock = Stopwatch()
         key = fit_key(self, task, solve_only=("starts", "refine", "refine_options"))
         state, from_cache = cached_fit(task, self.name, key, lambda: self._train(task))

@@ -1,0 +1,145 @@
+"""The standard benchmark: a fixed, hashed suite; ``bench v1 --quick`` end to end as CI runs it;
+the same scores on a second run; a resume that runs nothing again; a plugin solver benchmarked
+without touching the repository."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from sweep_support import fresh_store, run_cli
+
+from benchmark.bench.suite import SUITES_DIR, content_hash, load_suite
+from benchmark.leaderboard import load_runs
+from benchmark.tracking import default_uri
+from soundmatch.errors import UserError
+
+TASKS = ["fm2", "dx7_flute", "dx7", "moog_fm", "gm_notes_dx7"]
+METRIC_COLUMNS = ["match_distance", "lsd", "pitch_error_cents", "loudness_envelope_error", "renders"]
+
+
+def test_v1_is_fixed_by_its_hash_and_quick_shrinks_it():
+    suite = load_suite("v1")
+    assert [t.name for t in suite.tasks] == TASKS
+    body = yaml.safe_load((SUITES_DIR / "v1.yaml").read_text())
+    assert suite.label == f"v1@{body['hash']}" == f"v1@{content_hash(body)}"
+    assert {t.renders for t in suite.tasks} == {1000} and suite.metric == "match_distance"
+    gm = next(t for t in suite.tasks if t.name == "gm_notes_dx7")
+    assert gm.groups == {"synth": "dx7", "target": "gm_notes", "loss": "spectral_match"}
+    assert gm.config["target"] == {"split": "test"} and gm.config["sample_rate"] == 16000
+    quick = load_suite("v1", quick=True)
+    assert quick.label.startswith("v1-quick@") and quick.hash != suite.hash
+    assert all(t.renders == 30 and t.config["target"]["n"] == 1 for t in quick.tasks)
+    assert quick.solver_config["encoder"]["steps"] < suite.solver_config["encoder"]["steps"]
+
+
+def test_an_edited_suite_is_refused_until_it_names_its_new_hash(tmp_path):
+    body = yaml.safe_load((SUITES_DIR / "v1.yaml").read_text())
+    body["tasks"]["fm2"]["config"]["budget"] = {"renders": 999}
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(body))
+    with pytest.raises(UserError, match="a changed suite is a new version") as err:
+        load_suite(str(path))
+    new = content_hash(body)
+    assert new in str(err.value)
+    body["hash"] = new
+    path.write_text(yaml.safe_dump(body))
+    assert next(t for t in load_suite(str(path)).tasks if t.name == "fm2").renders == 999
+    # the quick section is not part of the full suite's identity
+    body["quick"]["renders"] = 5
+    assert content_hash(body) == new
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["v9"], "unknown suite 'v9'; shipped suites: v1"),
+        (["v1", "solvers=[cma,nope]"], "unknown solver 'nope'"),
+        (["v1", "jobs=0"], "bench: bad value jobs='0'"),
+        (["v1", "colour=red"], "bench: unknown option 'colour'"),
+    ],
+)
+def test_bad_bench_arguments_are_one_line(tmp_path, args, says):
+    proc = run_cli(tmp_path, "bench", *args, f"results_dir={tmp_path / 'r'}")
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and says in lines[0], proc.stderr[-600:]
+
+
+@pytest.fixture(scope="module")
+def quick_bench(tmp_path_factory) -> Path:
+    """``bench v1 --quick`` with every solver of the repository, in this process's launcher."""
+    results = tmp_path_factory.mktemp("bench") / "results"
+    fresh_store(results)
+    proc = run_cli(results.parent, "bench", "v1", "--quick", f"results_dir={results}", "launcher=basic",
+                   timeout=900)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return results
+
+
+def test_quick_bench_runs_every_solver_and_writes_its_table(quick_bench):
+    out = quick_bench / "bench" / "v1-quick"
+    info = json.loads((out / "bench.json").read_text())
+    quick = load_suite("v1", quick=True)
+    assert info["label"] == quick.label and info["wall_seconds"] > 0 and info["code_version"]
+    table = (out / "table.md").read_text()
+    assert f"`{quick.label}`" in table and "python -m benchmark bench v1 --quick" in table
+    rows = {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[2:-1]]
+            for ln in table.splitlines() if ln.startswith("| ") and "solver" not in ln}  # fmt: skip
+    assert set(rows) == set(info["solvers"]) and len(rows) >= 14
+    # a solver that cannot work on a task's synth is n/a there, and the note says why
+    assert rows["hpn"] == ["n/a"] * 5 and rows["implicit_fm"] == ["n/a"] * 5
+    assert rows["fm_match"][TASKS.index("moog_fm")] == "n/a"
+    assert "n/a: fm_match does not apply to moog_fm" in table
+    assert rows["ddx7"][TASKS.index("dx7_flute")] != "n/a"
+    for solver in ("random", "cma", "ga", "adam"):  # the rest ran everywhere and scored
+        assert all(float(c.split()[0]) >= 0 for c in rows[solver]), rows[solver]
+    runs = load_runs(default_uri(quick_bench), "soundmatch")
+    assert set(runs["tags.soundmatch.bench"]) == {quick.label}
+    assert set(runs["tags.soundmatch.bench_task"]) == set(TASKS)
+    assert (pd.to_numeric(runs["metrics.renders"]) <= 30).all()
+    for name in ("leaderboard.csv", "report.html"):
+        assert (out / name).stat().st_size > 0
+    assert list((out / "plots").glob("ecdf-*.png")) and list((out / "iohprofiler").rglob("*.info"))
+
+
+def test_quick_bench_again_gives_the_same_scores_and_resumes(quick_bench, tmp_path):
+    again = tmp_path / "results"
+    fresh_store(again)
+    solvers = "solvers=[random,fm_match]"
+    proc = run_cli(tmp_path, "bench", "v1", "--quick", solvers, f"results_dir={again}", "launcher=basic")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+    def scores(results: Path) -> pd.DataFrame:
+        table = pd.read_csv(results / "bench" / "v1-quick" / "leaderboard.csv")
+        table = table[table["solver"].isin(["random", "fm_match"])]
+        return table.set_index(["bench.task", "solver"]).sort_index()[METRIC_COLUMNS]
+
+    pd.testing.assert_frame_equal(scores(again), scores(quick_bench), check_exact=True)
+    # a second invocation on the same store finds every run finished and runs nothing again
+    before = len(load_runs(default_uri(again), "soundmatch"))
+    proc = run_cli(tmp_path, "bench", "v1", "--quick", solvers, f"results_dir={again}", "launcher=basic")
+    assert proc.returncode == 0 and proc.stdout.count("skipped") == 9, proc.stdout[-2000:]
+    assert len(load_runs(default_uri(again), "soundmatch")) == before
+
+
+def test_a_plugin_solver_is_benchmarked_without_touching_the_repository(tmp_path):
+    plugin = tmp_path / "plugin_pkg"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "plugin_pkg", plugin)
+    site = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(plugin)]
+    subprocess.run(pip, check=True, capture_output=True, timeout=240)
+    results = tmp_path / "results"
+    fresh_store(results)
+    args = ["bench", "v1", "--quick", "solvers=[centre_then_random]", f"results_dir={results}"]
+    args.append("launcher=basic")
+    proc = run_cli(tmp_path, *args, env={"PYTHONPATH": str(site)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    table = (results / "bench" / "v1-quick" / "table.md").read_text()
+    (row,) = [ln for ln in table.splitlines() if ln.startswith("| centre_then_random")]
+    assert "n/a" not in row and len(row.split("|")) == len(TASKS) + 3

@@ -209,7 +209,7 @@ def _render_one(
     # LFO: pitch and amplitude modulation
     ramp = delay_ramp(t, v["lfo_delay"])
     sync = v.get("lfo_sync", torch.ones_like(v["lfo_wave"]))  # value dicts made before sync existed
-    wave = lfo_wave(t, lfo_hz(v["lfo_speed"]), v["lfo_wave"], sync)
+    wave = lfo_wave(t, lfo_hz(v["lfo_speed"], sample_rate), v["lfo_wave"], sync)
     levels = levels * (1.0 - amp_attenuation(v["lfo_amd"], v["amp_mod_sens"], ramp, wave))
     # an operator at the EG's floor is silent in Dexed (its output is exactly 0)
     gains = torch.where(levels > SILENT_LEVEL, torch.exp2(levels - 14.0), torch.zeros_like(levels))

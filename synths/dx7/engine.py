@@ -138,17 +138,18 @@ def _phase_blocks(
     Frequency ``2 ** (log2_hz[B, 6] + pitch_oct[B, block])`` holds within a block
     (``pitch_oct[B, N+1]``: block j uses entry j + 1, the level after its update, as
     in Dexed); operators in fixed-frequency mode (``fixed[B, 6]``) keep ``2 ** log2_hz``:
-    Dexed moves neither by the pitch EG nor by the LFO. Block starts are summed in
-    float64 so long notes keep exact phases; within a block float32 is exact enough.
+    Dexed moves neither by the pitch EG nor by the LFO. As in Dexed the increment is
+    rounded down to a multiple of 2**-24 cycles (its phases are Q24 integers), on
+    average 0.0014 Hz flat at 48 kHz (straight-through gradient). Block starts are
+    summed in float64 so long notes keep exact phases; within a block float32 is exact enough.
     """
-    mult = torch.exp2(pitch_oct[:, 1:]).to(torch.float64).unsqueeze(1)  # [B, 1, N]
+    mult = torch.exp2(pitch_oct[:, 1:].to(torch.float64)).unsqueeze(1)  # [B, 1, N]
     mult = torch.where(fixed.unsqueeze(-1), torch.ones_like(mult), mult)  # [B, 6, N]
-    seconds = mult * (BLOCK / sample_rate)  # time-equivalent of each block
-    start = torch.cumsum(seconds, dim=-1) - seconds
     hz = torch.exp2(log2_hz.to(torch.float64)).unsqueeze(-1)  # [B, 6, 1]
-    cycles = hz * start
+    step = floor_ste(hz * (mult * (2.0**24 / sample_rate))) / 2.0**24  # cycles per sample
+    per_block = step * BLOCK
+    cycles = torch.cumsum(per_block, dim=-1) - per_block
     base = cycles - torch.floor(cycles)
-    step = hz * (mult / sample_rate)
     return base.to(dtype), step.to(dtype)
 
 

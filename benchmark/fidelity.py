@@ -165,13 +165,16 @@ def onset_lag(pred: np.ndarray, ref: np.ndarray, sample_rate: int) -> int:
 def likely_cause(voice: Voice) -> str:
     """What in ``voice`` the engines are known to play differently (for the voices that miss).
 
-    Measured on the study's misses by switching one thing off at a time: deep,
-    fast vibrato (PMD 78-99 at PMS 4-7, speed 79-96) on operators at ratios
-    up to 31 accounts for every remaining miss (PMD 0: 0.2-0.3 dB). The two
-    engines' vibrato agrees in rate and depth (within 0.1% at a ratio-1
-    carrier), but a partial at 8 kHz swept over an octave 46 times a second
-    turns that 0.1% into a phase drift that decorrelates the two within the
-    note.
+    Deep, fast vibrato (PMD 78-99 at PMS 4-7, speed 79-96) on operators at
+    ratios up to 31 was behind every miss of the cma exports (PMD 0: 0.1-0.3
+    dB): a partial at 8 kHz swept over an octave 46 times a second is FM with
+    an index near 65, whose spectrum follows the LFO's phase, and one swept
+    across Nyquist or (aliased) across 0 Hz follows the carrier's phase too.
+    So errors that show nowhere else count there: the LFO rate (0.03-0.1%
+    off), the delay ramp's speed, the pitch EG's rounded step and the note's
+    Q24 pitch (1e-6 octave), all now Dexed's; those voices now lie under
+    0.6 dB at 48 kHz (C VIOLI081 2.0 at 44.1 kHz). The cause is still named, as the one such voices are most
+    sensitive to.
     """
     causes = []
     lfo_on = voice.lfo_pmd or voice.lfo_amd
@@ -183,7 +186,8 @@ def likely_cause(voice: Voice) -> str:
         top = max((op.coarse for op in voice.ops if op.mode == 0 and op.output_level > 0), default=1)
         causes.append(
             f"deep vibrato (PMD {voice.lfo_pmd}, PMS {voice.pitch_mod_sens}, speed {voice.lfo_speed}) on "
-            f"operators up to ratio {top}: a 0.1% difference in the swept pitch decorrelates high partials"
+            f"operators up to ratio {top}: the swept partials follow the LFO's and carrier's phases, so tiny "
+            "pitch or LFO-rate differences decorrelate them"
         )
     if voice.feedback >= 6:
         causes.append(f"feedback {voice.feedback} (a chaotic loop: the engines' noise floors differ)")

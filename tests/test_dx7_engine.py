@@ -284,14 +284,15 @@ def test_pitch_eg_segments_last_whole_updates_as_in_dexed() -> None:
     rates = torch.tensor([[50.0, 99.0, 99.0, 99.0]], dtype=torch.float64)
     levels = torch.tensor([[60.0, 60.0, 40.0, 50.0]], dtype=torch.float64)  # starts at L4 = 50 (0 oct)
     env = pitch_envelope(t, rates, levels, note_off=10.0, sample_rate=sr)[0]
-    step = PITCH_RATES[50] / 21.3 * BLOCK / sr  # octaves per update
+    unit = math.floor(BLOCK * 2**24 / (21.3 * sr) + 0.5) / 2**24  # Dexed's rounded step per rate unit
+    step = PITCH_RATES[50] * unit  # octaves per update
     target = PITCH_LEVELS[60] / 32.0
     updates = math.ceil(target / step)  # segment 1: the update that reaches L1 ends it
     assert env[1].item() == pytest.approx(step) and env[updates - 1].item() < target
     assert env[updates].item() == pytest.approx(target)
     # segment 2 (L1 -> L1) takes one update, doing nothing; segment 3 starts on the next one
     assert env[updates + 1].item() == pytest.approx(target)
-    fast = PITCH_RATES[99] / 21.3 * BLOCK / sr
+    fast = PITCH_RATES[99] * unit
     assert env[updates + 2].item() == pytest.approx(target - fast)
     # without a sample rate the segments run in continuous time (segment 3 starts mid-update)
     free = pitch_envelope(t, rates, levels, note_off=10.0)[0]

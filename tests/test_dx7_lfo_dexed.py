@@ -46,3 +46,72 @@ def test_lfo_key_sync_on_and_off_follow_dexed(sync):
     ours = DX7().render_voices([voice], **kwargs)[0].numpy()
     ref = Dexed().render_voices([voice], **kwargs)[0].numpy()
     assert np.mean(np.abs(level_db(ours)[5:100] - level_db(ref)[5:100])) < 0.5
+
+
+def block_hz(audio: np.ndarray, block: int = 64) -> np.ndarray:
+    """Mean instantaneous frequency (Hz) over each 64-sample block (the engines hold pitch per block)."""
+    from scipy.signal import hilbert
+
+    phase = np.unwrap(np.angle(hilbert(audio.astype(np.float64))))[::block]
+    return np.diff(phase) / (2.0 * np.pi) * SR / block
+
+
+@pytest.mark.parametrize("speed, wave", [(96, 4), (70, 0)])  # sine, triangle
+def test_deep_fast_vibrato_on_a_high_partial_follows_dexed(speed, wave):
+    """A deep, fast vibrato on ratio 31 is FM with an index near 65: its spectrum follows the LFO's
+    phase, so the LFO rate must be Dexed's to ~1e-5 (the old closed form, 0.03-0.1% off, gave 3.5-4.5 dB)."""
+    from metrics.lsd import range_limited_lsd
+    from synths.dexed_synth import Dexed
+
+    ops = [OperatorData(output_level=0) for _ in range(6)]
+    ops[0] = OperatorData(output_level=99, coarse=31)
+    voice = Voice(
+        ops=ops, algorithm=31, lfo_speed=speed, lfo_pmd=88, lfo_wave=wave, lfo_sync=1, pitch_mod_sens=6
+    )
+    kwargs = dict(sample_rate=SR, duration=1.0, note=Note(60), hold=1.0)
+    ours = DX7().render_voices([voice], **kwargs)[0].numpy()
+    ref = Dexed().render_voices([voice], **kwargs)[0].numpy()
+    a, b = block_hz(ours)[2:-2], block_hz(ref)[2:-2]
+    assert b.max() / b.min() > 1.9  # the vibrato really swings about an octave (5.6-11.7 kHz)
+    assert np.sqrt(np.mean((a - b) ** 2)) < 2.0  # Hz; 0.1-0.2 now, over 100 with the old rate
+    assert range_limited_lsd(ours, ref, 60.0) < 1.0  # dB; 0.4-0.5 now
+
+
+def test_pitch_eg_sweep_under_deep_vibrato_follows_dexed():
+    """A fast pitch-EG drop (+1.1 to -1.4 octaves) under a deep triangle vibrato on ratio 31, whose
+    partials sweep across Nyquist: the spectrum there depends on the carrier's phase, so the pitch EG
+    must move at Dexed's rounded rate (0.02% slower than rate/21.3 octaves/s gave 1.9 dB)."""
+    from metrics.lsd import range_limited_lsd
+    from synths.dexed_synth import Dexed
+
+    ops = [OperatorData(output_level=0) for _ in range(6)]
+    ops[0] = OperatorData(output_level=99, coarse=31)
+    voice = Voice(
+        ops=ops, algorithm=31, lfo_speed=95, lfo_delay=2, lfo_pmd=88, lfo_wave=0, lfo_sync=1,
+        pitch_mod_sens=7, pitch_rates=[27, 97, 25, 8], pitch_levels=[84, 11, 12, 85],
+    )  # fmt: skip
+    kwargs = dict(sample_rate=SR, duration=1.0, note=Note(60), hold=1.0)
+    ours = DX7().render_voices([voice], **kwargs)[0].numpy()
+    ref = Dexed().render_voices([voice], **kwargs)[0].numpy()
+    assert range_limited_lsd(ours, ref, 60.0) < 1.0  # dB; 0.4 now
+
+
+@pytest.mark.parametrize("note, delay", [(60, 24), (84, 0)])
+def test_vibrato_fade_in_and_aliased_partials_follow_dexed(note, delay):
+    """A carrier at ratio 31.67 (13.8 kHz at note 60, 55 kHz at 84) under a deep triangle vibrato.
+    Delay 24: Dexed's ramp runs at 768/864 of its wait's speed (it was taken equal: 3.2 dB).
+    Note 84: the partial sweeps its alias across 0 Hz, where the spectrum follows the carrier's
+    phase, so the note's pitch must be Dexed's to ~1e-7 octave (2**24 // 12 per semitone: 1.6 dB)."""
+    from metrics.lsd import range_limited_lsd
+    from synths.dexed_synth import Dexed
+
+    ops = [OperatorData(output_level=0) for _ in range(6)]
+    ops[0] = OperatorData(output_level=99, coarse=31, fine=67)
+    voice = Voice(
+        ops=ops, algorithm=31, lfo_speed=96, lfo_delay=delay, lfo_pmd=88, lfo_wave=0, lfo_sync=1,
+        pitch_mod_sens=6,
+    )  # fmt: skip
+    kwargs = dict(sample_rate=SR, duration=1.0, note=Note(note), hold=1.0)
+    ours = DX7().render_voices([voice], **kwargs)[0].numpy()
+    ref = Dexed().render_voices([voice], **kwargs)[0].numpy()
+    assert range_limited_lsd(ours, ref, 60.0) < 1.0  # dB; 0.4 and 0.15 now

@@ -63,6 +63,10 @@ _EXP_SCALE = (
     158, 174, 190, 206, 222, 238, 250,
 )  # fmt: skip
 
+# Dexed's midinote_to_logfreq: int(2**24 * (log2(440) - 69/12)) + (2**24 // 12) * note
+_NOTE_BASE_Q24 = math.floor(2**24 * (math.log2(440.0) - 69.0 / 12.0))
+_NOTE_STEP_Q24 = 2**24 // 12
+
 # Per-operator value names ([B, 6] tensors; rates and levels [B, 6, 4]) and global ones ([B]).
 OP_FIELDS = (
     "rates", "levels", "output_level", "coarse", "fine", "detune", "mode", "velocity_sens",
@@ -113,7 +117,10 @@ def rate_scaling_steps(note: Tensor, sensitivity: Tensor) -> Tensor:
 def operator_log2_hz(note: Tensor, ops: dict[str, Tensor]) -> Tensor:
     """log2 of each operator's frequency in Hz before pitch modulation, ``[B, 6]``."""
     coarse, fine, detune = ops["coarse"], ops["fine"], ops["detune"]
-    log_note = (math.log2(440.0) + (note - 69.0) / 12.0).unsqueeze(-1)
+    # Dexed's note pitch in Q24 octaves: a truncated base plus a truncated step per semitone
+    # (2**24 // 12), 1.2e-6 octave flat at note 60: a 0.08-cycle phase drift per second
+    # at 54 kHz, which a vibrato sweeping aliases across 0 Hz or Nyquist turns into LSD
+    log_note = ((_NOTE_BASE_Q24 + _NOTE_STEP_Q24 * note) / 2.0**24).unsqueeze(-1)
     detune_ratio = 0.0209 * torch.exp(-0.396 * log_note) / 7.0
     mult = torch.where(coarse < 1.0, 0.5 + 0.5 * coarse.clamp(min=0.0), coarse)
     ratio = log_note * (1.0 + detune_ratio * (detune - 7.0))
@@ -131,17 +138,18 @@ def _phase_blocks(
     Frequency ``2 ** (log2_hz[B, 6] + pitch_oct[B, block])`` holds within a block
     (``pitch_oct[B, N+1]``: block j uses entry j + 1, the level after its update, as
     in Dexed); operators in fixed-frequency mode (``fixed[B, 6]``) keep ``2 ** log2_hz``:
-    Dexed moves neither by the pitch EG nor by the LFO. Block starts are summed in
-    float64 so long notes keep exact phases; within a block float32 is exact enough.
+    Dexed moves neither by the pitch EG nor by the LFO. As in Dexed the increment is
+    rounded down to a multiple of 2**-24 cycles (its phases are Q24 integers), on
+    average 0.0014 Hz flat at 48 kHz (straight-through gradient). Block starts are
+    summed in float64 so long notes keep exact phases; within a block float32 is exact enough.
     """
-    mult = torch.exp2(pitch_oct[:, 1:]).to(torch.float64).unsqueeze(1)  # [B, 1, N]
+    mult = torch.exp2(pitch_oct[:, 1:].to(torch.float64)).unsqueeze(1)  # [B, 1, N]
     mult = torch.where(fixed.unsqueeze(-1), torch.ones_like(mult), mult)  # [B, 6, N]
-    seconds = mult * (BLOCK / sample_rate)  # time-equivalent of each block
-    start = torch.cumsum(seconds, dim=-1) - seconds
     hz = torch.exp2(log2_hz.to(torch.float64)).unsqueeze(-1)  # [B, 6, 1]
-    cycles = hz * start
+    step = floor_ste(hz * (mult * (2.0**24 / sample_rate))) / 2.0**24  # cycles per sample
+    per_block = step * BLOCK
+    cycles = torch.cumsum(per_block, dim=-1) - per_block
     base = cycles - torch.floor(cycles)
-    step = hz * (mult / sample_rate)
     return base.to(dtype), step.to(dtype)
 
 
@@ -207,9 +215,9 @@ def _render_one(
     ).view(batch, OPS, -1)
 
     # LFO: pitch and amplitude modulation
-    ramp = delay_ramp(t, v["lfo_delay"])
+    ramp = delay_ramp(t, v["lfo_delay"], sample_rate)
     sync = v.get("lfo_sync", torch.ones_like(v["lfo_wave"]))  # value dicts made before sync existed
-    wave = lfo_wave(t, lfo_hz(v["lfo_speed"]), v["lfo_wave"], sync)
+    wave = lfo_wave(t, lfo_hz(v["lfo_speed"], sample_rate), v["lfo_wave"], sync)
     levels = levels * (1.0 - amp_attenuation(v["lfo_amd"], v["amp_mod_sens"], ramp, wave))
     # an operator at the EG's floor is silent in Dexed (its output is exactly 0)
     gains = torch.where(levels > SILENT_LEVEL, torch.exp2(levels - 14.0), torch.zeros_like(levels))
@@ -217,7 +225,10 @@ def _render_one(
     pitch_oct = pitch_oct + pitch_modulation(v["lfo_pmd"], v["pitch_mod_sens"], ramp, wave)
 
     fixed = v["mode"] >= 0.5
-    base, step = _phase_blocks(operator_log2_hz(note, v), pitch_oct, fixed, sample_rate, gains.dtype)
+    # in float64: float32 rounds log2 f near 16 (65 kHz, which aliases) to 2e-6 octave
+    exact = {k: v[k].double() for k in ("coarse", "fine", "detune", "mode")}
+    log2_hz = operator_log2_hz(note.double(), exact)
+    base, step = _phase_blocks(log2_hz, pitch_oct, fixed, sample_rate, gains.dtype)
     beta = feedback_scale(v["feedback"]) * algo.feedback_gain
     args = (OUTPUT_SCALE, num_samples, SINE_STEPS, OUTPUT_STEPS)
     return operator_network(base, step, gains, beta, algo, *args)

@@ -30,6 +30,8 @@ pitch EG it takes no time.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from numba import njit
@@ -330,10 +332,19 @@ def pitch_envelope(
 
     ``sample_rate``: if given, segments last whole 64-sample updates as in Dexed (a
     segment ends on the update that reaches its level; the next starts on the
-    following one); None: continuous time.
+    following one) and move at Dexed's rounded step, ``table[rate] * round(64 * 2**24
+    / (21.3 * sample_rate))`` (2**24 = one octave) per update (0.02% slower than
+    ``table[rate] / 21.3`` octaves/s at 48 kHz: under a deep vibrato whose partials
+    sweep across Nyquist the spectrum depends on the carrier's phase, and that 0.02%
+    of a fast multi-octave sweep left a phase offset worth 1-2 dB LSD); None:
+    continuous time at ``table[rate] / 21.3`` octaves/s.
     """
     lvl_table = torch.tensor(PITCH_LEVELS, dtype=levels.dtype, device=levels.device) / 32.0
-    rate_table = torch.tensor(PITCH_RATES, dtype=rates.dtype, device=rates.device) / 21.3
+    per_second = 1.0 / 21.3
+    if sample_rate is not None:
+        unit = math.floor(BLOCK * 2**24 / (21.3 * sample_rate) + 0.5)  # Dexed's PitchEnv::unit_
+        per_second = unit * sample_rate / BLOCK / 2**24
+    rate_table = torch.tensor(PITCH_RATES, dtype=rates.dtype, device=rates.device) * per_second
     targets = interp(levels, lvl_table)
     speeds = interp(rates, rate_table)
     block = None if sample_rate is None else BLOCK / sample_rate

@@ -1,4 +1,4 @@
-"""``python -m benchmark <command> ...``; see :mod:`benchmark.cli`."""
+"""``python -m benchmark <command> ...``; see :mod:`benchmark.cli.main`."""
 
 import os
 import sys
@@ -7,7 +7,7 @@ import sys
 # worker threads; passive waiting must be chosen before torch loads its OpenMP runtime
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from benchmark.cli import main  # noqa: E402
+from benchmark.cli.main import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

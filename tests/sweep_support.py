@@ -37,7 +37,7 @@ def fresh_store(results: Path) -> str:
     if not _TEMPLATE:
         folder = Path(tempfile.mkdtemp(prefix="soundmatch-store-template-"))
         # a separate process, so no connection of this one keeps the file open
-        code = "import sys; from benchmark.tracking import Tracker; Tracker(sys.argv[1], 'Default')"
+        code = "import sys; from benchmark.run.tracking import Tracker; Tracker(sys.argv[1], 'Default')"
         subprocess.run(
             [sys.executable, "-c", code, f"sqlite:///{folder / 'mlflow.db'}"], check=True, timeout=300
         )

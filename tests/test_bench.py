@@ -16,8 +16,8 @@ import yaml
 from sweep_support import fresh_store, run_cli
 
 from benchmark.bench.suite import SUITES_DIR, content_hash, load_suite
-from benchmark.leaderboard import load_runs
-from benchmark.tracking import default_uri
+from benchmark.report.leaderboard import load_runs
+from benchmark.run.tracking import default_uri
 from soundmatch.errors import UserError
 
 TASKS = ["fm2", "dx7_flute", "dx7", "moog_fm", "gm_notes_dx7"]

@@ -17,7 +17,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from benchmark.runner import build, score, solve_one
+from benchmark.run.runner import build, score, solve_one
 from metrics.mss import MultiScaleSpectral
 from solvers.base import Budget, Problem, Target, Task, solver_registry
 from synths.base import Note, synth_registry

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sweep_support import fresh_store
 
-from benchmark.cli import main
+from benchmark.cli.main import main
 
 pytestmark = pytest.mark.slow
 

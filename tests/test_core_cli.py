@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.cli import main
-from benchmark.leaderboard import load_runs
-from benchmark.tracking import default_uri
+from benchmark.cli.main import main
+from benchmark.report.leaderboard import load_runs
+from benchmark.run.tracking import default_uri
 
 FAST = ["synth=fm2", "target.n=2", "budget.renders=40", "duration=0.25", "progress=false"]
 
@@ -180,7 +180,7 @@ def test_plugin_solver_from_another_package(cli, workdir):
     ],
 )
 def test_bad_values_stores_and_keys_are_one_line_and_exit_2(override, says, tmp_path, capsys):
-    from benchmark.cli import main
+    from benchmark.cli.main import main
 
     assert main(["run", "synth=fm2", "target.n=1", f"results_dir={tmp_path}", *override.split()]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -188,7 +188,7 @@ def test_bad_values_stores_and_keys_are_one_line_and_exit_2(override, says, tmp_
 
 
 def test_a_store_in_a_missing_folder_is_not_created(tmp_path, capsys):
-    from benchmark.cli import main
+    from benchmark.cli.main import main
 
     uri = f"sqlite:///{tmp_path}/no/such/x.db"
     assert main(["run", f"tracking.uri={uri}", "synth=fm2", "target.n=1", f"results_dir={tmp_path}"]) == 2
@@ -200,7 +200,7 @@ def test_a_store_in_a_missing_folder_is_not_created(tmp_path, capsys):
 def test_a_damaged_store_is_one_line_for_every_command(tmp_path, capsys):
     import sqlite3
 
-    from benchmark.cli import main
+    from benchmark.cli.main import main
 
     good = tmp_path / "good.db"
     with sqlite3.connect(good) as db:  # a real database, then cut short: 'disk image is malformed'
@@ -223,8 +223,8 @@ def test_a_damaged_store_is_one_line_for_every_command(tmp_path, capsys):
 
 
 def test_list_shows_plain_text_not_docstring_markup(capsys):
-    from benchmark.cli import main
-    from benchmark.listing import plain
+    from benchmark.cli.listing import plain
+    from benchmark.cli.main import main
 
     assert plain("see :class:`solvers.gradient.GradientSolver` and ``solver=ng``") == (
         "see GradientSolver and solver=ng"
@@ -235,8 +235,8 @@ def test_list_shows_plain_text_not_docstring_markup(capsys):
 
 
 def test_a_render_batch_that_cannot_fit_in_memory_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
-    from benchmark import config_check
-    from benchmark.cli import main
+    from benchmark.cli.main import main
+    from benchmark.run import config_check
 
     monkeypatch.setattr(config_check, "available_memory", lambda: 2**30)  # 1 GiB free
     args = ["run", "synth=fm2", "target.n=1", "solver=random", "solver.batch_size=8"]
@@ -253,8 +253,8 @@ def test_a_read_only_store_is_one_line_for_the_reading_commands(tmp_path, capsys
     running as root cannot make): the leaderboard says so in one line."""
     import sqlalchemy
 
-    from benchmark import leaderboard
-    from benchmark.cli import main
+    from benchmark.cli.main import main
+    from benchmark.report import leaderboard
 
     def read_only(*args, **kwargs):
         raise sqlalchemy.exc.OperationalError("UPDATE", {}, Exception("attempt to write a readonly database"))

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from benchmark.dexed_check import dexed_lsd
+from benchmark.run.dexed_check import dexed_lsd
 from synths.base import Note, synth_registry
 
 pytest.importorskip("dexed")

@@ -9,9 +9,9 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from benchmark.fidelity_voices import fidelity_voices
-from benchmark.targets import SuiteContext
-from benchmark.targets.dx7_bank import DX7BankSuite
+from benchmark.run.targets import SuiteContext
+from benchmark.run.targets.dx7_bank import DX7BankSuite
+from benchmark.studies.fidelity_voices import fidelity_voices
 from soundmatch.errors import UserError
 from synths.base import Note, synth_registry
 from synths.dx7 import sysex

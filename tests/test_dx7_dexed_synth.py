@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.fidelity_voices import fidelity_voices
+from benchmark.studies.fidelity_voices import fidelity_voices
 from metrics.l2 import L2
 from solvers.base import Budget, Problem, Target, solver_registry
 from soundmatch.errors import UserError

@@ -8,8 +8,8 @@ import statistics
 import numpy as np
 import pytest
 
-from benchmark.cli import main
-from benchmark.fidelity import (
+from benchmark.cli.main import main
+from benchmark.studies.fidelity import (
     FidelitySettings,
     envelope_error,
     median_lsd,
@@ -18,7 +18,7 @@ from benchmark.fidelity import (
     strongest_partial_hz,
     study_voices,
 )
-from benchmark.fidelity_voices import fidelity_voices, random_voices, solver_matches
+from benchmark.studies.fidelity_voices import fidelity_voices, random_voices, solver_matches
 from metrics.lsd import log_spectral_distance, range_limited_lsd
 from synths.dx7.voice import Voice
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from benchmark.cli import main
-from benchmark.fidelity_voices import fidelity_voices
+from benchmark.cli.main import main
+from benchmark.studies.fidelity_voices import fidelity_voices
 from metrics.lsd import log_spectral_distance
 from synths.dx7 import sysex
 from synths.dx7.reference import DexedRenderer

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.cli import main
-from benchmark.gradcheck import Trials, bootstrap, parse_loss, score_chunk
+from benchmark.cli.main import main
+from benchmark.studies.gradcheck import Trials, bootstrap, parse_loss, score_chunk
 
 
 def test_trials_follow_the_protocol():
@@ -43,7 +43,7 @@ def test_diffmoog_protocol_draws_the_prediction_independently():
 
 
 def test_published_values_are_shown_beside_the_diffmoog_rows():
-    from benchmark.gradcheck import StudyRow, published
+    from benchmark.studies.gradcheck import StudyRow, published
 
     assert published(StudyRow("wasserstein_time", "square", "diffmoog"), [300.0, 600.0]) == "600c: 0.748"
     assert published(StudyRow("wasserstein_time", "square", "ours"), [600.0]) == "-"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark import scoring
+from benchmark.report import scoring
 
 
 def runs_table(rows: list[tuple[str, str, str, int, float]]) -> pd.DataFrame:
@@ -229,7 +229,7 @@ def test_anytime_curves_and_fixed_target_ecdf():
 
 
 def test_groups_never_pool_different_tasks_or_solver_variants():
-    from benchmark.leaderboard import comparable_groups
+    from benchmark.report.leaderboard import comparable_groups
 
     runs = runs_table(ROWS)
     assert comparable_groups(runs, ["suite", "synth", "loss", "solver"], explicit=False)[0] == [
@@ -261,7 +261,7 @@ def test_intervals_resample_targets_then_seeds():
 def test_iohprofiler_export_holds_every_run_s_improvements(tmp_path):
     """Per solver a .info file per task and one .dat block per run: its improvements of the best
     loss, in renders; the .info line names each run's instance, last render and final best."""
-    from benchmark.ioh_export import HEADER, read_dat, write_iohprofiler
+    from benchmark.report.ioh_export import HEADER, read_dat, write_iohprofiler
 
     runs = runs_table(ROWS)
     runs["tags.soundmatch.dimension"] = "7"
@@ -290,7 +290,7 @@ def test_iohprofiler_export_holds_every_run_s_improvements(tmp_path):
 
 
 def test_the_time_columns_say_on_what_they_were_measured():
-    from benchmark.leaderboard import machine_notes
+    from benchmark.report.leaderboard import machine_notes
 
     runs = runs_table(ROWS)
     assert machine_notes(runs) == []  # runs from before the machine tags

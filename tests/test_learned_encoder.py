@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmark.targets.recorded import load_targets
+from benchmark.run.targets.recorded import load_targets
 from metrics.mss import MultiScaleSpectral
 from solvers.base import Budget, Problem, Target, Task
 from solvers.encoder import Encoder, audio_digest

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from benchmark.render import render_cli
+from benchmark.render.command import render_cli
 from metrics.l2 import L2
 from solvers.base import Budget, Problem, Target
 from solvers.implicit_fm import ImplicitFMSolver

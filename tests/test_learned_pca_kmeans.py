@@ -101,8 +101,8 @@ def test_refined_by_adam_from_the_starts(tmp_path):
 def test_runner_fits_once_caches_under_results_and_logs_training(tmp_path):
     from hydra import compose, initialize_config_dir
 
-    from benchmark import runner
-    from benchmark.app import CONF_DIR
+    from benchmark.run import runner
+    from benchmark.run.app import CONF_DIR
 
     results = tmp_path / "results"
     overrides = [

@@ -12,7 +12,7 @@ import torch
 
 from analysis.harmonics import harmonic_amplitudes
 from analysis.pitch import cents, estimate_f0, octave_check
-from benchmark.cli import main
+from benchmark.cli.main import main
 from metrics.base import Evaluation, bind_metric, loss_registry, metric_registry
 from metrics.lsd import log_spectral_distance
 from metrics.match_distance import match_components
@@ -160,7 +160,7 @@ def test_score_pairs_folders_by_name(tmp_path, capsys):
 
 
 def test_values_with_intervals_print_the_digits_they_support():
-    from benchmark.summary import suite_line
+    from benchmark.run.summary import suite_line
     from metrics.fad import significant
 
     assert significant(0.93561, 0.80, 1.10) == "0.94 [0.80, 1.10]"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 
-from benchmark import runner
-from benchmark.app import CONF_DIR
-from benchmark.targets import suite_registry
+from benchmark.run import runner
+from benchmark.run.app import CONF_DIR
+from benchmark.run.targets import suite_registry
 
 
 def named(*overrides: str) -> tuple[str, str]:

@@ -19,10 +19,10 @@ from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 from sweep_support import fresh_store
 
-from benchmark import runner
-from benchmark.app import CONF_DIR
-from benchmark.leaderboard import compute
-from benchmark.tracking import Tracker, default_uri
+from benchmark.report.leaderboard import compute
+from benchmark.run import runner
+from benchmark.run.app import CONF_DIR
+from benchmark.run.tracking import Tracker, default_uri
 from solvers.base import Problem, Result, Solver, solver_registry
 
 
@@ -157,7 +157,7 @@ def test_ctrl_c_kills_the_current_run_and_keeps_the_finished_ones(tmp_path, flak
 
 
 def test_a_run_with_failed_targets_exits_non_zero_and_names_each_failure(tmp_path, flaky, capsys):
-    from benchmark.cli import main
+    from benchmark.cli.main import main
 
     flaky.raise_on = {"fm2-000", "fm2-001"}
     args = ["run", "solver=flaky", "synth=fm2", "target.n=2", "budget.renders=4", "duration=0.3",
@@ -176,7 +176,7 @@ def test_a_mixed_store_gives_one_row_per_comparable_group_with_failures_counted(
     """Random and cma at two budgets, cma under a second loss, and a solver that fails on one of two
     targets: the default grouping makes one row per task and solver, explicit --group-by solver is
     split anyway (and says so), failures are counted and scored as random search."""
-    from benchmark.cli import main
+    from benchmark.cli.main import main
 
     results = tmp_path / "results"
     base = ["synth=fm2", "target.n=2", "duration=0.3", "sample_rate=8000", "metrics=[lsd]",
@@ -240,7 +240,7 @@ def test_of_two_claims_on_one_target_the_earlier_keeps_it_and_a_withdrawn_run_le
     tracking server, where there is no file lock): the earlier live claim wins, whoever checks."""
     import time
 
-    from benchmark.tracking import OWNER_TAG, owner
+    from benchmark.run.tracking import OWNER_TAG, owner
 
     tracker = Tracker(fresh_store(tmp_path / "results"), "soundmatch")
     tags = {"soundmatch.config_hash": "c1", "soundmatch.target": "t1", "soundmatch.level": "target",
@@ -256,7 +256,7 @@ def test_of_two_claims_on_one_target_the_earlier_keeps_it_and_a_withdrawn_run_le
         assert tracker.lost_claim("c1", "t1", late) == "finished meanwhile by another process"
         tracker.withdraw(late)
     # a RUNNING run of another machine holds its target for the lease after its start, then not
-    from benchmark.tracking import CLAIM_LEASE_S, owner_alive
+    from benchmark.run.tracking import CLAIM_LEASE_S, owner_alive
 
     now_ms = int(time.time() * 1000)
     expired = now_ms - 2000 * CLAIM_LEASE_S
@@ -269,8 +269,8 @@ def test_a_full_disk_stops_the_sweep_with_one_line_and_ends_its_runs(tmp_path, m
     already finished kept, none left RUNNING."""
     import errno
 
-    from benchmark import artifacts
-    from benchmark.cli import main
+    from benchmark.cli.main import main
+    from benchmark.run import artifacts
 
     real, calls = artifacts.write_wav, []
 

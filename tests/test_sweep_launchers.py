@@ -6,7 +6,7 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
-from benchmark.app import CONF_DIR
+from benchmark.run.app import CONF_DIR
 
 
 def hydra_launcher(*overrides: str):

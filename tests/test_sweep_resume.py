@@ -20,8 +20,8 @@ import pytest
 from chromium import AUDIO_STATE_JS, IMAGES_JS, Browser, find_or_install, page_url
 from sweep_support import finished_target_keys, run_cli, status_counts
 
-from benchmark.leaderboard import leaderboard_cli
-from benchmark.report import report_cli
+from benchmark.report.html import report_cli
+from benchmark.report.leaderboard import leaderboard_cli
 
 pytestmark = pytest.mark.slow  # end to end: sweeps in subprocesses
 
@@ -177,8 +177,8 @@ def test_report_opens_in_chromium_with_working_audio(report, tmp_path):
 def test_the_resume_key_holds_the_code_version_but_not_the_metrics(monkeypatch):
     from hydra import compose, initialize_config_dir
 
-    from benchmark import runner
-    from benchmark.app import CONF_DIR
+    from benchmark.run import runner
+    from benchmark.run.app import CONF_DIR
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
         base = compose("config", overrides=["synth=fm2"])

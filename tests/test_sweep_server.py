@@ -16,9 +16,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from sweep_support import free_port, fresh_store
 
-from benchmark import runner
-from benchmark.app import CONF_DIR
-from benchmark.leaderboard import compute, write_plots
+from benchmark.report.leaderboard import compute, write_plots
+from benchmark.run import runner
+from benchmark.run.app import CONF_DIR
 
 pytestmark = pytest.mark.slow  # end to end: sweeps in subprocesses
 

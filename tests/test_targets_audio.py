@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from benchmark import audio as audio_mod
-from benchmark.audio import fit_length, load_audio, normalize, probe, rms_dbfs
+from benchmark.run import audio as audio_mod
+from benchmark.run.audio import fit_length, load_audio, normalize, probe, rms_dbfs
 from soundmatch.errors import UserError
 
 

@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from benchmark.targets.base import SuiteContext, suite_registry
-from benchmark.targets.gm_notes import DATA_DIR
-from benchmark.targets.recorded import load_targets, split_of
+from benchmark.run.targets.base import SuiteContext, suite_registry
+from benchmark.run.targets.gm_notes import GM_NOTES_DIR as DATA_DIR
+from benchmark.run.targets.recorded import load_targets, split_of
 from soundmatch.errors import UserError
 from synths.base import Note
 

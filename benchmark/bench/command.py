@@ -91,7 +91,7 @@ def compose_job(job: Job, searchpath: str, seed: int, store: list[str]):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from benchmark.app import CONF_DIR
+    from benchmark.run.app import CONF_DIR
 
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
@@ -108,8 +108,8 @@ def compose_job(job: Job, searchpath: str, seed: int, store: list[str]):
 def check_jobs(jobs: list[Job], searchpath: str, seeds: list[int], store: list[str]) -> set[str]:
     """Mark the jobs whose solver refuses the task's synth; check the others' configs (one line on
     the first bad one) and return the config hashes of every run the benchmark makes."""
-    from benchmark.config_check import check_run_config
-    from benchmark.runner import _without_auto_hold, build, config_hash
+    from benchmark.run.config_check import check_run_config
+    from benchmark.run.runner import _without_auto_hold, build, config_hash
     from solvers.base import solver_registry
     from synths.base import synth_registry
 
@@ -140,7 +140,7 @@ def cost_order(job: Job) -> tuple[int, int]:
 
 
 def launch(jobs: list[Job], seeds: list[int], values: dict[str, Any], store: list[str], root: Path) -> int:
-    from benchmark.app import run_cli
+    from benchmark.run.app import run_cli
 
     runnable = sorted((j for j in jobs if j.not_applicable is None), key=cost_order)
     if not runnable:
@@ -198,8 +198,8 @@ def results_table(suite: BenchSuite, jobs: list[Job], table: Any) -> tuple[str, 
 
 
 def machine() -> str:
-    """The machine in words, from the tags every run carries (:func:`benchmark.runner.machine_tags`)."""
-    from benchmark.runner import machine_tags
+    """The machine in words, from the tags every run carries (:func:`benchmark.run.runner.machine_tags`)."""
+    from benchmark.run.runner import machine_tags
 
     tags = {k.rsplit(".", 1)[-1]: v for k, v in machine_tags().items()}
     return (f"{tags['cpu']}, {tags['cores']} cores, torch {tags['torch']} on {tags['device']}, "
@@ -207,7 +207,7 @@ def machine() -> str:
 
 
 def bench(suite_name: str, values: dict[str, Any], command: str) -> int:
-    from benchmark.tracking import require_store, resolve_uri
+    from benchmark.run.tracking import require_store, resolve_uri
 
     started = time.monotonic()
     suite = load_suite(suite_name, quick=values["quick"])
@@ -219,7 +219,7 @@ def bench(suite_name: str, values: dict[str, Any], command: str) -> int:
     store = [f"results_dir={values['results_dir']}", f"tracking.experiment={values['tracking.experiment']}"]
     if values["tracking.uri"]:
         store.append(f"tracking.uri={values['tracking.uri']}")
-    from benchmark.app import write_plugin_configs
+    from benchmark.run.app import write_plugin_configs
 
     root = write_plugin_configs(Path(tempfile.mkdtemp(prefix="soundmatch-bench-")))
     jobs = write_jobs(suite, solvers, root)
@@ -241,9 +241,10 @@ def write_outputs(
     suite: BenchSuite, jobs: list[Job], hashes: set[str], uri: str, values: dict[str, Any], out: Path,
     wall: float, command: str,
 ) -> None:  # fmt: skip
-    from benchmark import leaderboard, report
-    from benchmark.ioh_export import write_iohprofiler
-    from benchmark.runner import code_version
+    from benchmark.report import html as report
+    from benchmark.report import leaderboard
+    from benchmark.report.ioh_export import write_iohprofiler
+    from benchmark.run.runner import code_version
 
     out.mkdir(parents=True, exist_ok=True)
     lb = None

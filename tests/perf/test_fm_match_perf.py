@@ -16,7 +16,7 @@ import statistics
 
 import pytest
 
-from benchmark.targets.recorded import load_targets
+from benchmark.run.targets.recorded import load_targets
 from metrics.base import loss_registry
 from solvers.base import Budget, BudgetExhausted, Problem
 from solvers.cma_es import CMAES

@@ -7,7 +7,7 @@ Run with ``make bench``; ``make test`` skips them.
 import numpy as np
 import pandas as pd
 
-from benchmark import scoring
+from benchmark.report import scoring
 
 SOLVERS = ["random", "cma", "ga", "adam", "pso", "de", "nevergrad", "pca_kmeans"]
 LOSSES = ["mss", "l2", "mel", "spectral_ot"]

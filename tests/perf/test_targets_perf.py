@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from benchmark.audio import load_audio
+from benchmark.run.audio import load_audio
 from metrics.base import Evaluation, metric_registry
 from synths.fm2 import FM2
 

@@ -1,0 +1,1 @@
+"""The command line: ``python -m benchmark <command>`` dispatch (:mod:`.main`), ``list`` (:mod:`.listing`)."""

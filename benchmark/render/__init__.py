@@ -1,0 +1,1 @@
+"""Rendering patches and logged matches to audio files (``render``)."""

@@ -1,0 +1,156 @@
+"""Add or recompute metrics on finished runs from their logged audio, without solving again.
+
+    python -m benchmark rescore metrics=[lsd,noise_ratio_error]          # fill in what is missing
+    python -m benchmark rescore metrics=[match_distance] force=true      # recompute what is there
+    python -m benchmark rescore metrics=[lsd] solver=cma suite=gm_notes-7a2b83f2 tracking.uri=URI
+
+Every FINISHED per-target run of the experiment (optionally one solver's or
+one suite's) is read back from the store: ``target.wav`` and ``match.wav``
+(24-bit; older 16-bit files are read as they are), the note and the parameter
+vectors of ``params.json``. Each requested per-match metric the run lacks (all
+of them with ``force=true``) is computed with the options the run logged under
+``metric_options.<name>`` and logged on the run; its parent run's
+``mean_<metric>`` is brought up to date. Resume keys leave the metric list
+out, so adding a metric to a sweep and rescoring is what completes old results.
+Suite-level metrics (``fad``) need a whole suite's audio at once and are left
+to ``run``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from benchmark.options import Option, boolean, parse_options, split_key_values, text, usage, words
+from benchmark.run.audio import read_segment, to_mono
+from benchmark.run.tracking import Tracker, require_store, resolve_uri, with_retry
+from metrics.base import Evaluation, bind_metric, metric_registry
+from soundmatch.errors import UserError
+from synths.base import Note
+
+OPTIONS = [
+    Option("metrics", words, help="metrics to add, e.g. metrics=[lsd,mfcc_dist]"),
+    Option("force", boolean, False, "recompute metrics a run already has"),
+    Option("solver", text, "", "only this solver's runs"),
+    Option("suite", text, "", "only this suite's runs (the soundmatch.suite tag)"),
+    Option("tracking.uri", text, "", "MLflow store (default: results_dir/mlflow.db)"),
+    Option("tracking.experiment", text, "soundmatch", "experiment"),
+    Option("results_dir", text, "results", "folder of the default store"),
+]
+
+
+def per_match_metrics(names: list[str]) -> list[str]:
+    """``names`` checked against the registry; suite-level ones refused with the reason."""
+    for name in names:
+        factory = metric_registry.get(name)  # unknown: one line naming the available ones
+        if getattr(factory, "suite_level", False):
+            raise UserError(f"rescore: '{name}' is a suite-level metric; re-run the suite to compute it")
+    return names
+
+
+def logged_options(params: dict[str, str], metric: str) -> dict[str, Any]:
+    """The ``metric_options.<metric>.<key>`` params a run logged, as typed values."""
+    prefix = f"metric_options.{metric}."
+    return {k[len(prefix):]: yaml.safe_load(v) for k, v in params.items() if k.startswith(prefix)}
+
+
+def evaluation_of(folder: Path) -> Evaluation:
+    """The match of one run, as its metrics see it, from its downloaded artifacts."""
+    for name in ("target.wav", "match.wav"):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"the run has no {name} artifact")
+    target, rate = read_segment(folder / "target.wav")
+    pred, pred_rate = read_segment(folder / "match.wav")
+    target, pred = to_mono(target), to_mono(pred)
+    if pred_rate != rate:
+        raise ValueError(f"match.wav is at {pred_rate} Hz, target.wav at {rate} Hz")
+    record = json.loads((folder / "params.json").read_text()) if (folder / "params.json").is_file() else {}
+    note = record.get("note")
+
+    def vector(key: str) -> np.ndarray | None:
+        return None if record.get(key) is None else np.asarray(record[key], dtype=np.float32)
+
+    return Evaluation(
+        pred=pred,
+        target=target,
+        sample_rate=rate,
+        pred_params=vector("unit"),
+        target_params=vector("target_unit"),
+        note_hz=None if note is None else Note(float(note["pitch"]), int(note["velocity"])).hz,
+    )
+
+
+def _download(tracker: Tracker, run_id: str, folder: Path) -> None:
+    """The artifacts a metric needs, into ``folder`` (a missing one is named by :func:`evaluation_of`)."""
+    from mlflow.exceptions import MlflowException
+
+    for name in ("target.wav", "match.wav", "params.json"):
+        try:
+            with_retry(lambda name=name: tracker.client.download_artifacts(run_id, name, str(folder)))
+        except (OSError, MlflowException):
+            continue
+
+
+def rescore(
+    tracker: Tracker, names: list[str], force: bool = False, solver: str = "", suite: str = ""
+) -> tuple[int, list[str]]:
+    """Log the missing (or, with ``force``, all) ``names`` on every finished target run matching
+    the filters; returns (runs rescored, one line per run that could not be)."""
+    query = "tags.`soundmatch.level` = 'target' and attributes.status = 'FINISHED'"
+    if solver:
+        query += f" and tags.`soundmatch.solver` = '{solver}'"
+    if suite:
+        query += f" and tags.`soundmatch.suite` = '{suite}'"
+    done, problems = 0, []
+    parents: dict[str, set[str]] = defaultdict(set)
+    for run in tracker.search(query):
+        todo = [m for m in names if force or m not in run.data.metrics]
+        if not todo:
+            continue
+        label = f"{run.data.tags.get('soundmatch.target', run.info.run_name)} ({run.info.run_id[:8]})"
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                _download(tracker, run.info.run_id, Path(tmp))
+                ev = evaluation_of(Path(tmp))
+            values = {m: bind_metric(m, logged_options(run.data.params, m))(ev) for m in todo}
+        except (OSError, ValueError) as err:
+            problems.append(f"{label}: {err}")
+            continue
+        tracker.log_metrics(run.info.run_id, values)
+        parent = run.data.tags.get("mlflow.parentRunId")
+        if parent:
+            parents[parent].update(todo)
+        done += 1
+    for parent, metrics in parents.items():
+        _update_means(tracker, parent, sorted(metrics))
+    return done, problems
+
+
+def _update_means(tracker: Tracker, parent: str, metrics: list[str]) -> None:
+    """``mean_<metric>`` of a parent run over its finished children, as ``run`` logs it."""
+    from benchmark.run.runner import mean_metrics
+
+    children = tracker.search(f"tags.`mlflow.parentRunId` = '{parent}' and attributes.status = 'FINISHED'")
+    tracker.log_metrics(parent, mean_metrics([dict(c.data.metrics) for c in children], metrics))
+
+
+def rescore_cli(args: list[str]) -> int:
+    if args and args[0] in ("-h", "--help"):
+        print(__doc__.strip() + "\n\noptions:\n" + usage(OPTIONS))
+        return 0
+    values = parse_options(split_key_values(args, "rescore"), OPTIONS, "rescore")
+    names = per_match_metrics(values["metrics"])
+    uri = resolve_uri(values["tracking.uri"] or None, values["results_dir"])
+    require_store(uri, "rescore")
+    tracker = Tracker(uri, values["tracking.experiment"])
+    done, problems = rescore(tracker, names, values["force"], values["solver"], values["suite"])
+    print(f"rescored {done} run(s) with {', '.join(names)} in {uri}")
+    for line in problems:
+        print(f"could not rescore {line}")
+    return 1 if problems else 0

@@ -1,0 +1,157 @@
+"""Score matches against targets with every metric, outside any run.
+
+    python -m benchmark score TARGET.wav MATCH.wav               # one pair
+    python -m benchmark score targets/ matches/ format=json      # folders, paired by file name (stem)
+    python -m benchmark score a.wav b.wav metrics=match_distance,lsd note=69
+
+How a sound designer checks a patch against a recording, and how anyone checks
+the metrics from outside. Both files are read as mono (channels averaged),
+resampled to ``sample_rate`` and cut to the shorter of the two (or
+``duration`` s); the first path is the target. Metrics that need true synth
+parameters (``param_error``) or a whole suite (``fad``) are left out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.options import Option, integer, number, parse_options, split_key_values, usage, words
+from benchmark.run.audio import AUDIO_SUFFIXES, load_audio
+from metrics.base import Evaluation, metric_registry
+from soundmatch.errors import UserError
+
+SKIPPED = ("param_error", "fad")
+UNITS = {
+    "match_distance": "dB",
+    "lsd": "dB",
+    "lsd_abs": "dB",
+    "loudness_envelope_error": "dB",
+    "pitch_error_cents": "cents",
+    "spectral_centroid_error": "Hz",
+    "harmonic_amplitude_error": "dB",
+    "noise_ratio_error": "dB",
+    "attack_time_error": "s",
+    "decay_time_error": "s",
+}
+
+
+def _format(text: str) -> str:
+    if text not in ("table", "json", "csv"):
+        raise ValueError("expected table, json or csv")
+    return text
+
+
+OPTIONS = [
+    Option("metrics", words, ["all"], "metrics to compute ('all': every per-match metric)"),
+    Option("sample_rate", integer(8000, 192000), 16000, "Hz both files are resampled to"),
+    Option("duration", number(above=0.0, high=600.0), 0.0, "seconds compared (0: the shorter file)"),
+    Option("note", number(0.0, 127.0), -1.0, "the target's MIDI pitch, when known (-1: unknown)"),
+    Option("format", _format, "table", "table, json or csv"),
+]
+
+
+def metric_names(requested: list[str]) -> list[str]:
+    if requested == ["all"]:
+        return [
+            m for m in metric_registry.names()
+            if m not in SKIPPED and not getattr(metric_registry.get(m), "suite_level", False)
+        ]
+    for m in requested:
+        metric_registry.get(m)  # an unknown name is one line with the choices
+        if m in SKIPPED or getattr(metric_registry.get(m), "suite_level", False):
+            raise UserError(f"score: metric '{m}' needs a run (true parameters or a whole suite); use `run`")
+    return requested
+
+
+def pairs(first: Path, second: Path) -> list[tuple[str, Path, Path]]:
+    """(name, target, match) pairs: the two files, or the files of two folders with the same stem."""
+    if first.is_dir() != second.is_dir():
+        raise UserError(f"score: give two files or two folders, not {first} and {second}")
+    if not first.is_dir():
+        return [(second.stem, first, second)]
+
+    def audio_files(folder: Path) -> dict[str, Path]:
+        return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in AUDIO_SUFFIXES}
+
+    targets, matches = audio_files(first), audio_files(second)
+    common = sorted(set(targets) & set(matches))
+    if not common:
+        raise UserError(
+            f"score: no file of {second} has the name of a file of {first}; matches are paired "
+            "with targets by file name without extension (flute.wav <-> flute.flac)"
+        )
+    missing = sorted(set(targets) - set(matches))
+    if missing:
+        print(f"note: no match for {len(missing)} target(s): {', '.join(missing[:5])}", file=sys.stderr)
+    return [(name, targets[name], matches[name]) for name in common]
+
+
+def score_pair(
+    target: Path, match: Path, names: list[str], sample_rate: int, duration: float, note: float
+) -> dict[str, float | None]:
+    t = load_audio(target, sample_rate)
+    m = load_audio(match, sample_rate)
+    n = min(len(t), len(m))
+    if duration:
+        n = min(n, int(round(duration * sample_rate)))
+    note_hz = 440.0 * 2.0 ** ((note - 69.0) / 12.0) if note >= 0 else None
+    ev = Evaluation(pred=m[:n], target=t[:n], sample_rate=sample_rate, note_hz=note_hz)
+    out: dict[str, float | None] = {}
+    for name in names:
+        value = metric_registry.get(name)(ev)
+        out[name] = None if value is None else float(value)
+    return out
+
+
+def _cell(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
+
+
+def render_table(rows: list[tuple[str, dict[str, float | None]]], names: list[str]) -> str:
+    head = ["match", *(f"{n} ({UNITS[n]})" if n in UNITS else n for n in names)]
+    body = [[name, *(_cell(v[n]) for n in names)] for name, v in rows]
+    if len(rows) > 1:
+        means = []
+        for n in names:
+            vals = [v[n] for _, v in rows if v[n] is not None and math.isfinite(v[n])]
+            means.append(_cell(float(np.mean(vals))) if vals else "-")
+        body.append(["mean", *means])
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [head, *body]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def score_cli(args: list[str]) -> int:
+    if args and args[0] in ("-h", "--help"):
+        print(__doc__.strip() + "\n\noptions:\n" + usage(OPTIONS))
+        return 0
+    paths = [a for a in args if "=" not in a]
+    if len(paths) != 2:
+        raise UserError("score: give a target and a match (two files or two folders), e.g. score a.wav b.wav")
+    values: dict[str, Any] = parse_options(
+        split_key_values([a for a in args if "=" in a], "score"), OPTIONS, "score"
+    )
+    names = metric_names(values["metrics"])
+    rows = [
+        (name, score_pair(t, m, names, values["sample_rate"], values["duration"], values["note"]))
+        for name, t, m in pairs(Path(paths[0]), Path(paths[1]))
+    ]
+    if values["format"] == "json":
+        print(json.dumps({"units": {n: UNITS.get(n, "") for n in names},
+                          "scores": [{"match": name, **v} for name, v in rows]}, indent=2))
+    elif values["format"] == "csv":
+        print(",".join(["match", *names]))
+        for name, v in rows:
+            print(",".join([name, *("" if v[n] is None else f"{v[n]:.6g}" for n in names)]))
+    else:
+        print(render_table(rows, names))
+    return 0

@@ -1,0 +1,1 @@
+"""One run: the Hydra app, the runner, the MLflow store, target suites, audio, per-target artifacts."""

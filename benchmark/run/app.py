@@ -1,0 +1,204 @@
+"""The ``run`` command: Hydra composition, validation of names, and the job function.
+
+Before Hydra sees the command line, every choice of the ``solver``, ``synth``,
+``loss`` and ``target`` groups is checked against the registries (so an unknown
+name is one clear line, not a Hydra traceback), and registry entries that ship
+no YAML (plugins) get a generated config from their constructor's defaults.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import hydra
+import yaml
+from omegaconf import DictConfig
+
+from benchmark.paths import CONF_DIR
+from benchmark.run.targets import suite_registry
+from metrics.base import loss_registry
+from solvers.base import solver_registry
+from soundmatch.errors import UserError
+from soundmatch.registry import Registry
+from synths.base import synth_registry
+
+FAILURES_ENV = "SOUNDMATCH_FAILURES"  # where the jobs of one invocation list their failed targets
+JOBS_ENV = "SOUNDMATCH_JOBS"  # where the jobs of one sweep list their config hashes
+QUIET_ENV = "SOUNDMATCH_NO_JOB_TABLES"  # set: jobs print no per-target table (bench prints one table)
+
+GROUPS: dict[str, Registry] = {
+    "solver": solver_registry,
+    "synth": synth_registry,
+    "loss": loss_registry,
+    "target": suite_registry,
+}
+
+
+def preset_names(group: str) -> set[str]:
+    """Names of the YAML presets shipped in ``conf/<group>/``."""
+    return {p.stem for p in (CONF_DIR / group).glob("*.yaml")}
+
+
+def group_choices(group: str) -> list[str]:
+    return sorted(preset_names(group) | set(GROUPS[group].names()))
+
+
+def default_options(factory: Any) -> dict[str, Any]:
+    """Constructor keyword defaults that YAML can hold (for generated plugin configs)."""
+    options: dict[str, Any] = {}
+    for name, param in inspect.signature(factory).parameters.items():
+        if param.default is inspect.Parameter.empty or name == "sample_rate":
+            continue
+        if isinstance(param.default, bool | int | float | str | list | type(None)):
+            options[name] = param.default
+    return options
+
+
+def write_plugin_configs(root: Path) -> Path:
+    """YAML for registry entries without a preset, under ``root/<group>/<name>.yaml``."""
+    for group, registry in GROUPS.items():
+        presets = preset_names(group)
+        for name in registry.names():
+            if name in presets:
+                continue
+            folder = root / group
+            folder.mkdir(parents=True, exist_ok=True)
+            body = {"name": name, **default_options(registry.get(name))}
+            (folder / f"{name}.yaml").write_text(yaml.safe_dump(body, sort_keys=False))
+    return root
+
+
+def check_overrides(args: list[str]) -> list[str]:
+    """Validate group choices in ``args``; return one override list with each sweep's first value."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    overrides = [a for a in args if "=" in a and not a.startswith("-")]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except OverrideParseException as err:
+        raise UserError(f"bad override: {str(err).splitlines()[0]}") from None
+    first: list[str] = []
+    for ov, text in zip(parsed, overrides, strict=True):
+        key = ov.key_or_group
+        if ov.is_sweep_override():
+            values = list(ov.sweep_string_iterator())
+        else:
+            values = [ov.get_value_element_as_str()] if ov.value() is not None else []
+        if key in GROUPS and ov.package is None:
+            choices = group_choices(key)
+            for value in values:
+                if value not in choices:
+                    kind = GROUPS[key].kind
+                    raise UserError(
+                        f"unknown {kind} '{value}'; available: {', '.join(choices)} "
+                        f"(see `python -m benchmark list`)"
+                    )
+        first.append(f"{text.split('=', 1)[0]}={values[0]}" if ov.is_sweep_override() else text)
+    return first
+
+
+def compose_check(overrides: list[str], searchpath: str) -> DictConfig:
+    """Compose the config once (first value of every sweep) so config errors are one line."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            return compose("config", overrides=[*overrides, searchpath])
+    except Exception as err:  # Hydra/OmegaConf config errors, reported as the user's
+        lines = [ln for ln in str(err).splitlines() if ln.strip()]
+        raise UserError(f"bad configuration: {' '.join(lines[:2])}") from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def run_cli(
+    args: list[str],
+    search_paths: Sequence[Path] = (),
+    summary: bool = True,
+    after_sweep: Callable[[DictConfig, set[str]], None] | None = None,
+) -> int:
+    """``python -m benchmark run [overrides]``: validate, then hand over to Hydra.
+
+    ``search_paths``: more config folders (``bench`` adds its job configs); ``summary``: each job
+    prints its table; ``after_sweep(cfg, config_hashes)``: called after a sweep (``-m``) with the
+    config hashes of its jobs, resumed ones included (the CLI prints their combined table)."""
+    plugin_root = Path(tempfile.mkdtemp(prefix="soundmatch-conf-"))
+    write_plugin_configs(plugin_root)
+    roots = ",".join(f"file://{p}" for p in [plugin_root, *search_paths])
+    searchpath = f"hydra.searchpath=[{roots}]"
+    cfg = compose_check(check_overrides(args), searchpath)
+    from benchmark.run.config_check import check_run_config
+
+    check_run_config(cfg)  # the first job's values; each job checks its own again
+    sys.argv = [sys.argv[0] or "benchmark", *args, searchpath]
+    from benchmark.run.tracking import INVOCATION_ENV, end_interrupted, resolve_uri
+
+    os.environ[INVOCATION_ENV] = uuid.uuid4().hex  # inherited by the sweep's local workers
+    # every job (in this process or a local worker) appends its failed targets here
+    failures = plugin_root / "failures.txt"
+    os.environ[FAILURES_ENV] = str(failures)
+    jobs = plugin_root / "jobs.txt"
+    os.environ[JOBS_ENV] = str(jobs)
+    quiet = os.environ.get(QUIET_ENV)
+    if not summary:
+        os.environ[QUIET_ENV] = "1"  # inherited by the sweep's local workers
+    try:
+        _hydra_main()
+    except KeyboardInterrupt:
+        # parallel workers may have been killed before they could end their runs KILLED
+        uri = resolve_uri(cfg.tracking.uri, cfg.results_dir)
+        end_interrupted(uri, str(cfg.tracking.experiment), os.environ[INVOCATION_ENV])
+        raise
+    finally:
+        if quiet is None:
+            os.environ.pop(QUIET_ENV, None)
+    if after_sweep is not None and ("-m" in args or "--multirun" in args) and jobs.exists():
+        after_sweep(cfg, set(jobs.read_text().split()))
+    lines = failures.read_text().splitlines() if failures.exists() else []
+    if lines:
+        print(f"error: {len(lines)} target run(s) FAILED (finished ones are kept in the store):",
+              file=sys.stderr)
+        for line in lines:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+@hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")
+def _hydra_main(cfg: DictConfig) -> None:
+    from benchmark.run.runner import run
+    from benchmark.run.summary import print_summary
+    from benchmark.run.tracking import storage_problem
+
+    try:
+        outcome = run(cfg)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as err:
+        problem = storage_problem(err)  # e.g. the store's disk filled before any target ran
+        if problem is None:
+            raise
+        print(f"error: cannot write the store or results: {problem}; free space or choose another "
+              "results_dir= / tracking.uri=", file=sys.stderr)  # fmt: skip
+        raise SystemExit(2) from None
+    if not os.environ.get(QUIET_ENV):
+        print_summary(cfg, outcome)
+    if os.environ.get(JOBS_ENV):
+        from benchmark.run.runner import config_hash
+
+        with open(os.environ[JOBS_ENV], "a") as fh:
+            fh.write(f"{config_hash(cfg)}\n")
+    if outcome.failure_lines and os.environ.get(FAILURES_ENV):
+        job = f"{cfg.solver.name} on {cfg.synth.name} seed={cfg.seed}"
+        with open(os.environ[FAILURES_ENV], "a") as fh:
+            fh.writelines(f"{job}, {name}: {line}\n" for name, line in outcome.failure_lines.items())

@@ -1,0 +1,81 @@
+"""``folder``: every WAV/FLAC/OGG (AIFF, MP3) file under a folder, recursively."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark.run.audio import AUDIO_SUFFIXES
+from benchmark.run.targets.base import SuiteContext, suite_registry
+from benchmark.run.targets.recorded import Clip, RecordedSuite
+from solvers.base import Target
+from soundmatch.errors import UserError
+
+TAG_LIMIT = 4000  # characters of the skipped-file list kept in the run's tag
+
+
+@suite_registry.register("folder")
+@dataclass
+class FolderSuite(RecordedSuite):
+    """Any folder of audio files (searched recursively; sorted by path), one target per file.
+
+    Each file gives the task's duration from ``offset`` seconds in. A bad file
+    (corrupt, empty, silent, NaN-filled, undecodable ...) is skipped with a
+    warning and counted; the parent run gets the tags ``soundmatch.skipped_files``
+    (the count) and ``soundmatch.skipped`` (file: reason; ...). Pitch: pYIN
+    (``pitch: auto``), else the run's note. The split is by file.
+    """
+
+    path: str | None = None
+    offset: float = 0.0
+    skipped: list[tuple[str, str]] = field(default_factory=list, init=False, repr=False)
+    unlisted: list[tuple[str, str]] = field(default_factory=list, init=False, repr=False)
+
+    name = "folder"
+
+    def files(self) -> tuple[Path, list[Path]]:
+        if not self.path:
+            raise UserError("target.path is required for the folder suite: a folder of WAV/FLAC/OGG files")
+        root = Path(self.path).expanduser()
+        if not root.is_dir():
+            raise UserError(f"target.path {root} is not a folder; name a folder of WAV/FLAC/OGG files")
+        # os.walk, not rglob: a sub-folder that cannot be listed is reported, not skipped in silence
+        unlisted: list[OSError] = []
+        files = []
+        for folder, _, names in os.walk(root, onerror=unlisted.append):
+            files += [Path(folder) / n for n in names if Path(n).suffix.lower() in AUDIO_SUFFIXES]
+        files.sort()
+        self.unlisted = [(str(err.filename), f"cannot list the folder ({err.strerror})") for err in unlisted]
+        for folder, reason in self.unlisted:
+            print(f"warning: skipped {folder}: {reason}", file=sys.stderr)
+        if not files:
+            raise UserError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {root}")
+        return root, files
+
+    def targets(self, ctx: SuiteContext) -> list[Target]:
+        self.check_options()
+        root, files = self.files()
+        clips = []
+        for path in files:
+            rel = path.relative_to(root).as_posix()
+            name = rel.rsplit(".", 1)[0].replace("/", "__")
+            clips.append(Clip(name, path, rel, offset=self.offset, group=rel))
+        self.skipped = list(self.unlisted)
+        out = []
+        for clip in self.select(clips):
+            try:
+                out.append(self.load(clip, ctx))
+            except UserError as err:
+                self.skipped.append((clip.source, str(err)))
+                print(f"warning: skipped {err}", file=sys.stderr)
+        if not out:
+            raise UserError(f"none of the {len(clips)} audio files under {root} could be used (see warnings)")
+        if self.skipped:
+            print(f"warning: {len(self.skipped)} of {len(clips)} files skipped", file=sys.stderr)
+        return out
+
+    def run_tags(self) -> dict[str, str]:
+        listing = "; ".join(f"{src}: {reason}" for src, reason in self.skipped)
+        return {"soundmatch.skipped_files": str(len(self.skipped)), "soundmatch.skipped": listing[:TAG_LIMIT]}

@@ -1,15 +1,24 @@
 """``key=value`` command-line options with types, ranges and one-line errors.
 
-Commands such as ``render`` and ``fidelity`` take their arguments in the same
-``key=value`` form as ``run``, but without Hydra: each command declares its
-options as a table of :class:`Option` and :func:`parse_options` turns the
-command line into typed values or a :class:`soundmatch.errors.UserError` that
-names the argument and says what it expects.
+Every command but ``run`` and ``bench`` (which compose Hydra configs) takes its
+arguments in the same ``key=value`` form as ``run``, with the same keys for the
+same things (:data:`STORE_OPTIONS`: ``results_dir``, ``tracking.uri``,
+``tracking.experiment``): each command declares its options as a table of
+:class:`Option` and :func:`parse_command` turns the command line into typed
+values or a :class:`soundmatch.errors.UserError` that names the argument, says
+what it expects, and suggests the nearest key for a mistyped one.
+
+Old spellings keep working until 0.2, each with one deprecation line on stderr:
+``tracking_uri=`` (now ``tracking.uri=``), and the ``--flag value`` options of
+``leaderboard``, ``report`` and ``ui`` (``--results-dir X`` is ``results_dir=X``,
+``--no-plots`` is ``plots=false``).
 """
 
 from __future__ import annotations
 
+import difflib
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,12 +55,34 @@ def split_key_values(args: Sequence[str], command: str) -> dict[str, str]:
     return raw
 
 
-def parse_options(raw: dict[str, str], options: Sequence[Option], command: str) -> dict[str, Any]:
-    """Typed values for every option (defaults filled in) from ``raw`` strings."""
+# old key -> its name now (accepted until 0.2 with a deprecation line)
+RENAMED = {"tracking_uri": "tracking.uri", "experiment": "tracking.experiment"}
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the nearest of ``choices``, or nothing."""
+    near = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{near[0]}'?)" if near else ""
+
+
+def parse_options(
+    raw: dict[str, str], options: Sequence[Option], command: str, renamed: dict[str, str] = RENAMED
+) -> dict[str, Any]:
+    """Typed values for every option (defaults filled in) from ``raw`` strings; a key of ``renamed``
+    is read as its new name, with a deprecation line."""
     known = {o.key: o for o in options}
+    for old, new in renamed.items():
+        if old in raw and old not in known and new in known:
+            if new in raw:
+                raise UserError(f"{command}: '{old}' and '{new}' are the same option; give '{new}' once")
+            print(f"{command}: '{old}=' is deprecated, use '{new}=' (accepted until 0.2)", file=sys.stderr)
+            raw = {(new if k == old else k): v for k, v in raw.items()}
     unknown = sorted(set(raw) - set(known))
     if unknown:
-        raise UserError(f"{command}: unknown option '{unknown[0]}'; options: {', '.join(known)}")
+        raise UserError(
+            f"{command}: unknown option '{unknown[0]}'{did_you_mean(unknown[0], list(known))}; "
+            f"options: {', '.join(known)} (see `python -m benchmark {command} --help`)"
+        )
     values: dict[str, Any] = {}
     for option in options:
         if option.key not in raw:
@@ -135,3 +166,67 @@ def usage(options: Sequence[Option]) -> str:
         shown = "(required)" if o.required else f"(default {o.default})"
         lines.append(f"  {o.key + '=':<14}{o.help} {shown}")
     return "\n".join(lines)
+
+
+def store_options(results_dir_help: str = "the store, artifacts and tables") -> tuple[Option, ...]:
+    """The options that say which store a command reads or writes, spelled as ``run`` spells them."""
+    return (
+        Option("results_dir", text, "results", results_dir_help),
+        Option("tracking.uri", text, None, "MLflow store URI (default sqlite:///<results_dir>/mlflow.db)"),
+        Option("tracking.experiment", text, "soundmatch", "MLflow experiment"),
+    )
+
+
+def flags_to_keys(args: Sequence[str], command: str, flags: dict[str, str]) -> list[str]:
+    """``--flag value`` / ``--switch`` spellings (``flags``: flag -> key, a key ending in ``=false``
+    for a switch) turned into ``key=value``, with one deprecation line when any was used."""
+    out: list[str] = []
+    used = []
+    items = list(args)
+    i = 0
+    while i < len(items):
+        arg = items[i]
+        name, eq, inline = arg.partition("=")
+        if arg.startswith("--") and name in flags:
+            used.append(name)
+            key = flags[name]
+            if key.endswith("=false") or key.endswith("=true"):
+                out.append(key)
+            elif eq:
+                out.append(f"{key}={inline}")
+            elif i + 1 < len(items):
+                out.append(f"{key}={items[i + 1]}")
+                i += 1
+            else:
+                raise UserError(f"{command}: {name} needs a value (now spelled {key}=VALUE)")
+        elif arg.startswith("--"):
+            raise UserError(
+                f"{command}: unknown option '{arg}'{did_you_mean(name, list(flags))}; "
+                f"options are key=value (see `python -m benchmark {command} --help`)"
+            )
+        else:
+            out.append(arg)
+        i += 1
+    if used:
+        spelled = ", ".join(f"{f} -> {flags[f].split('=')[0]}=" for f in dict.fromkeys(used))
+        print(f"{command}: --flags are deprecated, use key=value ({spelled}); accepted until 0.2",
+              file=sys.stderr)  # fmt: skip
+    return out
+
+
+def parse_command(
+    args: Sequence[str],
+    options: Sequence[Option],
+    command: str,
+    summary: str,
+    flags: dict[str, str] | None = None,
+) -> dict[str, Any] | None:
+    """Typed option values of ``command``'s arguments; None after printing ``--help`` (the summary
+    and one line per key with its default)."""
+    if any(a in ("-h", "--help") for a in args):
+        print(f"usage: python -m benchmark {command} [key=value ...]\n\n{summary.strip()}\n\n"
+              f"options:\n{usage(options)}")  # fmt: skip
+        return None
+    if flags:
+        args = flags_to_keys(args, command, flags)
+    return parse_options(split_key_values(args, command), options, command)

@@ -15,11 +15,7 @@ Stages = dict[str, Tensor]
 
 def build_loss(spec: dict[str, Any], sample_rate: int, owner: str) -> Loss:
     """A loss from a config mapping ``{name: ..., **options}`` (used by composite losses)."""
-    options = dict(spec)
-    name = options.pop("name", None)
-    if name is None:
-        raise UserError(f"loss '{owner}': every sub-loss needs a 'name' key, got {spec}")
-    return loss_registry.create(str(name), sample_rate=sample_rate, **options)
+    return loss_registry.from_spec(spec, f"each sub-loss of loss '{owner}'", sample_rate=sample_rate)
 
 
 def as_stages(audio: Tensor | Stages) -> Stages:

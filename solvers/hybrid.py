@@ -115,13 +115,9 @@ def _seeded(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _stage(config: dict[str, Any], key: str) -> Solver:
-    options = dict(config)
-    name = options.pop("name", None)
-    if name is None:
-        raise UserError(f"solver.{key} needs a 'name', e.g. solver.{key}.name=cma")
-    if name == "hybrid":
+    if config.get("name") == "hybrid":
         raise UserError(f"solver.{key}.name cannot be hybrid itself")
-    return solver_registry.create(str(name), **options)
+    return solver_registry.from_spec(config, f"solver.{key}")
 
 
 class _BestPoints:

@@ -120,6 +120,15 @@ class Registry(Generic[T]):
             raise UserError(f"bad options for {self.kind} '{name}': {err}") from None
         return factory(**kwargs)  # type: ignore[operator]
 
+    def from_spec(self, spec: Any, where: str, **extra: Any) -> Any:
+        """Instantiate from a config mapping ``{name: ..., **options}`` (``extra`` added to the
+        options); ``where`` names the mapping in the error when it has no name (``solver.explore``)."""
+        options = dict(spec or {})
+        name = options.pop("name", None)
+        if name is None:
+            raise UserError(f"{where} needs a 'name' key naming the {self.kind}, e.g. {where}.name=...")
+        return self.create(str(name), **extra, **options)
+
 
 def _is_module(obj: object) -> bool:
     return type(obj).__name__ == "module"

@@ -59,7 +59,7 @@ def test_sweep_then_leaderboard(cli):
     # the sweep ends with one table of both jobs, after each job's own
     combined = proc.stdout.split("this sweep: 2 jobs")
     assert len(combined) == 2 and "random" in combined[1] and "cma" in combined[1]
-    board = cli("leaderboard", "--format", "csv")
+    board = cli("leaderboard", "format=csv")
     assert board.returncode == 0, board.stderr
     lines = board.stdout.strip().splitlines()
     assert lines[0].startswith("suite,synth,loss,solver,n,failed,failure_rate,match_distance")
@@ -68,8 +68,9 @@ def test_sweep_then_leaderboard(cli):
     header = lines[0].split(",")
     fad = [float(ln.split(",")[header.index("fad")]) for ln in lines[1:]]
     assert all(np.isfinite(fad)) and all(v >= 0 for v in fad), fad
-    md = cli("leaderboard", "--format", "markdown")
+    md = cli("leaderboard", "--format", "markdown")  # the flag of earlier releases still works, and says so
     assert "| rank | suite |" in md.stdout
+    assert "--flags are deprecated, use key=value (--format -> format=)" in md.stderr
 
 
 def test_a_synth_preset_is_its_own_row_on_the_leaderboard(cli, workdir):
@@ -82,7 +83,7 @@ def test_a_synth_preset_is_its_own_row_on_the_leaderboard(cli, workdir):
     runs = load_runs(default_uri(workdir / "results"), "soundmatch")
     assert set(runs["tags.soundmatch.synth"]) == {"dx7"}
     assert set(runs["tags.soundmatch.synth_config"]) == {"dx7", "dx7_flute"}
-    board = cli("leaderboard", "--format", "csv", "--group-by", "synth,solver", "--metrics=lsd", "--no-plots")
+    board = cli("leaderboard", "format=csv", "group_by=[synth,solver]", "metrics=[lsd]", "plots=false")
     assert board.returncode == 0, board.stderr
     assert sorted(ln.split(",")[0] for ln in board.stdout.strip().splitlines()[1:]) == ["dx7", "dx7_flute"]
 
@@ -103,7 +104,8 @@ def test_unknown_solver_is_one_line_exit_2_without_traceback(cli):
         (["run", "loss=nope"], "unknown loss 'nope'; available:"),
         (["run", "target=nope"], "unknown target suite 'nope'; available:"),
         (["run", "-m", "solver=random,nope"], "unknown solver 'nope'"),
-        (["run", "solver.no_such_option=3"], "bad configuration"),
+        (["run", "solver.no_such_option=3"], "unknown config key 'solver.no_such_option'"),
+        (["run", "solver.sigma=0.2"], "unknown config key 'solver.sigma' (did you mean 'solver.sigma0'?)"),
         (["run", "solver=random", "budget.renders=0", "progress=false"], "budget.renders=0 is out of range"),
         (["run", "metrics=[lsd,nope]", "progress=false"], "unknown metric 'nope'"),
         (["frobnicate"], "unknown command 'frobnicate'"),
@@ -214,7 +216,7 @@ def test_a_damaged_store_is_one_line_for_every_command(tmp_path, capsys):
         uri = f"sqlite:///{store}"
         for args in (
             ["run", f"tracking.uri={uri}", "synth=fm2", "target.n=1", f"results_dir={tmp_path}"],
-            ["leaderboard", "--tracking-uri", uri, "--results-dir", str(tmp_path)],
+            ["leaderboard", f"tracking.uri={uri}", f"results_dir={tmp_path}"],
             ["rescore", "metrics=[lsd]", f"tracking.uri={uri}"],
         ):
             assert main(args) == 2, args
@@ -261,6 +263,6 @@ def test_a_read_only_store_is_one_line_for_the_reading_commands(tmp_path, capsys
 
     (tmp_path / "mlflow.db").write_bytes(b"")
     monkeypatch.setattr(leaderboard, "load_runs", read_only)
-    assert main(["leaderboard", "--results-dir", str(tmp_path)]) == 2
+    assert main(["leaderboard", f"results_dir={tmp_path}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "the store is read-only" in err[0], err

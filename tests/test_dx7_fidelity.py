@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from benchmark.cli.main import main
+from benchmark.report.leaderboard import load_runs
+from benchmark.run.tracking import default_uri
 from benchmark.studies.fidelity import (
     FidelitySettings,
     envelope_error,
@@ -111,10 +113,16 @@ def test_voice_sets() -> None:
     assert len(study_voices(["study", "random", "solvers"], 12, 0)) >= 40
 
 
-def test_fidelity_command(capsys) -> None:
-    assert main(["fidelity", "voices=study", "notes=60", "velocities=100", "hold=0.3", "tail=0"]) == 0
+def test_fidelity_command(capsys, tmp_path) -> None:
+    args = ["fidelity", "voices=study", "notes=60", "velocities=100", "hold=0.3", "tail=0"]
+    args.append(f"results_dir={tmp_path}")
+    assert main(args) == 0
     out = capsys.readouterr().out
     assert "| E.PIANO | 5 |" in out and "median LSD over the top 60 dB" in out
+    # the table is written to results_dir and logged as a study in its store
+    assert "| E.PIANO | 5 |" in (tmp_path / "fidelity.md").read_text()
+    runs = load_runs(default_uri(tmp_path), "fidelity", level="study")
+    assert len(runs) == 1 and float(runs["metrics.median_lsd60"].iloc[0]) < 1.0
     assert main(["fidelity", "voices=nope"]) == 2
     assert "voices" in capsys.readouterr().err
     assert main(["fidelity", "notes=200"]) == 2

@@ -27,7 +27,7 @@ def bank(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_render_writes_the_voice_close_to_dexed(bank: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "organ.wav"
     args = ["render", "synth=dx7", f"patch={bank}", "voice=4", "note=60", "velocity=100"]
-    assert main([*args, "duration=1.0", "sample_rate=16000", f"out={out}", "tail=0.25"]) == 0
+    assert main([*args, "hold=1.0", "sample_rate=16000", f"out={out}", "tail=0.25"]) == 0
     assert "ORGAN" in capsys.readouterr().out
     audio, rate = sf.read(str(out), dtype="float32")
     assert rate == 16000 and audio.shape == (20000,)
@@ -38,9 +38,11 @@ def test_render_writes_the_voice_close_to_dexed(bank: Path, tmp_path: Path, caps
     assert np.abs(audio[16000:]).max() > 0  # the release tail is rendered
 
 
-def test_render_with_dexed_is_dexed(bank: Path, tmp_path: Path) -> None:
+def test_render_with_dexed_is_dexed(bank: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "bass.wav"
+    # duration= is the old name of hold=: still read, with one deprecation line
     assert main(["render", "synth=dexed", f"patch={bank}", "voice=3", "duration=0.5", f"out={out}"]) == 0
+    assert "'duration=' is deprecated, use 'hold='" in capsys.readouterr().err
     audio, _ = sf.read(str(out), dtype="float32")
     voice = sysex.read_voices(bank)[3]
     ref = DexedRenderer().render(voice, pitch=60, velocity=100, hold=0.5, duration=0.5, sample_rate=16000)
@@ -51,8 +53,9 @@ def test_render_with_dexed_is_dexed(bank: Path, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["voice=40"], "bad value voice='40': expected a whole number in 0..31"),
-        (["duration=-1"], "bad value duration='-1': expected a number > 0.0"),
+        (["hold=-1"], "bad value hold='-1': expected a number > 0.0"),
         (["pitch=60"], "unknown option 'pitch'"),
+        (["velocty=60"], "unknown option 'velocty' (did you mean 'velocity'?)"),
         (["synth=fm2"], "needs a DX7-family synth, got synth 'fm2'"),
         (["synth=nope"], "unknown synth 'nope'"),
         (["oops"], "expected key=value arguments, got 'oops'"),

@@ -69,7 +69,8 @@ def test_gradcheck_command_writes_table_and_mlflow_run(tmp_path, capsys):
 
 def test_landscape_command_marks_the_target(tmp_path, capsys):
     out = tmp_path / "land.png"
-    args = ["landscape", "x=ratio", "y=gain", "loss=l2", "steps=5", "duration=0.05", f"out={out}"]
+    args = ["landscape", "x=ratio", "y=gain", "loss=l2", "steps=5", "duration=0.05", f"out={out}",
+            f"results_dir={tmp_path}"]  # fmt: skip
     assert main(args) == 0
     assert out.stat().st_size > 1000
     grid = np.load(out.with_suffix(".npz"))
@@ -78,7 +79,7 @@ def test_landscape_command_marks_the_target(tmp_path, capsys):
     assert "no parameter 'nope'" in capsys.readouterr().err
     # a synth preset, as run's synth= takes it, works here too; an unknown name lists both kinds
     preset = ["landscape", "synth=dx7_flute", "x=op1_output", "y=op2_output", "loss=l2", "steps=3",
-              "duration=0.05", f"out={out}"]  # fmt: skip
+              "duration=0.05", f"out={out}", f"results_dir={tmp_path}"]  # fmt: skip
     assert main(preset) == 0
     assert main(["landscape", "synth=nope", "x=a", "y=b", f"out={out}"]) == 2
     assert "unknown synth 'nope'; available: dexed, dx7, dx7_brass, dx7_flute" in capsys.readouterr().err

@@ -114,8 +114,8 @@ def report(swept):
     results = str(work / "results")
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        assert leaderboard_cli(["--format", "csv", "--results-dir", results]) == 0
-        assert report_cli(["--max-targets", "2", "--results-dir", results]) == 0
+        assert leaderboard_cli(["format=csv", f"results_dir={results}"]) == 0
+        assert report_cli(["max_targets=2", f"results_dir={results}"]) == 0
     return work, buffer.getvalue().split("wrote ")[0], work / "results" / "report.html"
 
 

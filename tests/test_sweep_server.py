@@ -85,7 +85,7 @@ def test_sweep_logs_to_a_shared_server_and_the_leaderboard_reads_it_back(tmp_pat
     fresh_store(head / "results")
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "benchmark", "ui", "--port", str(port)],
+        [sys.executable, "-m", "benchmark", "ui", f"port={port}"],
         cwd=head,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import re
 
@@ -10,7 +9,8 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.run.app import CONF_DIR
+from benchmark.options import Option, parse_command
+from benchmark.paths import CONF_DIR
 from benchmark.run.targets import suite_registry
 from metrics.base import loss_registry, metric_registry
 from solvers.base import solver_registry
@@ -23,7 +23,7 @@ SECTIONS: list[tuple[str, Registry, str, str | None]] = [
     ("synths", synth_registry, "synth=", "synth"),
     ("losses", loss_registry, "loss=", "loss"),
     ("metrics", metric_registry, "metrics=[...]", None),
-    ("target suites", suite_registry, "target=", "target"),
+    ("targets", suite_registry, "target=", "target"),
 ]
 
 
@@ -54,11 +54,25 @@ def presets(group: str, registry: Registry) -> list[tuple[str, str, str]]:
     return out
 
 
+def _kind(value: str) -> str:
+    kinds = [title for title, *_ in SECTIONS]
+    if value not in ("all", *kinds):
+        raise ValueError(f"expected all or one of {', '.join(kinds)}")
+    return value
+
+
+OPTIONS = (Option("kind", _kind, "all", "one section: solvers, synths, losses, metrics or targets"),)
+
+
 def list_cli(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmark list")
-    parser.parse_args(args)
+    summary = "Solvers, synths (and their presets), losses, metrics and target suites, plugins too."
+    values = parse_command(args, OPTIONS, "list", summary)
+    if values is None:
+        return 0
     console = Console()
     for title, registry, usage, group in SECTIONS:
+        if values["kind"] not in ("all", title):
+            continue
         table = Table(title=f"{title} ({usage})", title_justify="left", show_edge=False)
         table.add_column("name", style="bold")
         table.add_column("from")

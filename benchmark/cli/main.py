@@ -19,7 +19,7 @@ commands:
   leaderboard [options]      compare finished runs from the store (--help for options)
   rescore metrics=[...]      add or recompute metrics on finished runs from their logged audio (--help)
   report [options]           self-contained HTML report: leaderboard, plots, audio (--help)
-  ui [--port N] [--host H]   the MLflow UI / tracking server on the store (127.0.0.1)
+  ui [port=N] [host=H]       the MLflow UI / tracking server on the store (127.0.0.1)
   render key=value ...       write a DX7 voice (patch=FILE.syx) as WAV (--help for options)
   fidelity [key=value ...]   the dx7 engine against Dexed on 54 voices x 6 cases, per voice (--help)
   gradcheck [key=value ...]  gradient-direction study of losses on oscillators (--help)
@@ -31,7 +31,7 @@ commands:
 examples:
   python -m benchmark run solver=cma synth=fm2 target.n=4 budget.renders=500
   python -m benchmark run -m solver=random,cma loss=mss,l2
-  python -m benchmark leaderboard --format markdown
+  python -m benchmark leaderboard format=markdown metric=match_distance
 """
 
 
@@ -161,5 +161,5 @@ def main(argv: list[str] | None = None) -> int:
         if problem is None:
             raise
         print(f"error: {command}: cannot write the store or results: {problem}; free space, fix the "
-              "permissions, or choose another --results-dir / tracking.uri", file=sys.stderr)  # fmt: skip
+              "permissions, or choose another results_dir= / tracking.uri=", file=sys.stderr)  # fmt: skip
         return 2

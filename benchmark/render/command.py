@@ -1,11 +1,12 @@
 """The ``render`` command: write a sound as a WAV file (32-bit float, mono).
 
     python -m benchmark render synth=dx7 patch=FILE.syx voice=0 note=60 velocity=100 \\
-        duration=2.0 sample_rate=16000 out=FILE.wav [tail=SECONDS]
+        hold=2.0 sample_rate=16000 out=FILE.wav [tail=SECONDS]
 
 The argument that names the source picks the mode (:data:`RENDER_MODES`): with
 ``patch=`` a voice of a DX7 sysex file is played by a DX7-family synth, held for
-``duration`` seconds, then released for ``tail`` seconds. A new mode is one
+``hold`` seconds (note-off), then released for ``tail`` seconds: the file lasts
+``hold + tail`` (``duration=`` is the old name of ``hold``, accepted until 0.2). A new mode is one
 :class:`RenderMode` (its options and a function that renders them) added to
 :data:`RENDER_MODES` under the key that selects it.
 """
@@ -18,7 +19,17 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from benchmark.options import Option, integer, number, parse_options, split_key_values, text, usage
+from benchmark.options import (
+    RENAMED,
+    Option,
+    did_you_mean,
+    integer,
+    number,
+    parse_options,
+    split_key_values,
+    text,
+    usage,
+)
 from benchmark.render.match import RUN_OPTIONS, render_match
 from benchmark.render.mode import Rendered, RenderMode
 from soundmatch.errors import UserError
@@ -35,14 +46,14 @@ def render_patch(values: dict[str, Any]) -> Rendered:
     if index >= len(voices):
         raise UserError(f"{path} holds {len(voices)} voice(s); voice={index} is outside 0-{len(voices) - 1}")
     voice = voices[index]
-    synth = synth_for_voice(values["synth"], voice, hold=values["duration"])
+    synth = synth_for_voice(values["synth"], voice, hold=values["hold"])
     sample_rate = values["sample_rate"]
     audio = render_voice(
         synth,
         voice,
         note=Note(float(values["note"]), values["velocity"]),
         sample_rate=sample_rate,
-        duration=values["duration"] + values["tail"],
+        duration=values["hold"] + values["tail"],
     )
     return Rendered(
         audio, sample_rate, f"voice {index} '{voice.name.strip()}' of {path} with {values['synth']}"
@@ -55,7 +66,7 @@ PATCH_OPTIONS = (
     Option("voice", integer(0, 31), 0, "voice index in the file, 0-31"),
     Option("note", integer(0, 127), 60, "MIDI note"),
     Option("velocity", integer(1, 127), 100, "MIDI velocity"),
-    Option("duration", number(above=0.0, high=600.0), 2.0, "seconds from note-on to note-off"),
+    Option("hold", number(above=0.0, high=600.0), 2.0, "seconds from note-on to note-off"),
     Option("tail", number(0.0, 600.0), 0.0, "seconds of release after note-off"),
     Option("sample_rate", integer(1000, 384000), 16000, "Hz"),
 )
@@ -94,13 +105,19 @@ def render_cli(args: list[str]) -> int:
         print(help_text())
         return 0
     raw = split_key_values(args, "render")
+    every = list(dict.fromkeys(o.key for m in RENDER_MODES.values() for o in (*m.options, OUT)))
+    renamed = {**RENAMED, "duration": "hold"}
+    unknown = [k for k in raw if k not in every and k not in renamed]
+    if unknown:  # named before the mode is chosen: a typo in the source's key is one too
+        raise UserError(f"render: unknown option '{unknown[0]}'{did_you_mean(unknown[0], every)}; "
+                        "see `python -m benchmark render --help`")  # fmt: skip
     chosen = [key for key in RENDER_MODES if key in raw]
     if len(chosen) != 1:
         keys = " or ".join(f"{k}=..." for k in RENDER_MODES)
         found = f"got {', '.join(chosen)}" if chosen else "got none"
         raise UserError(f"render: give exactly one source, {keys} ({found}); see `render --help`")
     mode = RENDER_MODES[chosen[0]]
-    values = parse_options(raw, [*mode.options, OUT], "render")
+    values = parse_options(raw, [*mode.options, OUT], "render", renamed=renamed)
     out = checked_out_path(Path(values["out"]))  # before any rendering: a wrong path costs nothing
     rendered = mode.render(values)
     try:

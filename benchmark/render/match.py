@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.options import Option, integer, number, text
+from benchmark.options import Option, integer, number, store_options, text
 from benchmark.render.mode import Rendered
 from soundmatch.errors import UserError
 from synths.implicit_fm import ImplicitFM
@@ -30,8 +30,7 @@ RUN_OPTIONS = (
     Option("sample_rate", integer(1000, 384000), None, "Hz; default: the run's rate"),
     Option("stretch", number(above=0.0, high=1000.0), 1.0, "duration factor (pitch is kept)"),
     Option("detune", number(0.0, 0.5), 0.0, "stereo detune d: f(1+d) left, f/(1+d) right"),
-    Option("results_dir", text, "results", "the store to read when tracking_uri is not given"),
-    Option("tracking_uri", text, None, "MLflow tracking URI; default sqlite:///<results_dir>/mlflow.db"),
+    *store_options("the store to read when tracking.uri is not given")[:2],
 )
 
 
@@ -76,7 +75,7 @@ def render_match(values: dict[str, Any]) -> Rendered:
     """Stereo audio ``[T, 2]`` of a logged implicit FM match (see the module docstring)."""
     from benchmark.run.tracking import resolve_uri
 
-    uri = values["tracking_uri"] or resolve_uri(None, values["results_dir"])
+    uri = resolve_uri(values["tracking.uri"], values["results_dir"])
     state, params = load_match(values["run_id"], uri)
     synth = ImplicitFM(**state["options"])
     sample_rate = values["sample_rate"] or int(params["sample_rate"])

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.options import Option, integer, parse_command, text
 from benchmark.report import leaderboard, scoring
-from soundmatch.errors import UserError
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px; color: #222; }
@@ -121,7 +121,7 @@ def targets_html(lb: leaderboard.Leaderboard, cache: ArtifactCache, max_targets:
         shown = names[:max_targets]
         parts.append(f"<h2>Targets of suite {html.escape(suite)}</h2>")
         if len(names) > len(shown):
-            parts.append(f'<p class="muted">{len(shown)} of {len(names)} targets shown (--max-targets).</p>')
+            parts.append(f'<p class="muted">{len(shown)} of {len(names)} targets shown (max_targets=).</p>')
         for name in shown:
             idx = runs.index[in_suite & (where["target"] == name)]
             target_wav = next((w for r in runs.loc[idx, "run_id"] if (w := cache.get(r, "target.wav"))), None)
@@ -169,26 +169,34 @@ def render_page(lb: leaderboard.Leaderboard, cache: ArtifactCache, max_targets: 
     )
 
 
+OPTIONS = (
+    *[o for o in leaderboard.OPTIONS if o.key != "format"],
+    Option("out", text, None, "HTML file (default: <results_dir>/report.html)"),
+    Option("max_targets", integer(1), 8, "targets shown per suite"),
+    Option("title", text, "soundmatch report", "the page's title"),
+)
+FLAGS = {
+    **{f: k for f, k in leaderboard.FLAGS.items() if k != "format"},
+    "--output": "out", "--max-targets": "max_targets", "--title": "title",
+}  # fmt: skip
+SUMMARY = (
+    "Write one self-contained HTML page: the leaderboard, its plots, and per target the target and match "
+    "audio with spectrograms."
+)
+
+
 def report_cli(args: list[str]) -> int:
-    parser = leaderboard.parser()
-    parser.prog = "python -m benchmark report"
-    parser.description = (
-        "Write one self-contained HTML page: the leaderboard, its plots, and per target the target and "
-        "match audio with spectrograms."
-    )
-    parser.add_argument("--output", default=None, help="HTML file (default: <results-dir>/report.html)")
-    parser.add_argument("--max-targets", type=int, default=8, help="targets shown per suite (default 8)")
-    parser.add_argument("--title", default="soundmatch report")
-    opts = parser.parse_args(args)
-    if opts.max_targets < 1:
-        raise UserError(f"--max-targets must be >= 1, got {opts.max_targets}")
-    lb = leaderboard.from_options(opts)
-    out = Path(opts.output) if opts.output else Path(opts.results_dir) / "report.html"
+    values = parse_command(args, OPTIONS, "report", SUMMARY, FLAGS)
+    if values is None:
+        return 0
+    lb = leaderboard.from_options(values)
+    out = Path(values["out"]) if values["out"] else Path(values["results_dir"]) / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="soundmatch-report-") as tmp:
-        if not opts.no_plots:
+        if values["plots"]:
             leaderboard.write_plots(lb, Path(tmp) / "plots")
-        page = render_page(lb, ArtifactCache(lb.uri, Path(tmp) / "artifacts"), opts.max_targets, opts.title)
+        cache = ArtifactCache(lb.uri, Path(tmp) / "artifacts")
+        page = render_page(lb, cache, values["max_targets"], values["title"])
     out.write_text(page, encoding="utf-8")
     print(f"wrote {out} ({len(page) / 1e6:.1f} MB, {len(lb.runs)} runs)")
     return 0

@@ -10,9 +10,9 @@ curves against renders and seconds, fixed-target ECDFs). See
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmark.options import Option, boolean, integer, parse_command, store_options, text, words
 from benchmark.report import scoring
 from benchmark.run.tracking import mlflow_client, quiet_mlflow, require_store, resolve_uri, with_retry
 from soundmatch.errors import UserError
@@ -159,7 +160,7 @@ def compute(
             for c in runs.columns
             if c.startswith("metrics.") and not c.startswith("metrics.anytime_")
         )
-        raise UserError(f"no run has metric '{metric}'; --metric takes one of: {', '.join(known)}")
+        raise UserError(f"no run has metric '{metric}'; metric= takes one of: {', '.join(known)}")
     suite_runs = None
     if any(f"metrics.{m}" not in runs.columns for m in metrics):  # suite-level ones (fad) live on parents
         suite_runs = scoring.dedupe_invocations(load_runs(uri, experiment, level="invocation"))
@@ -364,68 +365,73 @@ def print_rich(lb: Leaderboard, title: str = "soundmatch leaderboard") -> None:
         console.print(f"note: {note}")
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m benchmark leaderboard",
-        description="Normalised scores (0 exact, 1 random search), bootstrap 95% intervals, ranks, "
-        "win rates, anytime curves and ECDFs of the finished runs in the store.",
-    )
-    p.add_argument("--format", choices=["table", "csv", "markdown"], default="table")
-    p.add_argument(
-        "--metric",
-        default="loss",
-        help="metric to normalise and rank by (default: loss, the run's final value of the loss it "
-        "optimised; or lsd, mss, param_error ...)",
-    )
-    p.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="comma list of metrics to show")
-    p.add_argument(
-        "--group-by",
-        default=None,
-        help=f"comma list: solver, synth, loss, suite, or any config key (e.g. seed, solver.sigma0); "
-        f"default {','.join(DEFAULT_GROUPS)} plus every task key and solver option that varies "
-        "among the runs",
-    )
-    p.add_argument("--versus", default="solver", help="key whose values the win-rate matrix compares")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots and the IOHprofiler export")
-    p.add_argument("--tracking-uri", default=None, help="MLflow URI (default: the store)")
-    p.add_argument("--experiment", default="soundmatch")
-    p.add_argument("--results-dir", default="results")
-    return p
+def choice(*allowed: str) -> Callable[[str], str]:
+    def convert(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}")
+        return value
+
+    return convert
 
 
-def from_options(opts: argparse.Namespace) -> Leaderboard:
-    uri = resolve_uri(opts.tracking_uri, opts.results_dir)
+SUMMARY = (
+    "Normalised scores (0 exact, 1 random search), bootstrap 95% intervals, ranks, win rates, anytime "
+    "curves and ECDFs of the finished runs in the store; tables and plots are written to results_dir."
+)
+OPTIONS = (
+    Option("metric", text, "loss", "metric to normalise and rank by (loss: each run's final loss; or "
+           "match_distance, lsd, param_error ...)"),
+    Option("metrics", words, list(DEFAULT_METRICS), "metrics to show, e.g. [lsd,mss]"),
+    Option("group_by", words, None, f"keys to group by: solver, synth, loss, suite or any config key "
+           f"(default {','.join(DEFAULT_GROUPS)} plus every task key and solver option that varies)"),
+    Option("versus", text, "solver", "key whose values the win-rate matrix compares"),
+    Option("seed", integer(0), 0, "seed of the bootstrap"),
+    Option("plots", boolean, True, "write the PNG plots and the IOHprofiler export"),
+    Option("format", choice("table", "csv", "markdown"), "table", "table, csv or markdown (stdout)"),
+    *store_options(),
+)  # fmt: skip
+# the --flag spellings of earlier releases (accepted until 0.2)
+FLAGS = {
+    "--metric": "metric", "--metrics": "metrics", "--group-by": "group_by", "--versus": "versus",
+    "--seed": "seed", "--no-plots": "plots=false", "--format": "format", "--tracking-uri": "tracking.uri",
+    "--experiment": "tracking.experiment", "--results-dir": "results_dir",
+}  # fmt: skip
+
+
+def from_options(values: dict[str, Any]) -> Leaderboard:
+    uri = resolve_uri(values["tracking.uri"], values["results_dir"])
     return compute(
         uri,
-        opts.experiment,
-        metric=opts.metric,
-        metrics=[m for m in opts.metrics.split(",") if m],
-        group_by=None if opts.group_by is None else [g for g in opts.group_by.split(",") if g],
-        versus=opts.versus,
-        seed=opts.seed,
+        values["tracking.experiment"],
+        metric=values["metric"],
+        metrics=list(values["metrics"]),
+        group_by=values["group_by"],
+        versus=values["versus"],
+        seed=values["seed"],
     )
 
 
 def leaderboard_cli(args: list[str]) -> int:
-    opts = parser().parse_args(args)
-    lb = from_options(opts)
-    out_dir = Path(opts.results_dir)
+    values = parse_command(args, OPTIONS, "leaderboard", SUMMARY, FLAGS)
+    if values is None:
+        return 0
+    lb = from_options(values)
+    out_dir = Path(values["results_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
     lb.table.to_csv(out_dir / "leaderboard.csv", index=False)
     lb.wins.to_csv(out_dir / "winrate.csv")
     markdown = to_markdown(lb)
     (out_dir / "leaderboard.md").write_text(markdown + "\n")
     ioh: list[Path] = []
-    if not opts.no_plots:
+    if values["plots"]:
         from benchmark.report.ioh_export import write_iohprofiler
 
         histories = load_histories(lb.uri, list(lb.runs["run_id"]))
         write_plots(lb, out_dir / "plots", histories)
         ioh = write_iohprofiler(lb.runs, histories, lb.group_by, out_dir / "iohprofiler")
-    if opts.format == "csv":
+    if values["format"] == "csv":
         print(lb.table.to_csv(index=False), end="")
-    elif opts.format == "markdown":
+    elif values["format"] == "markdown":
         print(markdown)
     else:
         print_rich(lb)

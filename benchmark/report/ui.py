@@ -1,6 +1,6 @@
 """The ``ui`` command: the MLflow UI (an ``mlflow server``) on the benchmark's store.
 
-Bound to 127.0.0.1 unless ``--host`` says otherwise. The same server is the shared
+Bound to 127.0.0.1 unless ``host=`` says otherwise. The same server is the shared
 store for sweeps on many machines: they log over HTTP with
 ``tracking.uri=http://HOST:PORT``, and artifacts travel through the server
 (``--serve-artifacts``), so the machines need no shared file system.
@@ -8,11 +8,11 @@ store for sweeps on many machines: they log over HTTP with
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
+from benchmark.options import Option, integer, parse_command, store_options, text
 from benchmark.run.tracking import Tracker, resolve_uri
 from soundmatch.errors import UserError
 
@@ -29,29 +29,29 @@ def server_command(
     return cmd
 
 
+OPTIONS = (
+    Option("host", text, "127.0.0.1", "interface to listen on (127.0.0.1: this machine only)"),
+    Option("port", integer(1, 65535), 5000, "TCP port"),
+    Option("workers", integer(1, 64), 1, "server worker processes"),
+    Option("allowed_hosts", text, None, "Host headers accepted when bound beyond localhost (mlflow's)"),
+    *store_options(),
+)
+FLAGS = {
+    "--host": "host", "--port": "port", "--workers": "workers", "--allowed-hosts": "allowed_hosts",
+    "--tracking-uri": "tracking.uri", "--results-dir": "results_dir", "--experiment": "tracking.experiment",
+}  # fmt: skip
+
+
 def ui_cli(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmark ui",
-        description="Start the MLflow UI (and tracking server) on the benchmark's store.",
+    values = parse_command(
+        args, OPTIONS, "ui", "Start the MLflow UI (and tracking server) on the benchmark's store.", FLAGS
     )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="interface (default 127.0.0.1: this machine only)"
-    )
-    parser.add_argument("--port", type=int, default=5000, help="port (default 5000)")
-    parser.add_argument("--workers", type=int, default=1, help="server worker processes (default 1)")
-    parser.add_argument("--tracking-uri", default=None, help="database store (default: the results store)")
-    parser.add_argument("--results-dir", default="results")
-    parser.add_argument("--experiment", default="soundmatch", help="experiment whose runs page is printed")
-    parser.add_argument(
-        "--allowed-hosts", default=None, help="Host headers accepted when bound beyond localhost (mlflow's)"
-    )
-    opts = parser.parse_args(args)
-    if not 0 < opts.port < 65536:
-        raise UserError(f"--port {opts.port} is not a TCP port; give 1-65535")
-    uri = resolve_uri(opts.tracking_uri, opts.results_dir)
+    if values is None:
+        return 0
+    uri = resolve_uri(values["tracking.uri"], values["results_dir"])
     if uri.startswith(("http://", "https://")):
-        raise UserError(f"--tracking-uri {uri} is already a server; open it in a browser instead")
-    results = Path(opts.results_dir)
+        raise UserError(f"tracking.uri={uri} is already a server; open it in a browser instead")
+    results = Path(values["results_dir"])
     artifacts = results / "artifacts"
     # open the store once here, so its schema exists before the server's workers open it; the
     # experiment is left to the first client, so that over HTTP it gets the server's proxied
@@ -59,12 +59,13 @@ def ui_cli(args: list[str]) -> int:
     # without this file system can write to
     tracker = Tracker(uri, "Default")
     artifacts.mkdir(parents=True, exist_ok=True)
-    cmd = server_command(uri, opts.host, opts.port, opts.workers, artifacts, opts.allowed_hosts)
-    base = f"http://{opts.host}:{opts.port}"
+    host, port, experiment = values["host"], values["port"], values["tracking.experiment"]
+    cmd = server_command(uri, host, port, values["workers"], artifacts, values["allowed_hosts"])
+    base = f"http://{host}:{port}"
     print(f"MLflow UI on {base} (store {uri}); Ctrl-C stops it", flush=True)
-    found = tracker.client.get_experiment_by_name(opts.experiment)
+    found = tracker.client.get_experiment_by_name(experiment)
     if found is not None:  # straight to the runs table, not the UI's start page
-        print(f"the runs of '{opts.experiment}': {base}/#/experiments/{found.experiment_id}/runs", flush=True)
+        print(f"the runs of '{experiment}': {base}/#/experiments/{found.experiment_id}/runs", flush=True)
     # the server replaces this process, so signals (Ctrl-C, a supervisor's SIGTERM) reach it directly
     os.execv(cmd[0], cmd)
     return 0  # not reached

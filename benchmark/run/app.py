@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import sys
 import tempfile
 import uuid
@@ -19,8 +20,9 @@ from typing import Any
 
 import hydra
 import yaml
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from benchmark.options import did_you_mean
 from benchmark.paths import CONF_DIR
 from benchmark.run.targets import suite_registry
 from metrics.base import loss_registry
@@ -106,7 +108,8 @@ def check_overrides(args: list[str]) -> list[str]:
 
 
 def compose_check(overrides: list[str], searchpath: str) -> DictConfig:
-    """Compose the config once (first value of every sweep) so config errors are one line."""
+    """Compose the config once (first value of every sweep) so config errors are one line; a key
+    that is not in the config is named with the nearest one that is."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
@@ -115,9 +118,44 @@ def compose_check(overrides: list[str], searchpath: str) -> DictConfig:
             return compose("config", overrides=[*overrides, searchpath])
     except Exception as err:  # Hydra/OmegaConf config errors, reported as the user's
         lines = [ln for ln in str(err).splitlines() if ln.strip()]
+        unknown = re.match(r"Could not override '([^']+)'", lines[0] if lines else "")
+        if unknown:
+            key = unknown.group(1)
+            rest = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key]
+            raise UserError(
+                f"unknown config key '{key}'{did_you_mean(key, config_keys(rest, searchpath))}; "
+                "`python -m benchmark run --help` lists the keys"
+            ) from None
         raise UserError(f"bad configuration: {' '.join(lines[:2])}") from None
     finally:
         GlobalHydra.instance().clear()
+
+
+def config_keys(overrides: list[str], searchpath: str) -> list[str]:
+    """Every dotted key of the config composed from ``overrides`` (none when that fails too)."""
+    from benchmark.run.tracking import flatten
+
+    try:
+        cfg = compose_check(overrides, searchpath)
+    except UserError:
+        return []
+    return list(flatten(OmegaConf.to_container(cfg, resolve=False)))
+
+
+def help_text() -> str:
+    """``run --help``: the keys with their defaults and units (config.yaml, comments kept) and the
+    names each config group takes, plugins included."""
+    body = (CONF_DIR / "config.yaml").read_text().split("\nhydra:", 1)[0].rstrip()
+    groups = "\n".join(f"  {g + '=':<8} {', '.join(group_choices(g))}" for g in GROUPS)
+    return (
+        "usage: python -m benchmark run [-m] [key=value ...]\n\n"
+        "Run one solver on one synth, loss and target suite under a budget (Hydra overrides; -m sweeps\n"
+        "comma lists, e.g. solver=cma,ga). Every key below can be set; a group's options are\n"
+        "group.key=value (solver.sigma0=0.2), listed per choice by `python -m benchmark list`.\n\n"
+        f"groups (choices, plugins included):\n{groups}\n\n"
+        "launchers: hydra/launcher=joblib (local cores), slurm, ray_cluster\n\n"
+        f"keys and defaults (benchmark/conf/config.yaml):\n{body}\n"
+    )
 
 
 def run_cli(
@@ -131,6 +169,9 @@ def run_cli(
     ``search_paths``: more config folders (``bench`` adds its job configs); ``summary``: each job
     prints its table; ``after_sweep(cfg, config_hashes)``: called after a sweep (``-m``) with the
     config hashes of its jobs, resumed ones included (the CLI prints their combined table)."""
+    if any(a in ("-h", "--help") for a in args):
+        print(help_text())
+        return 0
     plugin_root = Path(tempfile.mkdtemp(prefix="soundmatch-conf-"))
     write_plugin_configs(plugin_root)
     roots = ",".join(f"file://{p}" for p in [plugin_root, *search_paths])

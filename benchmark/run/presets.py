@@ -35,7 +35,7 @@ def create_synth(name: str) -> Synth:
         preset = synth_preset(name)
         if preset.get("hold") == "auto":
             preset["hold"] = None
-        return synth_registry.create(str(preset.pop("name")), **preset)
+        return synth_registry.from_spec(preset, f"synth preset {name}")
     if name not in synth_registry.names():
         known = sorted(set(synth_registry.names()) | {p.stem for p in SYNTH_PRESETS.glob("*.yaml")})
         raise UserError(f"unknown synth '{name}'; available: {', '.join(known)}")

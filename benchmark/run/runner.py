@@ -83,11 +83,7 @@ class RunOutcome:
 def build(registry: Registry, node: DictConfig, **extra: Any) -> Any:
     """Instantiate ``registry[node.name]`` with the node's other keys as options."""
     options = OmegaConf.to_container(node, resolve=True)
-    assert isinstance(options, dict)
-    name = options.pop("name", None)
-    if name is None:
-        raise UserError(f"the {registry.kind} config has no 'name' key")
-    return registry.create(str(name), **extra, **options)
+    return registry.from_spec(options, f"the {registry.kind} config", **extra)
 
 
 def config_dict(cfg: DictConfig) -> dict[str, Any]:

@@ -444,9 +444,9 @@ def log_study(
     experiment: str, values: Mapping[str, Any], metrics: dict[str, float | None], files: list[Path]
 ) -> str:
     """Log one study (``calibrate``, ``gradcheck`` ...) as a run of ``experiment``: its options
-    (``results_dir``, ``tracking_uri`` among them) as params, ``metrics``, and ``files`` as artifacts."""
+    (``results_dir``, ``tracking.uri`` among them) as params, ``metrics``, and ``files`` as artifacts."""
     results_dir = Path(values["results_dir"])
-    uri = resolve_uri(values.get("tracking_uri") or None, results_dir)
+    uri = resolve_uri(values.get("tracking.uri") or None, results_dir)
     local = uri.startswith("sqlite:") or uri.startswith("file:")
     tracker = Tracker(uri, experiment, results_dir / "artifacts" if local else None)
     params = {k: (",".join(map(str, v)) if isinstance(v, list) else v) for k, v in values.items()}

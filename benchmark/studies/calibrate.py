@@ -62,7 +62,16 @@ import soxr
 import torch
 
 from analysis.pitch import estimate_f0
-from benchmark.options import Option, integer, number, parse_options, split_key_values, usage, words
+from benchmark.options import (
+    Option,
+    integer,
+    number,
+    parse_options,
+    split_key_values,
+    store_options,
+    usage,
+    words,
+)
 from benchmark.paths import DATA_DIR
 from benchmark.run.audio import load_audio
 from metrics.base import Evaluation, loss_registry, metric_registry
@@ -101,8 +110,7 @@ OPTIONS = [
     Option("sample_rate", integer(8000, 48000), 16000, "Hz"),
     Option("duration", number(above=0.0, high=2.0), 1.0, "seconds per clip"),
     Option("seed", integer(0), 0, "seeds the noise rungs and the bootstrap"),
-    Option("results_dir", str, "results", "where the tables and the MLflow store go"),
-    Option("tracking_uri", str, "", "MLflow URI; empty -> sqlite store in results_dir"),
+    *store_options("where the tables and the MLflow store go")[:2],
 ]
 
 

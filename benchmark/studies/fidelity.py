@@ -41,7 +41,17 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from benchmark.options import Option, integer, number, parse_options, split_key_values, text, usage, words
+from benchmark.options import (
+    Option,
+    integer,
+    number,
+    parse_options,
+    split_key_values,
+    store_options,
+    text,
+    usage,
+    words,
+)
 from benchmark.studies.fidelity_voices import fidelity_voices, random_voices, solver_matches
 from metrics.lsd import range_limited_lsd
 from soundmatch.errors import UserError
@@ -365,6 +375,7 @@ OPTIONS = (
     Option("hold", number(above=0.0, high=60.0), 1.5, "seconds from note-on to note-off"),
     Option("tail", number(0.0, 60.0), 0.5, "seconds of release rendered after note-off"),
     Option("out", text, None, "folder for both renders of every case (WAV) and the CSVs"),
+    *store_options("where fidelity.md and the MLflow store (experiment 'fidelity') go")[:2],
 )
 
 
@@ -374,10 +385,27 @@ def fidelity_cli(args: list[str]) -> int:
         print(__doc__.strip() + "\n\noptions:\n" + usage(OPTIONS))
         return 0
     values = parse_options(split_key_values(args, "fidelity"), OPTIONS, "fidelity")
+    options = dict(values)
     patch, out = values.pop("patch"), values.pop("out")
     sets, n_random, seed = values.pop("voices"), values.pop("random"), values.pop("seed")
+    results_dir = Path(values.pop("results_dir"))
+    values.pop("tracking.uri")
     settings = FidelitySettings(**values)
     voices = read_voices(patch) if patch else study_voices(sets, n_random, seed)
     rows, _ = run_study(settings, voices, Path(out) if out else None)
-    print(format_table(rows, settings))
+    table = format_table(rows, settings)
+    print(table)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    md = results_dir / "fidelity.md"
+    md.write_text(table + "\n")
+    from benchmark.run.tracking import log_study
+
+    figures = {
+        "median_lsd60": median_lsd(rows),
+        "worst_lsd60": max(r.lsd60 for r in rows),
+        "median_envelope_db": statistics.median(r.envelope for r in rows),
+        "voices_over_1.5db": float(sum(r.lsd60 > 1.5 for r in rows)),
+    }
+    run_id = log_study("fidelity", options, figures, [md])
+    print(f"table: {md}  (MLflow run {run_id}, experiment 'fidelity')")
     return 0

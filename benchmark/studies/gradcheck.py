@@ -45,7 +45,7 @@ from typing import Any
 import torch
 import yaml
 
-from benchmark.options import Option, integer, number, parse_options, split_key_values, usage
+from benchmark.options import Option, integer, number, parse_options, split_key_values, store_options, usage
 from benchmark.run.tracking import log_study
 from metrics.base import Loss, loss_registry
 from soundmatch.errors import UserError
@@ -98,8 +98,7 @@ OPTIONS = [
     Option("seed", integer(0), 0, "seeds the trials and the bootstrap"),
     Option("batch", integer(1), 250, "trials rendered together"),
     Option("jobs", integer(1, 64), 1, "worker processes (cells run in parallel; results do not change)"),
-    Option("results_dir", str, "results", "where the Markdown table and the MLflow store go"),
-    Option("tracking_uri", str, "", "MLflow URI; empty -> sqlite store in results_dir"),
+    *store_options("where the Markdown table and the MLflow store go")[:2],
 ]
 
 

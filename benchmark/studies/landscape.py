@@ -20,7 +20,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.options import Option, integer, number, parse_options, split_key_values, text, usage
+from benchmark.options import (
+    Option,
+    integer,
+    number,
+    parse_options,
+    split_key_values,
+    store_options,
+    text,
+    usage,
+)
 from benchmark.run.presets import create_synth
 from benchmark.studies.gradcheck import parse_loss
 from soundmatch.errors import UserError
@@ -39,7 +48,8 @@ OPTIONS = [
     Option("duration", number(above=0.0), 0.5, "seconds"),
     Option("pitch", number(0.0, 127.0), 60.0, "MIDI note the synth plays"),
     Option("batch", integer(1), 64, "grid points rendered together"),
-    Option("out", text, "results/landscape.png", "PNG to write (a .npz with the grid goes beside it)"),
+    Option("out", text, None, "PNG to write, the grid as .npz beside it (default results_dir/landscape.png)"),
+    *store_options("where the PNG and the MLflow store (experiment 'landscape') go")[:2],
 ]
 
 
@@ -132,7 +142,8 @@ def landscape_cli(args: list[str]) -> int:
         return 0
     values = parse_options(split_key_values(args, "landscape"), OPTIONS, "landscape")
     result = loss_grid(values)
-    path = Path(values["out"])
+    path = Path(values["out"]) if values["out"] else Path(values["results_dir"]) / "landscape.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
     plot(result, values, path)
     np.savez(
         path.with_suffix(".npz"),
@@ -142,8 +153,13 @@ def landscape_cli(args: list[str]) -> int:
         target=np.array(result["target"]),
     )
     tx, ty = result["target"]
+    from benchmark.run.tracking import log_study
+
+    loss = result["loss"].numpy()
+    figures = {"min_loss": float(np.nanmin(loss)), "max_loss": float(np.nanmax(loss))}
+    run_id = log_study("landscape", values, figures, [path, path.with_suffix(".npz")])
     print(
         f"landscape of {values['loss']} over {values['x']} x {values['y']} "
-        f"(target at unit {tx:.3f}, {ty:.3f}): {path}"
+        f"(target at unit {tx:.3f}, {ty:.3f}): {path}  (MLflow run {run_id}, experiment 'landscape')"
     )
     return 0

@@ -168,12 +168,8 @@ def load_targets(
     """
     from benchmark.run.targets.base import suite_registry
 
-    opts = dict(options)
-    name = opts.pop("name", None)
-    if name is None:
-        raise UserError("suite options need a 'name' (e.g. gm_notes, nsynth, urmp, folder)")
-    suite = suite_registry.create(str(name), **opts)
+    suite = suite_registry.from_spec(options, "the suite options")
     if suite.uses_synth:
-        raise UserError(f"suite '{name}' needs a synth; load_targets is for recorded suites")
+        raise UserError(f"suite '{options['name']}' needs a synth; load_targets is for recorded suites")
     ctx = SuiteContext(None, sample_rate, duration, note or Note(), torch.device("cpu"))  # type: ignore[arg-type]
     return suite.targets(ctx)

@@ -28,6 +28,7 @@ from benchmark.run.config_check import check_run_config
 from benchmark.run.dexed_check import dexed_lsd
 from benchmark.run.presets import synth_preset
 from benchmark.run.progress import ProgressView
+from benchmark.run.progress import training as training_progress
 from benchmark.run.targets import SuiteContext, suite_registry
 from benchmark.run.tracking import (
     INVOCATION_ENV,
@@ -344,7 +345,8 @@ def run(cfg: DictConfig) -> RunOutcome:
     # solvers that learn train once here, outside every target's budget; the cache is theirs
     cache = results_dir / "cache"
     task = Task(synth, loss, ctx.sample_rate, ctx.duration, note, device, cache, _suite_loader(ctx))
-    training = solver.fit(task)
+    with training_progress(str(cfg.solver.name), enabled=bool(cfg.progress)):
+        training = solver.fit(task)
     # solvers trained on recordings (ddx7, hpn) are scored only on the targets they never trained on
     held_out = getattr(solver, "held_out", None)
     if callable(held_out):

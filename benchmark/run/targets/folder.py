@@ -30,6 +30,7 @@ class FolderSuite(RecordedSuite):
 
     path: str | None = None
     offset: float = 0.0
+    trim_db: float | None = -40.0  # a user's files often start with silence: skip it
     skipped: list[tuple[str, str]] = field(default_factory=list, init=False, repr=False)
     unlisted: list[tuple[str, str]] = field(default_factory=list, init=False, repr=False)
 

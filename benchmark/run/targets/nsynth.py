@@ -33,6 +33,7 @@ class NSynthSuite(RecordedSuite):
     pitch_max: int = 127
     velocities: list[int] | None = None
     split_by: str = "file"
+    n: int | None = 8  # a release holds thousands of notes: a run takes 8 unless told otherwise
 
     name = "nsynth"
 

@@ -85,6 +85,7 @@ class URMPSuite(RecordedSuite):
     min_gap: float = 0.1
     min_seconds: float = 0.25
     max_per_stem: int | None = 4
+    n: int | None = 8  # a run takes 8 segments unless told otherwise
 
     name = "urmp"
 

@@ -75,6 +75,7 @@ def job_config(suite: BenchSuite, task: BenchTask, solver: str) -> dict[str, Any
 
 
 def write_jobs(suite: BenchSuite, solvers: list[str], root: Path) -> list[Job]:
+    """One job config per (task, solver) under ``root/bench_job/``, a Hydra search path."""
     folder = root / JOB_GROUP
     folder.mkdir(parents=True, exist_ok=True)
     jobs = []
@@ -88,10 +89,11 @@ def write_jobs(suite: BenchSuite, solvers: list[str], root: Path) -> list[Job]:
 
 
 def compose_job(job: Job, searchpath: str, seed: int, store: list[str]):
+    """The run config of ``job`` at ``seed``, composed as the multirun will compose it."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from benchmark.run.app import CONF_DIR
+    from benchmark.paths import CONF_DIR
 
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):

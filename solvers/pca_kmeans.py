@@ -106,7 +106,8 @@ class PCAKMeans(Solver):
         self._state: dict[str, Any] | None = None
 
     def check_synth(self, synth: Any) -> None:
-        solver_registry.create(self.refine, **self.refine_options).check_synth(synth)
+        if self.refine != "none":  # the refiner's limits are this solver's
+            solver_registry.create(self.refine, **self.refine_options).check_synth(synth)
 
     def fit(self, task: Task) -> dict[str, float]:
         self.check_synth(task.synth)

@@ -5,9 +5,8 @@ naming it (with the nearest real key) and exit code 2, and the store is spelled 
 from __future__ import annotations
 
 import pytest
-from sweep_support import run_cli
 
-from benchmark.cli.main import COMMANDS
+from benchmark.cli.main import COMMANDS, main
 
 # a key each command takes, mistyped; and a word its --help must show
 MISTYPED = {
@@ -34,27 +33,29 @@ def test_every_command_is_in_this_test():
 
 
 @pytest.mark.parametrize("command", sorted(MISTYPED))
-def test_help_lists_the_keys(tmp_path, command):
-    proc = run_cli(tmp_path, command, "--help")
-    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-500:]
+def test_help_lists_the_keys(capsys, command):
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
     near = MISTYPED[command][1]
     if near:
-        assert near in proc.stdout, proc.stdout[-1500:]
+        assert near in out, out[-1500:]
     if command in STORE_COMMANDS:
-        assert "tracking.uri" in proc.stdout and "results_dir" in proc.stdout
+        assert "tracking.uri" in out and "results_dir" in out
 
 
 @pytest.mark.parametrize("command", sorted(MISTYPED))
-def test_a_mistyped_key_is_one_line_with_exit_2(tmp_path, command):
+def test_a_mistyped_key_is_one_line_with_exit_2(capsys, monkeypatch, tmp_path, command):
+    monkeypatch.chdir(tmp_path)  # nothing may be written, and surely not into the checkout
     wrong, near = MISTYPED[command]
     args = [command, wrong]
     if command == "score":
         args = [command, "a.wav", "b.wav", wrong]
     elif command == "bench":
         args = [command, "v1", wrong]
-    proc = run_cli(tmp_path, *args)
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert proc.returncode == 2 and len(lines) == 1, (args, proc.stderr[-800:])
+    code = main(args)
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1, (args, err[-800:])
     assert lines[0].startswith("error:")
     assert wrong.split("=")[0] in lines[0]
     if near:

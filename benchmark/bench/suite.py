@@ -8,8 +8,8 @@ A suite is a YAML file (``benchmark/bench/suites/<name>.yaml``, or any path) hol
 - ``tasks``: name -> ``synth`` (any synth or preset), ``target`` (a target suite) and ``config``
   (any run keys, nested: ``{target: {n: 8}}``), over the defaults;
 - ``solver_config``: options fixed for a solver on every task (a learned solver's training budget);
-- ``quick``: the smoke-test variant (fewer targets, renders and training steps; its scores are
-  not comparable with the full suite's);
+- ``quick``: the smoke-test variant (fewer targets, renders, metrics and training steps; its
+  scores are not comparable with the full suite's);
 - ``hash``: the first 12 hex digits of the SHA-256 of everything above but ``quick``, in canonical
   JSON (the quick variant is labelled with the hash of everything, ``quick`` included).
 
@@ -116,6 +116,8 @@ def load_suite(name: str, quick: bool = False) -> BenchSuite:
         )
     defaults = body.get("defaults") or {}
     solver_config = {k: dict(v) for k, v in (body.get("solver_config") or {}).items()}
+    metric = str(body.get("metric", "match_distance"))
+    metrics = [str(m) for m in body.get("metrics", [metric])]
     seeds = [int(s) for s in body.get("seeds", [0])]
     tasks = []
     for task_name, spec in body["tasks"].items():
@@ -128,14 +130,15 @@ def load_suite(name: str, quick: bool = False) -> BenchSuite:
         q = body.get("quick") or {}
         seeds = [int(s) for s in q.get("seeds", seeds[:1])]
         solver_config = merge(solver_config, q.get("solver_config") or {})
+        metrics = [str(m) for m in q.get("metrics", metrics)]
         shrunk = {"budget": {"renders": int(q.get("renders", 40))}, "target": {"n": int(q.get("targets", 2))}}
         tasks = [BenchTask(t.name, t.groups, merge(t.config, shrunk)) for t in tasks]
     return BenchSuite(
         name=str(body.get("name", path.stem)),
         description=str(body.get("description", "")).strip(),
         hash=content_hash(body, quick=True) if quick else actual,
-        metric=str(body.get("metric", "match_distance")),
-        metrics=[str(m) for m in body.get("metrics", [body.get("metric", "match_distance")])],
+        metric=metric,
+        metrics=metrics,
         seeds=seeds,
         tasks=tasks,
         solver_config=solver_config,

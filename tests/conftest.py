@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,36 @@ def pytest_configure(config):
         import torch
 
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def _untracked() -> set[str] | None:
+    """Files in the checkout that git neither tracks nor ignores (None outside a git checkout)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return {line[3:] for line in out.stdout.splitlines() if line.startswith("??")}
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the controller, not an xdist worker
+        session.config._untracked_before = _untracked()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the session when a test wrote files into the checkout (a run folder a test forgot to
+    point at tmp_path was once committed by mistake)."""
+    before = getattr(session.config, "_untracked_before", None)
+    if before is None:
+        return
+    after = _untracked() or set()
+    new = sorted(after - before)
+    if new:
+        print(f"\ntests wrote into the checkout: {', '.join(new[:10])}", file=sys.stderr)
+        session.exitstatus = 1
 
 
 CliRunner = Callable[..., subprocess.CompletedProcess]

@@ -139,6 +139,17 @@ def words(value: str) -> list[str]:
     return items
 
 
+def choice(*allowed: str) -> Callable[[str], str]:
+    """A converter that accepts one of ``allowed`` words."""
+
+    def convert(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}")
+        return value
+
+    return convert
+
+
 def boolean(value: str) -> bool:
     """``true`` or ``false`` (any case)."""
     if value.lower() not in ("true", "false"):
@@ -223,7 +234,7 @@ def parse_command(
 ) -> dict[str, Any] | None:
     """Typed option values of ``command``'s arguments; None after printing ``--help`` (the summary
     and one line per key with its default)."""
-    if any(a in ("-h", "--help") for a in args):
+    if any(a in ("-h", "--help", "help") for a in args):
         print(f"usage: python -m benchmark {command} [key=value ...]\n\n{summary.strip()}\n\n"
               f"options:\n{usage(options)}")  # fmt: skip
         return None

@@ -405,7 +405,7 @@ class Solver(ABC):
 
     def check_synth(self, synth: Any) -> None:
         """Raise :class:`UserError` (one line saying what to use instead) when this solver cannot
-        work on ``synth``. The runner calls it before any training or target, and ``bench`` uses
+        work on ``synth``. The run's config check calls it before any training or target, and ``bench`` uses
         it to mark a solver not applicable to a task. The default refuses a synth without
         gradients to a solver that :attr:`needs_gradients`."""
         if self.needs_gradients and not getattr(synth, "differentiable", True):

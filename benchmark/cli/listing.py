@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.options import Option, parse_command
+from benchmark.options import Option, choice, parse_command
 from benchmark.paths import CONF_DIR
 from benchmark.run.targets import suite_registry
 from metrics.base import loss_registry, metric_registry
@@ -54,14 +54,8 @@ def presets(group: str, registry: Registry) -> list[tuple[str, str, str]]:
     return out
 
 
-def _kind(value: str) -> str:
-    kinds = [title for title, *_ in SECTIONS]
-    if value not in ("all", *kinds):
-        raise ValueError(f"expected all or one of {', '.join(kinds)}")
-    return value
-
-
-OPTIONS = (Option("kind", _kind, "all", "one section: solvers, synths, losses, metrics or targets"),)
+KINDS = ("all", *(title for title, *_ in SECTIONS))
+OPTIONS = (Option("kind", choice(*KINDS), "all", "one section: solvers, synths, losses, metrics or targets"),)
 
 
 def list_cli(args: list[str]) -> int:

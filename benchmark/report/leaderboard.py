@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.options import Option, boolean, integer, parse_command, store_options, text, words
+from benchmark.options import Option, boolean, choice, integer, parse_command, store_options, text, words
 from benchmark.report import scoring
 from benchmark.run.tracking import mlflow_client, quiet_mlflow, require_store, resolve_uri, with_retry
 from soundmatch.errors import UserError
@@ -363,15 +362,6 @@ def print_rich(lb: Leaderboard, title: str = "soundmatch leaderboard") -> None:
     console.print(out)
     for note in lb.notes:
         console.print(f"note: {note}")
-
-
-def choice(*allowed: str) -> Callable[[str], str]:
-    def convert(value: str) -> str:
-        if value not in allowed:
-            raise ValueError(f"expected one of {', '.join(allowed)}")
-        return value
-
-    return convert
 
 
 SUMMARY = (

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from benchmark.options import Option, boolean, parse_options, split_key_values, text, usage, words
+from benchmark.options import Option, boolean, parse_command, text, words
 from benchmark.run.audio import read_segment, to_mono
 from benchmark.run.tracking import Tracker, require_store, resolve_uri, with_retry
 from metrics.base import Evaluation, bind_metric, metric_registry
@@ -141,10 +141,9 @@ def _update_means(tracker: Tracker, parent: str, metrics: list[str]) -> None:
 
 
 def rescore_cli(args: list[str]) -> int:
-    if args and args[0] in ("-h", "--help"):
-        print(__doc__.strip() + "\n\noptions:\n" + usage(OPTIONS))
+    values = parse_command(args, OPTIONS, "rescore", __doc__)
+    if values is None:
         return 0
-    values = parse_options(split_key_values(args, "rescore"), OPTIONS, "rescore")
     names = per_match_metrics(values["metrics"])
     uri = resolve_uri(values["tracking.uri"] or None, values["results_dir"])
     require_store(uri, "rescore")

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.options import Option, integer, number, parse_options, split_key_values, usage, words
+from benchmark.options import Option, choice, integer, number, parse_options, split_key_values, usage, words
 from benchmark.run.audio import AUDIO_SUFFIXES, load_audio
 from metrics.base import Evaluation, metric_registry
 from soundmatch.errors import UserError
@@ -41,18 +41,12 @@ UNITS = {
 }
 
 
-def _format(text: str) -> str:
-    if text not in ("table", "json", "csv"):
-        raise ValueError("expected table, json or csv")
-    return text
-
-
 OPTIONS = [
     Option("metrics", words, ["all"], "metrics to compute ('all': every per-match metric)"),
     Option("sample_rate", integer(8000, 192000), 16000, "Hz both files are resampled to"),
     Option("duration", number(above=0.0, high=600.0), 0.0, "seconds compared (0: the shorter file)"),
     Option("note", number(0.0, 127.0), -1.0, "the target's MIDI pitch, when known (-1: unknown)"),
-    Option("format", _format, "table", "table, json or csv"),
+    Option("format", choice("table", "json", "csv"), "table", "table, json or csv"),
 ]
 
 

@@ -302,7 +302,6 @@ def run(cfg: DictConfig) -> RunOutcome:
     loss = build(loss_registry, cfg.loss, sample_rate=int(cfg.sample_rate))
     solver = build(solver_registry, cfg.solver)
     suite = build(suite_registry, cfg.target)
-    solver.check_synth(synth)  # a solver that cannot work on this synth says so before any work
     metric_names = [str(m) for m in cfg.metrics]
     for m in metric_names:
         metric_registry.get(m)  # fail before any work on an unknown metric

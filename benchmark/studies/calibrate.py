@@ -66,10 +66,8 @@ from benchmark.options import (
     Option,
     integer,
     number,
-    parse_options,
-    split_key_values,
+    parse_command,
     store_options,
-    usage,
     words,
 )
 from benchmark.paths import DATA_DIR
@@ -360,10 +358,9 @@ def _log(rows: list[Agreement], values: dict[str, Any], files: list[Path]) -> st
 
 
 def calibrate_cli(args: list[str]) -> int:
-    if args and args[0] in ("-h", "--help"):
-        print(__doc__.strip().split("\n\n")[0] + "\n\noptions:\n" + usage(OPTIONS))
+    values = parse_command(args, OPTIONS, "calibrate", __doc__.strip().split("\n\n")[0])
+    if values is None:
         return 0
-    values = parse_options(split_key_values(args, "calibrate"), OPTIONS, "calibrate")
 
     def progress(row: Agreement) -> None:
         shown = row.error[:90] if row.error else f"tau {row.tau:.3f}  worst pair {row.worst_pair:.2f}"

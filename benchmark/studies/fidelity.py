@@ -45,11 +45,9 @@ from benchmark.options import (
     Option,
     integer,
     number,
-    parse_options,
-    split_key_values,
+    parse_command,
     store_options,
     text,
-    usage,
     words,
 )
 from benchmark.studies.fidelity_voices import fidelity_voices, random_voices, solver_matches
@@ -381,10 +379,9 @@ OPTIONS = (
 
 def fidelity_cli(args: list[str]) -> int:
     """``python -m benchmark fidelity key=value ...``: print the per-voice figures."""
-    if any(a in ("-h", "--help", "help") for a in args):
-        print(__doc__.strip() + "\n\noptions:\n" + usage(OPTIONS))
+    values = parse_command(args, OPTIONS, "fidelity", __doc__)
+    if values is None:
         return 0
-    values = parse_options(split_key_values(args, "fidelity"), OPTIONS, "fidelity")
     options = dict(values)
     patch, out = values.pop("patch"), values.pop("out")
     sets, n_random, seed = values.pop("voices"), values.pop("random"), values.pop("seed")

@@ -45,7 +45,7 @@ from typing import Any
 import torch
 import yaml
 
-from benchmark.options import Option, integer, number, parse_options, split_key_values, store_options, usage
+from benchmark.options import Option, integer, number, parse_command, store_options
 from benchmark.run.tracking import log_study
 from metrics.base import Loss, loss_registry
 from soundmatch.errors import UserError
@@ -348,10 +348,9 @@ def _log(rows: list[StudyRow], values: dict[str, Any], table_path: Path) -> str:
 
 
 def gradcheck_cli(args: list[str]) -> int:
-    if args and args[0] in ("-h", "--help"):
-        print(__doc__.strip().split("\n\n")[0] + "\n\noptions:\n" + usage(OPTIONS))
+    values = parse_command(args, OPTIONS, "gradcheck", __doc__.strip().split("\n\n")[0])
+    if values is None:
         return 0
-    values = parse_options(split_key_values(args, "gradcheck"), OPTIONS, "gradcheck")
 
     def progress(row: StudyRow) -> None:
         first = values["cents"][0]

@@ -24,11 +24,9 @@ from benchmark.options import (
     Option,
     integer,
     number,
-    parse_options,
-    split_key_values,
+    parse_command,
     store_options,
     text,
-    usage,
 )
 from benchmark.run.presets import create_synth
 from benchmark.studies.gradcheck import parse_loss
@@ -137,10 +135,9 @@ def plot(result: dict[str, Any], values: dict[str, Any], path: Path) -> None:
 
 
 def landscape_cli(args: list[str]) -> int:
-    if args and args[0] in ("-h", "--help"):
-        print(__doc__.strip().split("\n\n")[0] + "\n\noptions:\n" + usage(OPTIONS))
+    values = parse_command(args, OPTIONS, "landscape", __doc__.strip().split("\n\n")[0])
+    if values is None:
         return 0
-    values = parse_options(split_key_values(args, "landscape"), OPTIONS, "landscape")
     result = loss_grid(values)
     path = Path(values["out"]) if values["out"] else Path(values["results_dir"]) / "landscape.png"
     path.parent.mkdir(parents=True, exist_ok=True)

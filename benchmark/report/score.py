@@ -3,12 +3,18 @@
     python -m benchmark score TARGET.wav MATCH.wav               # one pair
     python -m benchmark score targets/ matches/ format=json      # folders, paired by file name (stem)
     python -m benchmark score a.wav b.wav metrics=match_distance,lsd note=69
+    python -m benchmark score sounds/ pairs=all format=csv out=matrices/   # every ordered pair
 
 How a sound designer checks a patch against a recording, and how anyone checks
 the metrics from outside. Both files are read as mono (channels averaged),
 resampled to ``sample_rate`` and cut to the shorter of the two (or
 ``duration`` s); the first path is the target. Metrics that need true synth
 parameters (``param_error``) or a whole suite (``fad``) are left out.
+
+``pairs=all`` scores every ordered pair of one folder's audio files and gives an
+``N x N`` matrix per metric: rows are the target, columns the match, both in
+sorted file-name order, diagonal 0 (:func:`metrics.pairwise.pair_matrix`).
+With ``out=DIR`` each matrix is also written to ``DIR/<metric>.csv``.
 """
 
 from __future__ import annotations
@@ -21,9 +27,20 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.options import Option, choice, integer, number, parse_options, split_key_values, usage, words
+from benchmark.options import (
+    Option,
+    choice,
+    integer,
+    number,
+    parse_options,
+    split_key_values,
+    text,
+    usage,
+    words,
+)
 from benchmark.run.audio import AUDIO_SUFFIXES, load_audio
 from metrics.base import Evaluation, metric_registry
+from metrics.pairwise import pair_matrix
 from soundmatch.errors import UserError
 
 SKIPPED = ("param_error", "fad")
@@ -47,6 +64,9 @@ OPTIONS = [
     Option("duration", number(above=0.0, high=600.0), 0.0, "seconds compared (0: the shorter file)"),
     Option("note", number(0.0, 127.0), -1.0, "the target's MIDI pitch, when known (-1: unknown)"),
     Option("format", choice("table", "json", "csv"), "table", "table, json or csv"),
+    Option("pairs", choice("named", "all"), "named",
+           "named: target and match paired by name; all: every ordered pair of one folder's files"),
+    Option("out", text, None, "pairs=all: also write one CSV matrix per metric to this folder"),
 ]
 
 
@@ -124,17 +144,105 @@ def render_table(rows: list[tuple[str, dict[str, float | None]]], names: list[st
     return "\n".join(lines)
 
 
+def folder_sounds(folder: Path, sample_rate: int) -> tuple[list[str], list[np.ndarray]]:
+    """The audio files of ``folder`` in sorted file-name order, read as mono at ``sample_rate``."""
+    if not folder.is_dir():
+        raise UserError(f"score: pairs=all takes one folder of audio files; {folder} is not a folder")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+    if len(files) < 2:
+        raise UserError(
+            f"score: {folder} holds {len(files)} audio file(s); pairs=all needs at least two "
+            f"({', '.join(AUDIO_SUFFIXES)})"
+        )
+    return [p.name for p in files], [load_audio(p, sample_rate) for p in files]
+
+
+def all_pairs(
+    folder: Path, names: list[str], values: dict[str, Any]
+) -> tuple[list[str], dict[str, np.ndarray]]:
+    """File names and ``{metric: [N, N]}`` (rows target, columns match) for every ordered pair."""
+    files, sounds = folder_sounds(folder, values["sample_rate"])
+    if values["duration"]:
+        keep = int(round(values["duration"] * values["sample_rate"]))
+        sounds = [s[:keep] for s in sounds]
+    note = values["note"]
+    note_hz = 440.0 * 2.0 ** ((note - 69.0) / 12.0) if note >= 0 else None
+    rate = values["sample_rate"]
+    matrices = {}
+    for name in names:
+        fn = metric_registry.get(name)
+
+        def score(pred: np.ndarray, target: np.ndarray, fn: Any = fn) -> float | None:
+            return fn(Evaluation(pred=pred, target=target, sample_rate=rate, note_hz=note_hz))
+
+        matrices[name] = pair_matrix(sounds, score)
+    return files, matrices
+
+
+def _matrix_csv(files: list[str], matrix: np.ndarray) -> str:
+    lines = [",".join(["target \\ match", *files])]
+    for name, row in zip(files, matrix, strict=True):
+        lines.append(",".join([name, *("" if not np.isfinite(v) else f"{v:.6g}" for v in row)]))
+    return "\n".join(lines)
+
+
+def _matrix_table(files: list[str], matrix: np.ndarray) -> str:
+    width = max(7, *(len(_cell(v)) for v in matrix.ravel()))
+    head = " " * 4 + "".join(f"{j:>{width + 1}d}" for j in range(len(files)))
+    rows = [f"{i:>3d} " + "".join(f"{_cell(v):>{width + 1}}" for v in row) for i, row in enumerate(matrix)]
+    return "\n".join([head, *rows])
+
+
+def print_matrices(files: list[str], matrices: dict[str, np.ndarray], fmt: str) -> None:
+    """Every metric's matrix to stdout as JSON, CSV (one block per metric) or aligned text."""
+    if fmt == "json":
+        def clean(m: np.ndarray) -> list[list[float | None]]:
+            return [[None if not np.isfinite(v) else float(v) for v in row] for row in m]
+
+        print(json.dumps({
+            "files": files, "rows": "target", "columns": "match",
+            "units": {n: UNITS.get(n, "") for n in matrices},
+            "matrices": {n: clean(m) for n, m in matrices.items()},
+        }, indent=2))
+        return
+    blocks = []
+    for name, matrix in matrices.items():
+        unit = f" ({UNITS[name]})" if name in UNITS else ""
+        if fmt == "csv":
+            block = _matrix_csv(files, matrix)
+            blocks.append(block if len(matrices) == 1 else f"# {name}{unit}\n{block}")
+        else:
+            blocks.append(f"{name}{unit}: rows = target, columns = match\n{_matrix_table(files, matrix)}")
+    if fmt == "table":
+        blocks.append("\n".join(f"{i:>3d}  {f}" for i, f in enumerate(files)))
+    print("\n\n".join(blocks))
+
+
 def score_cli(args: list[str]) -> int:
     if args and args[0] in ("-h", "--help"):
         print(__doc__.strip() + "\n\noptions:\n" + usage(OPTIONS))
         return 0
     paths = [a for a in args if "=" not in a]
-    if len(paths) != 2:
-        raise UserError("score: give a target and a match (two files or two folders), e.g. score a.wav b.wav")
     values: dict[str, Any] = parse_options(
         split_key_values([a for a in args if "=" in a], "score"), OPTIONS, "score"
     )
     names = metric_names(values["metrics"])
+    if values["pairs"] == "all":
+        if len(paths) != 1:
+            raise UserError("score: pairs=all takes one folder, e.g. score sounds/ pairs=all format=csv")
+        files, matrices = all_pairs(Path(paths[0]), names, values)
+        print_matrices(files, matrices, values["format"])
+        if values["out"]:
+            out = Path(values["out"])
+            out.mkdir(parents=True, exist_ok=True)
+            for name, matrix in matrices.items():
+                (out / f"{name}.csv").write_text(_matrix_csv(files, matrix) + "\n")
+            print(f"matrices: {out}/<metric>.csv ({len(matrices)} files)", file=sys.stderr)
+        return 0
+    if values["out"]:
+        raise UserError("score: out= writes the matrices of pairs=all; with two paths, redirect the output")
+    if len(paths) != 2:
+        raise UserError("score: give a target and a match (two files or two folders), e.g. score a.wav b.wav")
     rows = [
         (name, score_pair(t, m, names, values["sample_rate"], values["duration"], values["note"]))
         for name, t, m in pairs(Path(paths[0]), Path(paths[1]))

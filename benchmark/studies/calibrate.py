@@ -2,6 +2,8 @@
 
     python -m benchmark calibrate                       # every pitched gm_notes note, every metric and loss
     python -m benchmark calibrate notes=8 duration=1.0  # a quick look
+    python -m benchmark calibrate ladder=DIR            # a ladder made from another soundfont
+    python -m benchmark calibrate human=PATH            # against listeners' ratings (studies/human.py)
 
 For every pitched note of ``gm_notes`` a ladder of comparisons is built, from
 the closest to the farthest match of the note (the target):
@@ -64,10 +66,12 @@ import torch
 from analysis.pitch import estimate_f0
 from benchmark.options import (
     Option,
+    boolean,
     integer,
     number,
     parse_command,
     store_options,
+    text,
     words,
 )
 from benchmark.paths import DATA_DIR
@@ -108,6 +112,10 @@ OPTIONS = [
     Option("sample_rate", integer(8000, 48000), 16000, "Hz"),
     Option("duration", number(above=0.0, high=2.0), 1.0, "seconds per clip"),
     Option("seed", integer(0), 0, "seeds the noise rungs and the bootstrap"),
+    Option("ladder", text, str(GM_DIR), "a folder made by make_gm_notes --ladder (notes.csv + ladder/)"),
+    Option("human", text, None, "a folder of human rating sets: study agreement with listeners instead"),
+    Option("sets", words, [], "human=: only these rating sets (default: all found)"),
+    Option("fit", boolean, False, "human=: also refit match_distance's timbre constants, leave-one-set-out"),
     *store_options("where the tables and the MLflow store go")[:2],
 ]
 
@@ -181,15 +189,18 @@ def build_rungs(
     return {r: np.pad(out[r], (0, max(0, length - len(out[r])))).astype(np.float32) for r in RUNGS}
 
 
-def ladder_notes(sample_rate: int, duration: float, limit: int, seed: int) -> list[LadderNote]:
-    """The ladder of every pitched gm_notes note (or ``limit`` of them, spread over instruments)."""
-    table = GM_DIR / "ladder" / "ladder.csv"
-    if not table.is_file():
+def ladder_notes(
+    sample_rate: int, duration: float, limit: int, seed: int, folder: Path = GM_DIR
+) -> list[LadderNote]:
+    """The ladder of every pitched note of ``folder`` (bundled: gm_notes), or ``limit`` of them
+    spread over instruments."""
+    table = folder / "ladder" / "ladder.csv"
+    if not table.is_file() or not (folder / "notes.csv").is_file():
         raise UserError(
-            f"the ladder's companions ({table}) are missing; render them with "
-            "`python -m benchmark.data.make_gm_notes --ladder` (needs fluidsynth)"
+            f"the ladder's notes or companions ({folder}/notes.csv, {table}) are missing; render them with "
+            "`python -m benchmark.data.make_gm_notes --ladder [--soundfont SF2 --out DIR]` (needs fluidsynth)"
         )
-    with open(GM_DIR / "notes.csv", newline="") as fh:
+    with open(folder / "notes.csv", newline="") as fh:
         notes = list(csv.DictReader(fh))
     with open(table, newline="") as fh:
         companions: dict[str, dict[str, str]] = {}
@@ -202,8 +213,8 @@ def ladder_notes(sample_rate: int, duration: float, limit: int, seed: int) -> li
     length = int(round(sample_rate * duration))
     out = []
     for n in notes:
-        full = load_audio(GM_DIR / n["file"], sample_rate)
-        comp = {k: load_audio(GM_DIR / f, sample_rate) for k, f in companions[n["file"]].items()}
+        full = load_audio(folder / n["file"], sample_rate)
+        comp = {k: load_audio(folder / f, sample_rate) for k, f in companions[n["file"]].items()}
         f0 = estimate_f0(full[:length], sample_rate, hint_midi=float(n["midi_pitch"])).hz
         assert f0 is not None  # a hint always gives a pitch
         rng = np.random.default_rng(derive_seed(seed, "ladder", n["file"]))
@@ -282,7 +293,7 @@ def run_study(values: dict[str, Any], progress: Callable[[Agreement], None] | No
         metric_registry.get(m)
     for m in loss_names:
         loss_registry.get(m)
-    notes = ladder_notes(sample_rate, values["duration"], values["notes"], seed)
+    notes = ladder_notes(sample_rate, values["duration"], values["notes"], seed, Path(values["ladder"]))
     rows = []
     jobs = [(m, "metric") for m in metric_names] + [(m, "loss") for m in loss_names]
     for name, kind in jobs:
@@ -361,6 +372,10 @@ def calibrate_cli(args: list[str]) -> int:
     values = parse_command(args, OPTIONS, "calibrate", __doc__.strip().split("\n\n")[0])
     if values is None:
         return 0
+    if values["human"]:
+        from benchmark.studies.human import human_study
+
+        return human_study(values)
 
     def progress(row: Agreement) -> None:
         shown = row.error[:90] if row.error else f"tau {row.tau:.3f}  worst pair {row.worst_pair:.2f}"

@@ -3,6 +3,9 @@
     apt-get update && apt-get install -y --no-install-recommends fluidsynth fluid-soundfont-gm
     python -m benchmark.data.make_gm_notes            # writes benchmark/data/gm_notes/
     python -m benchmark.data.make_gm_notes --ladder   # and the metric ladder's companions, gm_notes/ladder/
+    python -m benchmark.data.make_gm_notes --ladder --soundfont OTHER.sf2 --out DIR   # the same from another
+                                                      # soundfont (calibrate ladder=DIR), e.g. Debian's
+                                                      # csound-soundfont (/usr/share/sounds/sf2/sf_GMbank.sf2)
 
 Each clip is one note (velocity 100) of a recorded instrument of FluidR3_GM.sf2
 (MIT licence; notice in gm_notes/LICENSE-FluidR3_GM.txt), held for 1.6 s and
@@ -101,12 +104,15 @@ LADDER_VELOCITY = 50
 LADDER_KINDS = ("velocity", "semitone", "octave", "other")
 
 
-def render_raw(program: int, pitch: int, folder: Path, velocity: int = VELOCITY) -> np.ndarray:
-    """Mono float32 ``[2.0 s * 16 kHz]`` of one note as fluidsynth plays it, faded out (not normalised)."""
+def render_raw(
+    program: int, pitch: int, folder: Path, velocity: int = VELOCITY, soundfont: Path = SOUNDFONT
+) -> np.ndarray:
+    """Mono float32 ``[2.0 s * 16 kHz]`` of one note as fluidsynth plays it from ``soundfont``, faded
+    out (not normalised)."""
     mid, wav = folder / "note.mid", folder / "note.wav"
     mid.write_bytes(note_midi(program, pitch, velocity, HOLD_SECONDS, CLIP_SECONDS))
     cmd = ["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "1.0", "-r", str(SAMPLE_RATE)]
-    cmd += ["-O", "s16", "-T", "wav", "-F", str(wav), str(SOUNDFONT), str(mid)]
+    cmd += ["-O", "s16", "-T", "wav", "-F", str(wav), str(soundfont), str(mid)]
     subprocess.run(cmd, check=True, capture_output=True)
     data, rate = sf.read(str(wav), dtype="float32", always_2d=True)
     assert rate == SAMPLE_RATE, rate
@@ -122,9 +128,9 @@ def peak_gain(audio: np.ndarray) -> float:
     return float(10.0 ** (PEAK_DBFS / 20.0) / np.abs(audio).max())
 
 
-def render_clip(program: int, pitch: int, folder: Path) -> np.ndarray:
+def render_clip(program: int, pitch: int, folder: Path, soundfont: Path = SOUNDFONT) -> np.ndarray:
     """Mono float32 ``[2.0 s * 16 kHz]`` of one note, faded out and peak-normalised."""
-    audio = render_raw(program, pitch, folder)
+    audio = render_raw(program, pitch, folder, soundfont=soundfont)
     return (audio * peak_gain(audio)).astype(np.float32)
 
 
@@ -141,7 +147,7 @@ def other_instrument(name: str, pitch: int) -> str:
     raise ValueError(f"no instrument of another family plays MIDI {pitch}")
 
 
-def write_ladder(out: Path, folder: Path) -> int:
+def write_ladder(out: Path, folder: Path, soundfont: Path = SOUNDFONT) -> int:
     """Render every note's ladder companions into ``out/ladder`` (see the module docstring)."""
     ladder = out / "ladder"
     ladder.mkdir(parents=True, exist_ok=True)
@@ -149,15 +155,15 @@ def write_ladder(out: Path, folder: Path) -> int:
     for name, (program, _, pitches) in INSTRUMENTS.items():
         for pitch in pitches:
             stem = f"{name}_{pitch:03d}"
-            loud = render_raw(program, pitch, folder)
+            loud = render_raw(program, pitch, folder, soundfont=soundfont)
             octave = pitch + 12 if pitch + 12 <= 96 else pitch - 12
             other = other_instrument(name, pitch)
-            soft = render_raw(program, pitch, folder, LADDER_VELOCITY) * peak_gain(loud)
+            soft = render_raw(program, pitch, folder, LADDER_VELOCITY, soundfont) * peak_gain(loud)
             companions = {
                 "velocity": (soft, name, pitch),
-                "semitone": (render_clip(program, pitch + 1, folder), name, pitch + 1),
-                "octave": (render_clip(program, octave, folder), name, octave),
-                "other": (render_clip(INSTRUMENTS[other][0], pitch, folder), other, pitch),
+                "semitone": (render_clip(program, pitch + 1, folder, soundfont), name, pitch + 1),
+                "octave": (render_clip(program, octave, folder, soundfont), name, octave),
+                "other": (render_clip(INSTRUMENTS[other][0], pitch, folder, soundfont), other, pitch),
             }
             for kind, (audio, instrument, played) in companions.items():
                 file = f"ladder/{stem}_{kind}.flac"
@@ -177,16 +183,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     parser.add_argument("--ladder", action="store_true", help="also render the metric ladder's companions")
     parser.add_argument("--ladder-only", action="store_true", help="render only the ladder's companions")
+    parser.add_argument("--soundfont", type=Path, default=SOUNDFONT, help="a GM .sf2 (default FluidR3)")
     args = parser.parse_args()
-    if shutil.which("fluidsynth") is None or not SOUNDFONT.is_file():
+    if shutil.which("fluidsynth") is None or not args.soundfont.is_file():
         raise SystemExit(
-            "needs Debian's fluidsynth and fluid-soundfont-gm: apt-get update && "
+            f"needs fluidsynth and {args.soundfont}: apt-get update && "
             "apt-get install -y --no-install-recommends fluidsynth fluid-soundfont-gm"
         )
+    sf2 = args.soundfont
     args.out.mkdir(parents=True, exist_ok=True)
     if args.ladder or args.ladder_only:
         with tempfile.TemporaryDirectory() as tmp:
-            print(f"wrote {write_ladder(args.out, Path(tmp))} ladder companions to {args.out / 'ladder'}")
+            count = write_ladder(args.out, Path(tmp), sf2)
+            print(f"wrote {count} ladder companions to {args.out / 'ladder'}")
         if args.ladder_only:
             return
     rows = []
@@ -194,15 +203,15 @@ def main() -> None:
         for name, (program, family, pitches) in INSTRUMENTS.items():
             for pitch in pitches:
                 file = f"{name}_{pitch:03d}.flac"
-                sf.write(
-                    args.out / file, render_clip(program, pitch, Path(tmp)), SAMPLE_RATE, subtype="PCM_16"
-                )
+                clip = render_clip(program, pitch, Path(tmp), sf2)
+                sf.write(args.out / file, clip, SAMPLE_RATE, subtype="PCM_16")
                 rows.append([file, name, family, program, pitch, VELOCITY])
     with open(args.out / "notes.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["file", "instrument", "family", "gm_program", "midi_pitch", "velocity"])
         writer.writerows(rows)
-    shutil.copyfile(LICENSE, args.out / "LICENSE-FluidR3_GM.txt")
+    if sf2 == SOUNDFONT:
+        shutil.copyfile(LICENSE, args.out / "LICENSE-FluidR3_GM.txt")
     total = sum(p.stat().st_size for p in args.out.iterdir())
     print(f"wrote {len(rows)} clips to {args.out} ({total / 1e6:.2f} MB)")
 

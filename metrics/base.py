@@ -75,6 +75,26 @@ class Evaluation:
     note_hz: float | None = None
 
 
+def versioned(version: int) -> Callable[[Callable], Callable]:
+    """Decorator: the version of a metric's definition (1 when not given). A change that can move
+    any value makes a new version; runs log it (``soundmatch.metric_version.<name>``), bench suites
+    pin it, and ``rescore`` recomputes values logged under an older one."""
+
+    def mark(fn: Callable) -> Callable:
+        fn.version = int(version)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def metric_version(name: str) -> int:
+    """The version of registered metric ``name``'s definition in this code."""
+    return int(getattr(metric_registry.get(name), "version", 1))
+
+
+VERSION_TAG = "soundmatch.metric_version."  # + a metric name: the run tag of the version it was scored with
+
+
 def bind_metric(name: str, options: dict[str, Any] | None = None) -> Callable[[Evaluation], float | None]:
     """``metric_registry[name]`` with its ``metric_options.<name>`` keyword options applied.
 

@@ -3,6 +3,9 @@
 A suite is a YAML file (``benchmark/bench/suites/<name>.yaml``, or any path) holding
 
 - ``name``, ``description``, the ranking ``metric`` and the ``metrics`` every run logs;
+- ``metric_versions``: the version of each metric's definition the suite was made with (1 where a
+  metric is not named; :func:`metrics.base.metric_version`). Code whose metric has another version
+  cannot run the suite: a changed metric makes a new suite version, as a changed task does;
 - ``seeds``: the solver seeds each (task, solver) pair runs at;
 - ``defaults``: run configuration shared by every task (loss, rate, clip length, budget ...);
 - ``tasks``: name -> ``synth`` (any synth or preset), ``target`` (a target suite) and ``config``
@@ -28,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from metrics.base import metric_version
 from soundmatch.errors import UserError
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
@@ -99,6 +103,19 @@ def suite_path(name: str) -> Path:
     return shipped
 
 
+def check_metric_versions(path: Path, pinned: dict[str, Any], names: list[str]) -> None:
+    """Refuse a suite whose metrics' pinned versions are not this code's (1 where not pinned)."""
+    for name in names:
+        want, have = int(pinned.get(name, 1)), metric_version(name)
+        if want != have:
+            newer = sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
+            raise UserError(
+                f"bench: suite {path.name} was made with {name} version {want}; this code computes version "
+                f"{have}, whose values are not comparable. Run a suite made with it (shipped: "
+                f"{', '.join(newer)}), or check out the code of the suite's tables"
+            )
+
+
 def load_suite(name: str, quick: bool = False) -> BenchSuite:
     """Read and check a suite; ``quick`` gives its smoke-test variant."""
     path = suite_path(name)
@@ -118,6 +135,7 @@ def load_suite(name: str, quick: bool = False) -> BenchSuite:
     solver_config = {k: dict(v) for k, v in (body.get("solver_config") or {}).items()}
     metric = str(body.get("metric", "match_distance"))
     metrics = [str(m) for m in body.get("metrics", [metric])]
+    check_metric_versions(path, body.get("metric_versions") or {}, sorted({metric, *metrics}))
     seeds = [int(s) for s in body.get("seeds", [0])]
     tasks = []
     for task_name, spec in body["tasks"].items():

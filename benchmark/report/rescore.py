@@ -7,11 +7,14 @@
 Every FINISHED per-target run of the experiment (optionally one solver's or
 one suite's) is read back from the store: ``target.wav`` and ``match.wav``
 (24-bit; older 16-bit files are read as they are), the note and the parameter
-vectors of ``params.json``. Each requested per-match metric the run lacks (all
-of them with ``force=true``) is computed with the options the run logged under
-``metric_options.<name>`` and logged on the run; its parent run's
-``mean_<metric>`` is brought up to date. Resume keys leave the metric list
-out, so adding a metric to a sweep and rescoring is what completes old results.
+vectors of ``params.json``. Each requested per-match metric the run lacks, or
+holds from an older version of the metric's definition (the run's
+``soundmatch.metric_version.<name>`` tag; runs from before versions hold
+version 1), or all of them with ``force=true``, is computed with the options
+the run logged under ``metric_options.<name>`` and logged on the run with the
+version it was computed with; its parent run's ``mean_<metric>`` and version
+tag are brought up to date. Resume keys leave the metric list out, so adding a
+metric to a sweep and rescoring is what completes old results.
 Suite-level metrics (``fad``) need a whole suite's audio at once and are left
 to ``run``.
 """
@@ -30,7 +33,7 @@ import yaml
 from benchmark.options import Option, boolean, parse_command, text, words
 from benchmark.run.audio import read_segment, to_mono
 from benchmark.run.tracking import Tracker, require_store, resolve_uri, with_retry
-from metrics.base import Evaluation, bind_metric, metric_registry
+from metrics.base import VERSION_TAG, Evaluation, bind_metric, metric_registry, metric_version
 from soundmatch.errors import UserError
 from synths.base import Note
 
@@ -109,8 +112,14 @@ def rescore(
         query += f" and tags.`soundmatch.suite` = '{suite}'"
     done, problems = 0, []
     parents: dict[str, set[str]] = defaultdict(set)
+    versions = {m: str(metric_version(m)) for m in names}
+
+    def stale(run: Any, m: str) -> bool:
+        logged = run.data.tags.get(VERSION_TAG + m, "1")
+        return m not in run.data.metrics or logged != versions[m]
+
     for run in tracker.search(query):
-        todo = [m for m in names if force or m not in run.data.metrics]
+        todo = [m for m in names if force or stale(run, m)]
         if not todo:
             continue
         label = f"{run.data.tags.get('soundmatch.target', run.info.run_name)} ({run.info.run_id[:8]})"
@@ -123,6 +132,7 @@ def rescore(
             problems.append(f"{label}: {err}")
             continue
         tracker.log_metrics(run.info.run_id, values)
+        tracker.set_tags(run.info.run_id, {VERSION_TAG + m: versions[m] for m in todo})
         parent = run.data.tags.get("mlflow.parentRunId")
         if parent:
             parents[parent].update(todo)
@@ -138,6 +148,7 @@ def _update_means(tracker: Tracker, parent: str, metrics: list[str]) -> None:
 
     children = tracker.search(f"tags.`mlflow.parentRunId` = '{parent}' and attributes.status = 'FINISHED'")
     tracker.log_metrics(parent, mean_metrics([dict(c.data.metrics) for c in children], metrics))
+    tracker.set_tags(parent, {VERSION_TAG + m: str(metric_version(m)) for m in metrics})
 
 
 def rescore_cli(args: list[str]) -> int:

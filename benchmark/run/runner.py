@@ -41,7 +41,15 @@ from benchmark.run.tracking import (
     storage_problem,
     store_lock,
 )
-from metrics.base import Evaluation, bind_metric, loss_registry, metric_backends, metric_registry
+from metrics.base import (
+    VERSION_TAG,
+    Evaluation,
+    bind_metric,
+    loss_registry,
+    metric_backends,
+    metric_registry,
+    metric_version,
+)
 from solvers.base import Budget, BudgetExhausted, Problem, Result, Target, Task, solver_registry
 from soundmatch.errors import UserError
 from soundmatch.registry import Registry
@@ -370,6 +378,7 @@ def run(cfg: DictConfig) -> RunOutcome:
         "soundmatch.invocation": os.environ.get(INVOCATION_ENV, ""),
         OWNER_TAG: owner(),
         **{f"soundmatch.backend.{k}": v for k, v in metric_backends().items()},
+        **{f"{VERSION_TAG}{m}": str(metric_version(m)) for m in cfg.metrics},
         **machine_tags(),
     }
     bench = cfg.get("bench") or {}

@@ -59,9 +59,11 @@ def _peak(freqs: np.ndarray, mag: np.ndarray, centre: float, half_width: float) 
 
 
 def harmonic_energy(
-    freqs: np.ndarray, mag: np.ndarray, base_hz: float, sample_rate: int, n_multiples: int = 16
+    freqs: np.ndarray, mag: np.ndarray, base_hz: float, sample_rate: int, n_multiples: int = 16,
+    period: int = 2,
 ) -> tuple[float, float]:
-    """Energy at the odd and at the even multiples of ``base_hz`` (1..n_multiples, below 5 kHz).
+    """Energy at the multiples of ``base_hz`` (1..n_multiples, below 5 kHz) that are not multiples
+    of ``period`` and at those that are: with the default 2, at the odd and at the even multiples.
 
     Each multiple's energy is its peak power (within +-1.5%) less the median
     power of the band +-25% of ``base_hz`` around it, so broadband noise
@@ -80,7 +82,7 @@ def harmonic_energy(
         lo, hi = np.searchsorted(freqs, [f - 0.25 * base_hz, f + 0.25 * base_hz])
         floor = float(np.median(power[lo:max(hi, lo + 1)]))
         excess = max(peak[1] ** 2 - floor, 0.0)
-        if k % 2:
+        if k % period:
             odd += excess
         else:
             even += excess

@@ -114,6 +114,8 @@ def refine_f0(audio: np.ndarray, sample_rate: int, f0_hz: float) -> float | None
     kept = [(h, f, m) for h, f, m in peaks if m >= strongest * 10.0 ** (PEAK_DB / 20.0)]
     num = sum(m * h * f for h, f, m in kept)
     den = sum(m * h * h for h, f, m in kept)
+    if den <= 0.0:  # silence: every peak is zero
+        return None
     fit = num / den
     if abs(1200.0 * math.log2(fit / f0_hz)) > REFINE_RANGE_CENTS:
         return None

@@ -51,7 +51,7 @@ def test_a_mistyped_key_is_one_line_with_exit_2(capsys, monkeypatch, tmp_path, c
     if command == "score":
         args = [command, "a.wav", "b.wav", wrong]
     elif command == "bench":
-        args = [command, "v1", wrong]
+        args = [command, "v1.1", wrong]
     code = main(args)
     err = capsys.readouterr().err
     lines = [ln for ln in err.splitlines() if ln.strip()]

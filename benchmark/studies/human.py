@@ -85,7 +85,7 @@ def read_rating_sets(root: Path, sample_rate: int, only: list[str] | None = None
     whose matrix does not fit its sounds is skipped with one warning line naming it."""
     if not root.is_dir():
         raise UserError(f"calibrate: human={root} is not a folder of rating sets (sounds + *{MATRIX_SUFFIX})")
-    matrices = sorted(root.rglob(f"*{MATRIX_SUFFIX}"))
+    matrices = sorted(root.rglob(f"*{MATRIX_SUFFIX}"), key=lambda p: p.name)
     if not matrices:
         raise UserError(
             f"calibrate: no *{MATRIX_SUFFIX} under {root}; a rating set is a folder of sounds <set>/ and "

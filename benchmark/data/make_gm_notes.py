@@ -22,7 +22,9 @@ normalising gain, so it is as much quieter as the instrument plays it), the
 same instrument a semitone above, an octave away (above when the octave stays
 within MIDI 96, else below), and another instrument of another family at the
 same pitch (the next one in the table whose listed range, widened by an octave,
-holds the pitch). ``ladder/ladder.csv`` lists them.
+holds the pitch and whose note *sounds* within 50 cents of the target's: a
+soundfont may play a vibraphone or a bass an octave from its written note).
+``ladder/ladder.csv`` lists them.
 """
 
 from __future__ import annotations
@@ -134,17 +136,43 @@ def render_clip(program: int, pitch: int, folder: Path, soundfont: Path = SOUNDF
     return (audio * peak_gain(audio)).astype(np.float32)
 
 
-def other_instrument(name: str, pitch: int) -> str:
-    """The next instrument after ``name`` (cyclically) of another family whose listed pitches,
-    widened by an octave each way, hold ``pitch``."""
+def other_instruments(name: str, pitch: int) -> list[str]:
+    """The instruments after ``name`` (cyclically) of another family whose listed pitches, widened
+    by an octave each way, hold ``pitch``, nearest first."""
     names = list(INSTRUMENTS)
     start = names.index(name)
+    out = []
     for step in range(1, len(names)):
         other = names[(start + step) % len(names)]
         _, family, pitches = INSTRUMENTS[other]
         if family != INSTRUMENTS[name][1] and min(pitches) - 12 <= pitch <= max(pitches) + 12:
-            return other
-    raise ValueError(f"no instrument of another family plays MIDI {pitch}")
+            out.append(other)
+    if not out:
+        raise ValueError(f"no instrument of another family plays MIDI {pitch}")
+    return out
+
+
+def sounding_hz(audio: np.ndarray) -> float | None:
+    """The f0 a note sounds at, read without its written pitch (a soundfont may play an instrument
+    an octave from the written note, as General MIDI guitars and basses do)."""
+    from analysis.pitch import estimate_f0
+
+    return estimate_f0(audio[: int(SAMPLE_RATE * HOLD_SECONDS)], SAMPLE_RATE).hz
+
+
+def other_at_same_pitch(name: str, pitch: int, folder: Path, soundfont: Path, target_hz: float | None):
+    """(clip, instrument) of the first other instrument whose note sounds within 50 cents of the
+    target's (the ``other_instrument`` rung keeps the pitch); the nearest one when none does."""
+    candidates = other_instruments(name, pitch)
+    first = None
+    for other in candidates:
+        clip = render_clip(INSTRUMENTS[other][0], pitch, folder, soundfont)
+        first = first or (clip, other)
+        hz = sounding_hz(clip)
+        if target_hz is None or (hz is not None and abs(1200 * np.log2(hz / target_hz)) <= 50.0):
+            return clip, other
+    print(f"note: no other instrument sounds {name} {pitch}'s pitch; using {first[1]}")
+    return first
 
 
 def write_ladder(out: Path, folder: Path, soundfont: Path = SOUNDFONT) -> int:
@@ -157,13 +185,13 @@ def write_ladder(out: Path, folder: Path, soundfont: Path = SOUNDFONT) -> int:
             stem = f"{name}_{pitch:03d}"
             loud = render_raw(program, pitch, folder, soundfont=soundfont)
             octave = pitch + 12 if pitch + 12 <= 96 else pitch - 12
-            other = other_instrument(name, pitch)
+            other_clip, other = other_at_same_pitch(name, pitch, folder, soundfont, sounding_hz(loud))
             soft = render_raw(program, pitch, folder, LADDER_VELOCITY, soundfont) * peak_gain(loud)
             companions = {
                 "velocity": (soft, name, pitch),
                 "semitone": (render_clip(program, pitch + 1, folder, soundfont), name, pitch + 1),
                 "octave": (render_clip(program, octave, folder, soundfont), name, octave),
-                "other": (render_clip(INSTRUMENTS[other][0], pitch, folder, soundfont), other, pitch),
+                "other": (other_clip, other, pitch),
             }
             for kind, (audio, instrument, played) in companions.items():
                 file = f"ladder/{stem}_{kind}.flac"

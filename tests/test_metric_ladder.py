@@ -15,7 +15,13 @@ from analysis.pitch import cents, estimate_f0, octave_check
 from benchmark.cli.main import main
 from metrics.base import Evaluation, bind_metric, loss_registry, metric_registry
 from metrics.lsd import log_spectral_distance
-from metrics.match_distance import match_components
+from metrics.match_distance import (
+    LEVEL_WEIGHT,
+    PITCH_CAP_DB,
+    interval_charge_db,
+    match_components,
+    pitch_interval_cents,
+)
 from soundmatch.errors import UserError
 
 SR = 16000
@@ -79,10 +85,34 @@ def test_match_distance_orders_known_cases():
     md = metric_registry.get("match_distance")
     values = [md(_ev(c, target)) for c in cases]
     assert values[0] == 0.0
-    assert values[1] == pytest.approx(6.02, abs=0.3)  # a gain costs its dB
+    assert values[1] == pytest.approx(6.02 * LEVEL_WEIGHT, abs=0.3)  # a gain costs its dB (weighted)
     assert values == sorted(values) and len(set(values)) == len(values), values
     parts = match_components(_ev(cases[3], target))
     assert parts["pitch_cents"] == pytest.approx(1200.0, abs=5.0)
+
+
+def test_pitch_is_charged_only_past_the_threshold_and_without_a_cliff():
+    target = harmonic_tone(261.63)
+    near = match_components(_ev(harmonic_tone(261.63 * 2 ** (3 / 1200)), target))
+    assert near["pitch_cents"] == pytest.approx(3.0, abs=1.0) and near["pitch_db"] == 0.0
+    assert interval_charge_db(4.0) == 0.0 < interval_charge_db(10.0) < interval_charge_db(100.0)
+    assert interval_charge_db(100.0) < interval_charge_db(1200.0) < PITCH_CAP_DB
+    # a tone drowning in noise loses its pitch gradually: the charge grows, in steps well under the cap
+    rng = np.random.default_rng(3)
+    noise = rng.standard_normal(SR).astype(np.float32) * 0.1
+    gains = (1.0, 0.3, 0.1, 0.03, 0.0)
+    charges = [match_components(_ev(g * target + noise, target))["pitch_db"] for g in gains]
+    assert charges == sorted(charges) and charges[-1] > 0.5 * PITCH_CAP_DB, charges
+
+
+def test_a_tracker_reading_another_harmonic_is_not_a_wrong_note():
+    low = harmonic_tone(220.0, amps=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5))
+    up = harmonic_tone(440.0, amps=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5))
+    # the same note read at its second or third harmonic: the common fundamental is 220 Hz
+    assert pitch_interval_cents(low, low, SR, 440.0, 220.0) == pytest.approx(0.0, abs=1.0)
+    assert pitch_interval_cents(low, low, SR, 660.0, 220.0) == pytest.approx(0.0, abs=1.0)
+    # a real octave holds no odd multiples of 220 Hz: an octave it stays
+    assert pitch_interval_cents(up, low, SR, 440.0, 220.0) == pytest.approx(1200.0, abs=1.0)
 
 
 def test_harmonic_amplitude_error_reads_a_changed_harmonic():

@@ -48,6 +48,7 @@ SPECTRUM_RANGE_DB = 40.0  # time-averaged term: floored this far under the targe
 DURATION_SHARE = 0.4  # effective duration: time with energy at least 40% of the peak
 CENTROID_OFFSET_S = 0.01  # temporal centroid compared as log10(tc + 10 ms)
 NOISE_MIN_BINS = 4  # noisiness: bands of at least this many FFT bins (flatness needs a few)
+NOISE_RANGE_DB = 80.0  # noisiness: bins floored this far under the target's loudest (as lsd floors)
 # weights of the timbre terms (dB of distance per unit of each), fitted on 17 human rating sets with
 # frames_db fixed at 1 (leave-one-set-out: README "Metric against listeners")
 TIMBRE_WEIGHTS = {
@@ -184,10 +185,12 @@ def timbre_components(pred: np.ndarray, target: np.ndarray, sample_rate: int) ->
         ed = abs(math.log10(_effective_duration(ea, hop_s) / _effective_duration(eb, hop_s)))
     else:  # one of them silent: its envelope has no shape to compare
         tc = ed = 1.0
-    tiny = max(p_target.max(), p_pred.max()) * 1e-12
-    noisiness = float(np.mean(np.abs(
-        _band_flatness_db(p_pred, bank[wide], tiny) - _band_flatness_db(p_target, bank[wide], tiny)
-    )))
+    # bins floored as the band levels are, so that empty bands read as flat in both (a recording's
+    # noise floor or a file's quantisation noise under the floor buys or costs nothing)
+    bins_floor = max(p_target.max(), p_pred.max() if p_target.max() <= 0.0 else 0.0)
+    bins_floor *= 10.0 ** (-NOISE_RANGE_DB / 10.0)
+    flat_pred = _band_flatness_db(p_pred, bank[wide], bins_floor)
+    noisiness = float(np.mean(np.abs(flat_pred - _band_flatness_db(p_target, bank[wide], bins_floor))))
     return dict(zip(names, (frames_db, spectrum_db, tc, ed, noisiness), strict=True))
 
 

@@ -52,6 +52,18 @@ def test_rescore_fills_in_a_new_metric_and_matches_the_run_s_own_values(cli, wor
     for r in forced:
         assert r.data.metrics["lsd"] == pytest.approx(logged_lsd[r.info.run_id], abs=0.02)
 
+    # runs say which version of a metric's definition scored them; an older one is rescored unasked
+    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{workdir / 'results' / 'mlflow.db'}")
+    assert all(r.data.tags["soundmatch.metric_version.lsd"] == "1" for r in forced)
+    old = forced[0].info.run_id
+    client.set_tag(old, "soundmatch.metric_version.lsd", "0")
+    client.log_metric(old, "lsd", 999.0)
+    out = cli("rescore", "metrics=[lsd]")
+    assert out.returncode == 0 and "rescored 1 run(s)" in out.stdout, out.stdout
+    (renewed,) = [r for r in target_runs(workdir)[0] if r.info.run_id == old]
+    assert renewed.data.metrics["lsd"] == pytest.approx(logged_lsd[old], abs=0.02)
+    assert renewed.data.tags["soundmatch.metric_version.lsd"] == "1"
+
     # a user's mistakes: one line each, exit 2, and no empty store made for a wrong path
     missing = cli("rescore", "metrics=[lsd]", f"tracking.uri=sqlite:///{workdir / 'nope.db'}")
     assert missing.returncode == 2 and "no store at" in missing.stderr and "Traceback" not in missing.stderr

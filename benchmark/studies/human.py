@@ -156,11 +156,15 @@ def agreement(distances: np.ndarray, ratings: np.ndarray) -> dict[str, float]:
         rr = np.sign(ri[:, None] - ri[None, :])
         keep = np.triu(rr != 0, 1)
         triplets.append(float((dd[keep] == rr[keep]).mean()) if keep.any() else float("nan"))
+    def mean(values: list[float]) -> float:  # NaN where every anchor is undefined (a constant distance)
+        finite = [v for v in values if math.isfinite(v)]
+        return float(np.mean(finite)) if finite else float("nan")
+
     return {
         "spearman": _corr(_ranks(d), _ranks(r)),
-        "anchor": float(np.nanmean(anchors)),
+        "anchor": mean(anchors),
         "pearson": _corr(d, r),
-        "triplet": float(np.nanmean(triplets)),
+        "triplet": mean(triplets),
     }
 
 

@@ -25,6 +25,7 @@ from metrics.match_distance import TIMBRE_WEIGHTS, timbre_components
 from metrics.pairwise import symmetric
 
 FIT_ITERATIONS = 150
+SIMPLEX_STEP = 0.7  # log-weight steps of the starting simplex
 
 
 def component_matrices(sets: list[RatingSet], sample_rate: int) -> dict[str, dict[str, np.ndarray]]:
@@ -72,8 +73,12 @@ def fit_weights(comps: dict[str, dict[str, np.ndarray]], sets: list[RatingSet], 
         figs = score(comps, sets, names, unpack(x)).values()
         return -float(np.mean([f["spearman"] + f["anchor"] for f in figs]))
 
-    result = minimize(loss, np.zeros(len(keys) - 1), method="Nelder-Mead",
-                      options={"maxiter": FIT_ITERATIONS, "xatol": 0.02, "fatol": 1e-4})
+    # a simplex of steps that change each weight by about 2x (the default, 5% of a zero start, is a
+    # few parts in ten thousand: it never leaves the start)
+    dim = len(keys) - 1
+    simplex = np.vstack([np.zeros(dim), SIMPLEX_STEP * np.eye(dim)])
+    options = {"maxiter": FIT_ITERATIONS, "xatol": 0.02, "fatol": 1e-4, "initial_simplex": simplex}
+    result = minimize(loss, np.zeros(dim), method="Nelder-Mead", options=options)
     return unpack(result.x)
 
 

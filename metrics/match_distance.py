@@ -157,7 +157,8 @@ def timbre_components(pred: np.ndarray, target: np.ndarray, sample_rate: int) ->
     - ``noisiness_db``: mean over bands (at least 4 FFT bins wide) of the difference of in-band
       spectral flatness in dB, averaged over time.
 
-    Both sounds silent: all 0. One silent: the spectral terms read the other against the floor.
+    Both sounds silent: all 0. One silent: the spectral terms read the other against the floor and
+    the envelope terms take the largest value a sound of the clip's length can have.
     """
     _, hop, bank, _, wide = _erb_setup(sample_rate)
     hop_s = hop / sample_rate
@@ -183,8 +184,10 @@ def timbre_components(pred: np.ndarray, target: np.ndarray, sample_rate: int) ->
         tc = abs(math.log10(_temporal_centroid(ea, hop_s) + CENTROID_OFFSET_S)
                  - math.log10(_temporal_centroid(eb, hop_s) + CENTROID_OFFSET_S))
         ed = abs(math.log10(_effective_duration(ea, hop_s) / _effective_duration(eb, hop_s)))
-    else:  # one of them silent: its envelope has no shape to compare
-        tc = ed = 1.0
+    else:  # one of them silent: no envelope at all, as far as any envelope can be within the clip
+        seconds = frames * hop_s
+        tc = math.log10((seconds + CENTROID_OFFSET_S) / CENTROID_OFFSET_S)
+        ed = math.log10(seconds / (0.5 * hop_s))
     # bins floored as the band levels are, so that empty bands read as flat in both (a recording's
     # noise floor or a file's quantisation noise under the floor buys or costs nothing)
     bins_floor = max(p_target.max(), p_pred.max() if p_target.max() <= 0.0 else 0.0)

@@ -373,8 +373,6 @@ def calibrate_cli(args: list[str]) -> int:
     if values is None:
         return 0
     if values["human"]:
-        from benchmark.studies.human import human_study
-
         return human_study(values)
 
     def progress(row: Agreement) -> None:
@@ -391,4 +389,41 @@ def calibrate_cli(args: list[str]) -> int:
     write_csv(rows, csv_path)
     run_id = _log(rows, values, [md, csv_path])
     print(f"tables: {md}, {csv_path}  (MLflow run {run_id}, experiment 'calibrate')")
+    return 0
+
+
+def human_study(values: dict[str, Any]) -> int:
+    """``calibrate human=PATH``: print, write and log the listening-data study."""
+    from benchmark.run.tracking import log_study
+    from benchmark.studies.human import FIGURES, DistanceRow, markdown, read_rating_sets, study_rows
+    from benchmark.studies.human import write_csv as write_human_csv
+
+    sets = read_rating_sets(Path(values["human"]), values["sample_rate"], values["sets"] or None)
+    pairs = sum(len(s.files) * (len(s.files) - 1) // 2 for s in sets)
+    print(f"{len(sets)} rating sets, {pairs} rated pairs: {', '.join(s.name for s in sets)}", flush=True)
+
+    def progress(row: DistanceRow) -> None:
+        shown = row.error[:90] if row.error else (
+            f"Spearman {row.mean['spearman']:.3f}  per-anchor {row.mean['anchor']:.3f}")
+        print(f"  {row.kind:<8} {row.name:<26} {shown}  ({row.seconds:.1f} s)", flush=True)
+
+    rows = study_rows(values, sets, progress)
+    table = markdown(rows, sets, values)
+    fit_table = ""
+    if values["fit"]:
+        from benchmark.studies.timbre_fit import fit_report
+
+        fit_table = fit_report(sets, values)
+    print("\n" + table + fit_table)
+    out = Path(values["results_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    md, csv_path = out / "human.md", out / "human.csv"
+    md.write_text(table + fit_table)
+    write_human_csv(rows, csv_path)
+    metrics: dict[str, float | None] = {}
+    for r in rows:
+        if not r.error:
+            metrics.update({f"{r.kind}.{r.name}.{fig}": r.mean[fig] for fig in FIGURES})
+    run_id = log_study("calibrate_human", values, metrics, [md, csv_path])
+    print(f"tables: {md}, {csv_path}  (MLflow run {run_id}, experiment 'calibrate_human')")
     return 0

@@ -25,6 +25,7 @@ time, Euclidean distance without c0) is scored in the same run, for scale.
 ``fit=true`` also re-chooses the constants of ``match_distance``'s timbre term
 on the data by leave-one-set-out cross-validation and reports the
 cross-validated figure beside the in-sample one (:mod:`benchmark.studies.timbre_fit`).
+The command itself is :func:`benchmark.studies.calibrate.human_study`.
 Tables go to ``<results_dir>/human.{md,csv}`` and the study is logged to MLflow
 (experiment ``calibrate_human``).
 """
@@ -307,38 +308,3 @@ def write_csv(rows: list[DistanceRow], path: Path) -> None:
         for r in rows:
             for name, figs in r.per_set.items():
                 writer.writerow([r.name, r.kind, name, *(f"{figs[f]:.6g}" for f in FIGURES)])
-
-
-def human_study(values: dict[str, Any]) -> int:
-    """``calibrate human=PATH``: print, write and log the listening-data study."""
-    from benchmark.run.tracking import log_study
-
-    sets = read_rating_sets(Path(values["human"]), values["sample_rate"], values["sets"] or None)
-    pairs = sum(len(s.files) * (len(s.files) - 1) // 2 for s in sets)
-    print(f"{len(sets)} rating sets, {pairs} rated pairs: {', '.join(s.name for s in sets)}", flush=True)
-
-    def progress(row: DistanceRow) -> None:
-        shown = row.error[:90] if row.error else (
-            f"Spearman {row.mean['spearman']:.3f}  per-anchor {row.mean['anchor']:.3f}")
-        print(f"  {row.kind:<8} {row.name:<26} {shown}  ({row.seconds:.1f} s)", flush=True)
-
-    rows = study_rows(values, sets, progress)
-    table = markdown(rows, sets, values)
-    fit_table = ""
-    if values["fit"]:
-        from benchmark.studies.timbre_fit import fit_report
-
-        fit_table = fit_report(sets, values)
-    print("\n" + table + fit_table)
-    out = Path(values["results_dir"])
-    out.mkdir(parents=True, exist_ok=True)
-    md, csv_path = out / "human.md", out / "human.csv"
-    md.write_text(table + fit_table)
-    write_csv(rows, csv_path)
-    metrics: dict[str, float | None] = {}
-    for r in rows:
-        if not r.error:
-            metrics.update({f"{r.kind}.{r.name}.{fig}": r.mean[fig] for fig in FIGURES})
-    run_id = log_study("calibrate_human", values, metrics, [md, csv_path])
-    print(f"tables: {md}, {csv_path}  (MLflow run {run_id}, experiment 'calibrate_human')")
-    return 0

@@ -63,6 +63,11 @@ def test_rescore_fills_in_a_new_metric_and_matches_the_run_s_own_values(cli, wor
     (renewed,) = [r for r in target_runs(workdir)[0] if r.info.run_id == old]
     assert renewed.data.metrics["lsd"] == pytest.approx(logged_lsd[old], abs=0.02)
     assert renewed.data.tags["soundmatch.metric_version.lsd"] == "1"
+    # an option that only the older definition took (as match_distance v1's range_db) is dropped
+    client.log_param(old, "metric_options.lsd.retired_option", "3")
+    client.set_tag(old, "soundmatch.metric_version.lsd", "0")
+    out = cli("rescore", "metrics=[lsd]")
+    assert out.returncode == 0 and "rescored 1 run(s)" in out.stdout, out.stdout + out.stderr
 
     # a user's mistakes: one line each, exit 2, and no empty store made for a wrong path
     missing = cli("rescore", "metrics=[lsd]", f"tracking.uri=sqlite:///{workdir / 'nope.db'}")

@@ -63,6 +63,19 @@ def logged_options(params: dict[str, str], metric: str) -> dict[str, Any]:
     return {k[len(prefix):]: yaml.safe_load(v) for k, v in params.items() if k.startswith(prefix)}
 
 
+def current_options(run: Any, metric: str, version: str) -> dict[str, Any]:
+    """The options ``run`` logged for ``metric``, less those the metric's definition no longer
+    takes when the run was scored with another version of it (version 1 of ``match_distance``
+    took ``range_db``; version 2 fixes its floors)."""
+    import inspect
+
+    options = logged_options(run.data.params, metric)
+    if run.data.tags.get(VERSION_TAG + metric, "1") == version:
+        return options
+    accepted = inspect.signature(metric_registry.get(metric)).parameters
+    return {k: v for k, v in options.items() if k in accepted}
+
+
 def evaluation_of(folder: Path) -> Evaluation:
     """The match of one run, as its metrics see it, from its downloaded artifacts."""
     for name in ("target.wav", "match.wav"):
@@ -127,7 +140,7 @@ def rescore(
             with tempfile.TemporaryDirectory() as tmp:
                 _download(tracker, run.info.run_id, Path(tmp))
                 ev = evaluation_of(Path(tmp))
-            values = {m: bind_metric(m, logged_options(run.data.params, m))(ev) for m in todo}
+            values = {m: bind_metric(m, current_options(run, m, versions[m]))(ev) for m in todo}
         except (OSError, ValueError) as err:
             problems.append(f"{label}: {err}")
             continue

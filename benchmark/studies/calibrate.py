@@ -112,9 +112,9 @@ OPTIONS = [
     Option("sample_rate", integer(8000, 48000), 16000, "Hz"),
     Option("duration", number(above=0.0, high=2.0), 1.0, "seconds per clip"),
     Option("seed", integer(0), 0, "seeds the noise rungs and the bootstrap"),
-    Option("ladder", text, str(GM_DIR), "a folder made by make_gm_notes --ladder (notes.csv + ladder/)"),
+    Option("ladder", text, None, "a folder made by make_gm_notes --ladder (None: the bundled gm_notes one)"),
     Option("human", text, None, "a folder of human rating sets: study agreement with listeners instead"),
-    Option("sets", words, [], "human=: only these rating sets (default: all found)"),
+    Option("sets", words, [], "human=: only these rating sets ([]: every set found)"),
     Option("fit", boolean, False, "human=: also refit match_distance's timbre constants, leave-one-set-out"),
     *store_options("where the tables and the MLflow store go")[:2],
 ]
@@ -293,7 +293,8 @@ def run_study(values: dict[str, Any], progress: Callable[[Agreement], None] | No
         metric_registry.get(m)
     for m in loss_names:
         loss_registry.get(m)
-    notes = ladder_notes(sample_rate, values["duration"], values["notes"], seed, Path(values["ladder"]))
+    folder = Path(values["ladder"]) if values["ladder"] else GM_DIR
+    notes = ladder_notes(sample_rate, values["duration"], values["notes"], seed, folder)
     rows = []
     jobs = [(m, "metric") for m in metric_names] + [(m, "loss") for m in loss_names]
     for name, kind in jobs:

@@ -38,7 +38,7 @@ from benchmark.options import (
     usage,
     words,
 )
-from benchmark.run.audio import AUDIO_SUFFIXES, load_audio
+from benchmark.run.audio import AUDIO_SUFFIXES, audio_files, load_audio
 from metrics.base import Evaluation, metric_registry
 from metrics.pairwise import pair_matrix
 from soundmatch.errors import UserError
@@ -90,10 +90,8 @@ def pairs(first: Path, second: Path) -> list[tuple[str, Path, Path]]:
     if not first.is_dir():
         return [(second.stem, first, second)]
 
-    def audio_files(folder: Path) -> dict[str, Path]:
-        return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in AUDIO_SUFFIXES}
-
-    targets, matches = audio_files(first), audio_files(second)
+    targets = {p.stem: p for p in audio_files(first)}
+    matches = {p.stem: p for p in audio_files(second)}
     common = sorted(set(targets) & set(matches))
     if not common:
         raise UserError(
@@ -148,7 +146,7 @@ def folder_sounds(folder: Path, sample_rate: int) -> tuple[list[str], list[np.nd
     """The audio files of ``folder`` in sorted file-name order, read as mono at ``sample_rate``."""
     if not folder.is_dir():
         raise UserError(f"score: pairs=all takes one folder of audio files; {folder} is not a folder")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+    files = audio_files(folder)
     if len(files) < 2:
         raise UserError(
             f"score: {folder} holds {len(files)} audio file(s); pairs=all needs at least two "

@@ -21,6 +21,7 @@ import soxr
 from soundmatch.errors import UserError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3")
+
 SILENCE_DBFS = -80.0  # RMS below this (re full scale) counts as silence
 MAX_WHOLE_FILE_SECONDS = 1800.0  # a whole-file read beyond this is refused (a segment read is not)
 NORMALIZE_MODES = (None, "peak", "rms")
@@ -220,3 +221,8 @@ def load_audio(
             "or remove it"
         )
     return normalize(audio, normalize_mode, level_db)
+
+
+def audio_files(folder: Path) -> list[Path]:
+    """The audio files directly in ``folder`` (by suffix, :data:`AUDIO_SUFFIXES`), in sorted name order."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.run.audio import AUDIO_SUFFIXES, load_audio
+from benchmark.run.audio import audio_files, load_audio
 from metrics.base import Evaluation, loss_registry, metric_registry
 from metrics.pairwise import pair_matrix, symmetric
 from soundmatch.errors import UserError
@@ -102,7 +102,7 @@ def read_rating_sets(root: Path, sample_rate: int, only: list[str] | None = None
         if folder is None:
             print(f"calibrate: skipped rating set {name}: no folder {name}/ under {root}", file=sys.stderr)
             continue
-        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+        files = audio_files(folder)
         try:
             upper = np.loadtxt(matrix_path, ndmin=2)
         except ValueError as err:

@@ -22,6 +22,7 @@ The backend that produced each value is returned with it, so it can be logged.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,6 +53,25 @@ def midi_to_hz(midi: float) -> float:
 
 def hz_to_midi(hz: float) -> float:
     return 69.0 + 12.0 * math.log2(hz / 440.0)
+
+
+NOTE_LETTERS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+_NOTE_NAME = re.compile(r"^([a-g])(#|s|b|♯|♭)?(-?\d{1,2})$", re.IGNORECASE)
+
+
+def parse_note(text: str) -> int | None:
+    """The MIDI note a written note names, or None: a MIDI number ``"60"`` (0-127) or a
+    scientific note name ``"C4"`` (= 60), ``"C#4"`` / ``"Cs4"`` / ``"Db4"`` (= 61), ``"A-1"``."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text) if 0 <= int(text) <= 127 else None
+    m = _NOTE_NAME.match(text)
+    if m is None:
+        return None
+    letter, accidental, octave = m.groups()
+    shift = {"#": 1, "s": 1, "♯": 1, "b": -1, "♭": -1}.get((accidental or "").lower(), 0)
+    note = 12 * (int(octave) + 1) + NOTE_LETTERS[letter.lower()] + shift
+    return note if 0 <= note <= 127 else None
 
 
 def cents(f_pred: np.ndarray, f_ref: np.ndarray) -> np.ndarray:

@@ -174,6 +174,10 @@ class Synth(ABC):
     name: ClassVar[str] = ""
     differentiable: ClassVar[bool] = True
     exact_gradients: ClassVar[bool] = True
+    # plays whole MIDI notes, as a patch loaded into the instrument is played at a key (the DX7
+    # family): a recording off the equal-tempered grid is played at its nearest note and the
+    # patch's own tuning parameters carry the rest
+    whole_notes: ClassVar[bool] = False
     # peak memory per rendered sample with gradients and a spectral loss (bytes; for the check
     # that a run's render batch fits before it starts)
     bytes_per_sample: ClassVar[int] = 400

@@ -1,4 +1,4 @@
-"""dexed_lsd: the exported voice played by Dexed against our engine (the sound designer's check)."""
+"""dexed_check: the exported voice played by Dexed against our engine (the sound designer's check)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,43 @@ import math
 import pytest
 import torch
 
-from benchmark.run.dexed_check import dexed_lsd
+from benchmark.run.dexed_check import dexed_check
 from synths.base import Note, synth_registry
 
-pytest.importorskip("dexed")
+
+def dexed_lsd(synth, x, note, duration):
+    return dexed_check(synth, x, note, duration).values
+
+
+def test_a_check_that_cannot_run_is_skipped_with_its_reason(monkeypatch):
+    """Dexed absent, or a note off the keyboard: skipped and said why, never an error."""
+    import benchmark.run.dexed_check as check
+
+    dx7 = synth_registry.create("dx7", hold=0.3)
+    x = dx7.sample(1, torch.Generator().manual_seed(3))[0]
+    off = dexed_check(dx7, x, Note(131.0), 0.5)
+    assert off.values == {} and "outside the keyboard" in off.skipped
+    assert off.tags() == {"soundmatch.dexed_check": f"skipped: {off.skipped}"}
+    monkeypatch.setattr(check, "dexed_available", lambda: False)
+    absent = dexed_check(dx7, x, Note(60.0), 0.5)
+    assert absent.values == {} and "dexed-py is not installed" in absent.skipped
+    fm2 = synth_registry.create("fm2")
+    assert dexed_check(fm2, fm2.sample(1, torch.Generator().manual_seed(0))[0], Note(60.0), 0.5).tags() == {}
+
+
+def test_a_fractional_note_is_checked_at_its_nearest_key():
+    pytest.importorskip("dexed")
+    dx7 = synth_registry.create("dx7", hold=0.3)
+    x = dx7.sample(1, torch.Generator().manual_seed(3))[0]
+    check = dexed_check(dx7, x, Note(36.0203), 0.5)
+    assert check.skipped is None and check.note == 36
+    assert check.tags() == {"soundmatch.dexed_check": "ran at MIDI 36"}
+    at_key = dexed_lsd(dx7, x, Note(36.0), 0.5)["dexed_lsd"]
+    assert check.values["dexed_lsd"] == pytest.approx(at_key, abs=1e-9)
 
 
 def test_dexed_lsd_is_small_for_a_dx7_voice_and_none_for_other_synths():
+    pytest.importorskip("dexed")
     dx7 = synth_registry.create("dx7", hold=0.3)
     x = dx7.sample(1, torch.Generator().manual_seed(3))[0]
     values = dexed_lsd(dx7, x, Note(60.0), 0.5)
@@ -27,6 +57,7 @@ def test_dexed_lsd_is_small_for_a_dx7_voice_and_none_for_other_synths():
 
 def test_dexed_lsd_counts_a_real_difference(monkeypatch):
     """A voice detuned by a semitone in our render only is far from Dexed's: the check can fail."""
+    pytest.importorskip("dexed")
     dx7 = synth_registry.create("dx7", hold=0.3)
     x = dx7.sample(1, torch.Generator().manual_seed(3))[0]
     same = dexed_lsd(dx7, x, Note(60.0), 0.5)["dexed_lsd"]

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from benchmark.paths import CONF_DIR
 from benchmark.run import artifacts
 from benchmark.run.config_check import check_run_config
-from benchmark.run.dexed_check import dexed_lsd
+from benchmark.run.dexed_check import dexed_available, dexed_check
 from benchmark.run.presets import synth_preset
 from benchmark.run.progress import ProgressView
 from benchmark.run.progress import training as training_progress
@@ -74,6 +74,7 @@ class TargetOutcome:
     run_id: str = ""
     info: dict[str, Any] = field(default_factory=dict)
     match: torch.Tensor | None = None  # the match's audio [T], for suite-level metrics (fad)
+    tags: dict[str, str] = field(default_factory=dict)  # e.g. whether the Dexed check ran
 
 
 @dataclass
@@ -538,9 +539,16 @@ def _run_target(
     values["seconds"] = seconds
     extra = info.pop("metrics", None) or {}  # a solver's own figures (e.g. inference_seconds)
     values.update({k: float(v) for k, v in extra.items() if k not in values})
+    tags = {}
     if controls is None:  # a voice, not per-frame controls: what match.syx holds
-        values.update(dexed_lsd(synth, x, target.note, target.duration))
-    return TargetOutcome(target.name, values, problem.renders, seconds, info={"x": x, **info}, match=match)
+        check = dexed_check(synth, x, target.note, target.duration)
+        values.update(check.values)
+        tags.update(check.tags())
+        if check.skipped and dexed_available():  # without dexed-py the tag says so, quietly
+            print(f"{target.name}: Dexed check skipped: {check.skipped}", file=sys.stderr)
+    return TargetOutcome(
+        target.name, values, problem.renders, seconds, info={"x": x, **info}, match=match, tags=tags
+    )
 
 
 def _log_target(
@@ -552,6 +560,8 @@ def _log_target(
     problem: Problem | None,
 ) -> None:
     tracker.log_metrics(run_id, outcome.metrics)
+    if outcome.tags:
+        tracker.set_tags(run_id, outcome.tags)
     if problem is not None:
         curve = [("anytime_loss", p.best_loss, p.renders) for p in problem.curve]
         curve += [("anytime_seconds", p.seconds, p.renders) for p in problem.curve]

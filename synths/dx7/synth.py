@@ -135,6 +135,7 @@ class DX7(Synth):
     base: Voice = field(default_factory=Voice)
 
     name = "dx7"
+    whole_notes = True
     # Dexed's resolution (integer steps, 2**-10 sines, 2**-12 output) with straight-through gradients
     exact_gradients = False
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from benchmark.run.audio import AUDIO_SUFFIXES
 from benchmark.run.targets.base import SuiteContext, suite_registry
 from benchmark.run.targets.recorded import Clip, RecordedSuite
+from benchmark.run.targets.written_notes import find_sidecar, read_sidecar, written_note
 from solvers.base import Target
 from soundmatch.errors import UserError
 
@@ -24,11 +25,20 @@ class FolderSuite(RecordedSuite):
     Each file gives the task's duration from ``offset`` seconds in. A bad file
     (corrupt, empty, silent, NaN-filled, undecodable ...) is skipped with a
     warning and counted; the parent run gets the tags ``soundmatch.skipped_files``
-    (the count) and ``soundmatch.skipped`` (file: reason; ...). Pitch: pYIN
-    (``pitch: auto``), else the run's note. The split is by file.
+    (the count) and ``soundmatch.skipped`` (file: reason; ...). The split is by file.
+
+    The note each file was played at, first found wins (logged as the target's
+    ``pitch_source``): its row in a notes table (``notes``: a CSV or JSON of
+    file,note[,velocity]; by default ``notes.csv`` / ``notes.json`` in the
+    folder), its file name (``note_names``: ``flute_C#5.wav``, ``piano_60.wav``;
+    see :mod:`benchmark.run.targets.written_notes`), else the f0 estimated from
+    the sound (``pitch: auto``). A synth that plays whole notes (the DX7 family)
+    gets the nearest note and the exact f0 is logged beside it.
     """
 
     path: str | None = None
+    notes: str | None = None
+    note_names: bool = True
     offset: float = 0.0
     trim_db: float | None = -40.0  # a user's files often start with silence: skip it
     skipped: list[tuple[str, str]] = field(default_factory=list, init=False, repr=False)
@@ -58,11 +68,25 @@ class FolderSuite(RecordedSuite):
     def targets(self, ctx: SuiteContext) -> list[Target]:
         self.check_options()
         root, files = self.files()
+        sidecar_path = find_sidecar(root, self.notes)
+        sidecar = {} if sidecar_path is None else read_sidecar(sidecar_path)
         clips = []
         for path in files:
             rel = path.relative_to(root).as_posix()
             name = rel.rsplit(".", 1)[0].replace("/", "__")
-            clips.append(Clip(name, path, rel, offset=self.offset, group=rel))
+            clip = Clip(name, path, rel, offset=self.offset, group=rel)
+            written = written_note(rel, sidecar, self.note_names)
+            if written is not None:
+                clip.pitch = written.pitch
+                clip.meta["note_from"] = written.source
+                if written.velocity is not None:
+                    clip.meta["velocity"] = written.velocity
+            clips.append(clip)
+        listed = {c.source for c in clips} | {c.source.rsplit("/", 1)[-1] for c in clips}
+        unknown = sorted(k for k in sidecar if k not in listed)
+        if unknown:
+            print(f"warning: the notes table {sidecar_path} names {len(unknown)} file(s) not in {root}: "
+                  f"{', '.join(unknown[:5])}", file=sys.stderr)
         self.skipped = list(self.unlisted)
         out = []
         for clip in self.select(clips):

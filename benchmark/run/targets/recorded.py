@@ -11,6 +11,7 @@ one recording never land on both sides, and adding files never moves others.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,12 +120,20 @@ class RecordedSuite(TargetSuite):
         velocity = int(clip.meta.get("velocity", ctx.note.velocity))
         written = None if clip.pitch is None else float(clip.pitch)
         exact = None if written is None else estimate_f0(audio, ctx.sample_rate, hint_midi=written)
+        if exact is not None and exact.backend == "metadata" and "note_from" in clip.meta:
+            # a user's written note that no harmonic series or tracker reading confirms: say so, keep it
+            print(
+                f"warning: {clip.source}: its {clip.meta['note_from']} says MIDI {clip.pitch}, but no "
+                "harmonic series sounds within a semitone of it; used as written (fix it, or "
+                "target.note_names=false to read the note from the sound)",
+                file=sys.stderr,
+            )
         if self.pitch == "config":
             return ctx.note, "config", exact
         if clip.pitch is not None and self.pitch == "auto":
             # the written note: a DX7 patch plays integer notes, so its tuning lives in the voice
             # (fm_match sets coarse/fine/detune from the measured f0), and match.syx plays in tune
-            return Note(float(clip.pitch), velocity), "metadata", exact
+            return Note(float(clip.pitch), velocity), str(clip.meta.get("note_from", "metadata")), exact
         # the exact f0 as fractional MIDI: the written note fixes the octave and the harmonics tune it;
         # without one, the tracker's reading is checked against the harmonic spectrum for octave errors
         if self.pitch == "exact" and exact is not None:
@@ -134,6 +143,10 @@ class RecordedSuite(TargetSuite):
             estimate = estimate_f0(audio, ctx.sample_rate, backend=backend)
         if estimate.midi is None or not math.isfinite(estimate.midi):
             return ctx.note, "config", exact  # unpitched sound: the run's note
+        if getattr(ctx.synth, "whole_notes", False):
+            # played at the nearest key, as the exported patch will be; the exact f0 is logged and the
+            # synth's tuning parameters (DX7: coarse/fine/detune) carry the rest
+            return Note(float(round(estimate.midi)), velocity), f"{estimate.backend}, nearest note", estimate
         return Note(round(estimate.midi, 4), velocity), estimate.backend, exact
 
     def load(self, clip: Clip, ctx: SuiteContext) -> Target:

@@ -23,9 +23,10 @@ MISTYPED = {
     "score": ("metrcs=[lsd]", "metrics"),
     "calibrate": ("nots=3", "notes"),
     "bench": ("solver=[cma]", "solvers"),
+    "match": ("budget.rendrs=3", "budget.renders"),
 }
 STORE_COMMANDS = ["leaderboard", "rescore", "report", "ui", "gradcheck", "calibrate", "fidelity", "landscape",
-                  "bench"]  # fmt: skip
+                  "bench", "match"]  # fmt: skip
 
 
 def test_every_command_is_in_this_test():
@@ -52,6 +53,12 @@ def test_a_mistyped_key_is_one_line_with_exit_2(capsys, monkeypatch, tmp_path, c
         args = [command, "a.wav", "b.wav", wrong]
     elif command == "bench":
         args = [command, "v1.1", wrong]
+    elif command == "match":
+        import numpy as np
+        import soundfile as sf
+
+        sf.write(tmp_path / "tone.wav", np.sin(np.arange(8000) * 0.1).astype(np.float32), 16000)
+        args = [command, "tone.wav", wrong]
     code = main(args)
     err = capsys.readouterr().err
     lines = [ln for ln in err.splitlines() if ln.strip()]

@@ -24,6 +24,7 @@ commands:
   fidelity [key=value ...]   the dx7 engine against Dexed on 54 voices x 6 cases, per voice (--help)
   gradcheck [key=value ...]  gradient-direction study of losses on oscillators (--help)
   landscape key=value ...    a loss on a 2-D grid of two synth parameters, as a PNG (--help)
+  match FILE_OR_FOLDER [..]  a recording to a patch: match.syx/preset, audio, picture, page (--help)
   score A B [key=value ...]  every metric of match B against target A (files, or folders by name)
   calibrate [key=value ...]  the metric ladder: how every metric and loss orders known cases (--help)
   bench SUITE [--quick]      the standard benchmark (e.g. v1): every solver on its fixed tasks (--help)
@@ -32,6 +33,7 @@ examples:
   python -m benchmark run solver=cma synth=fm2 target.n=4 budget.renders=500
   python -m benchmark run -m solver=random,cma loss=mss,l2
   python -m benchmark leaderboard format=markdown metric=match_distance
+  python -m benchmark match my_flute_C5.wav out=patches/
 """
 
 
@@ -105,6 +107,12 @@ def _score(args: list[str]) -> int:
     return score_cli(args)
 
 
+def _match(args: list[str]) -> int:
+    from benchmark.match.command import match_cli
+
+    return match_cli(args)
+
+
 def _bench(args: list[str]) -> int:
     from benchmark.bench.command import bench_cli
 
@@ -129,6 +137,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "gradcheck": _gradcheck,
     "landscape": _landscape,
     "score": _score,
+    "match": _match,
     "calibrate": _calibrate,
     "bench": _bench,
 }

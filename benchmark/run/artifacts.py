@@ -21,10 +21,12 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def spectrogram_comparison(
-    path: Path, target: np.ndarray, match: np.ndarray, sample_rate: int, title: str = ""
+    path: Path, target: np.ndarray, match: np.ndarray, sample_rate: int, title: str = "",
+    envelopes: bool = False,
 ) -> None:
     """Side-by-side log-magnitude spectrograms (dB, shared colour scale, 90 dB range) as a PNG,
-    on a log-frequency axis from 30 Hz to Nyquist: most of a note's energy lies below 1 kHz."""
+    on a log-frequency axis from 30 Hz to Nyquist: most of a note's energy lies below 1 kHz.
+    ``envelopes``: a third panel with both level envelopes (RMS, dB re full scale, 10 ms hop)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,8 +47,12 @@ def spectrogram_comparison(
     times = np.arange(specs[0].shape[1]) * hop / sample_rate
     keep = freqs >= 30.0
     # a fixed layout: the constrained one took 1.2 s of the 1.8 s each target's image cost
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    fig.subplots_adjust(left=0.08, right=0.9, bottom=0.15, top=0.8 if title else 0.88, wspace=0.06)
+    top_edge = 0.8 if title else 0.88
+    bottom, height = (0.15, 3.6) if not envelopes else (0.55, 6.8)
+    if envelopes:  # the spectrograms keep their size in a taller figure; envelopes go underneath
+        top_edge = 1.0 - (1.0 - top_edge) * 3.6 / height
+    fig, axes = plt.subplots(1, 2, figsize=(10, height), sharey=True)
+    fig.subplots_adjust(left=0.08, right=0.9, bottom=bottom, top=top_edge, wspace=0.06)
     for ax, spec, label in zip(axes, specs, ("target", "match"), strict=True):
         image = ax.pcolormesh(
             times, freqs[keep], spec[keep], shading="nearest", vmin=top - 90, vmax=top, cmap="magma"
@@ -55,8 +61,23 @@ def spectrogram_comparison(
         ax.set_title(label)
         ax.set_xlabel("time (s)")
     axes[0].set_ylabel("frequency (Hz, log)")
-    fig.colorbar(image, cax=fig.add_axes((0.915, 0.15, 0.015, (0.8 if title else 0.88) - 0.15)), label="dB")
+    fig.colorbar(image, cax=fig.add_axes((0.915, bottom, 0.015, top_edge - bottom)), label="dB")
+    if envelopes:
+        _envelope_axes(fig.add_axes((0.08, 0.07, 0.82, 0.35)), target, match, sample_rate)
     if title:
         fig.suptitle(title)
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def _envelope_axes(ax, target: np.ndarray, match: np.ndarray, sample_rate: int) -> None:
+    """Both level envelopes on ``ax`` (dB re full scale over time)."""
+    from analysis.envelope import level_envelope
+
+    for audio, label, style in ((target, "target", "-"), (match, "match", "--")):
+        env = level_envelope(audio, sample_rate)
+        ax.plot(env.times, env.db, style, label=label)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("level (dB re full scale)")
+    ax.legend(loc="upper right")
+    ax.grid(alpha=0.3)

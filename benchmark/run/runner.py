@@ -394,6 +394,7 @@ def run(cfg: DictConfig) -> RunOutcome:
         with tracker.run(run_name, params, parent_tags) as parent:
             for target in targets:
                 child_tags = {**tags, "soundmatch.level": "target", "soundmatch.target": target.name}
+                child_tags.update(target_tags(target))
                 played, hold_tags = synth_for_target(synth, target, auto_hold and not suite.uses_synth)
                 child_tags.update(hold_tags)
                 with contextlib.ExitStack() as claimed:
@@ -465,6 +466,19 @@ def run(cfg: DictConfig) -> RunOutcome:
         failure_lines=failure_lines,
         suite_metrics=suite_values,
     )
+
+
+TARGET_TAGS = ("source", "pitch", "pitch_source", "velocity", "f0_hz", "f0_midi", "f0_backend")
+
+
+def target_tags(target: Target) -> dict[str, str]:
+    """What the suite read about a target (its file, note, where the note came from, the exact f0)
+    as the tags ``soundmatch.target.<key>`` of its run."""
+    meta = dict(target.meta or {})
+    if target.note is not None:
+        meta.setdefault("pitch", target.note.pitch)
+        meta.setdefault("velocity", target.note.velocity)
+    return {f"soundmatch.target.{k}": str(meta[k]) for k in TARGET_TAGS if meta.get(k) is not None}
 
 
 def _without_auto_hold(node: DictConfig) -> DictConfig:

@@ -20,7 +20,8 @@ TAG_LIMIT = 4000  # characters of the skipped-file list kept in the run's tag
 @suite_registry.register("folder")
 @dataclass
 class FolderSuite(RecordedSuite):
-    """Any folder of audio files (searched recursively; sorted by path), one target per file.
+    """Any folder of audio files (searched recursively; sorted by path), one target per file
+    (``path`` may also name one audio file).
 
     Each file gives the task's duration from ``offset`` seconds in. A bad file
     (corrupt, empty, silent, NaN-filled, undecodable ...) is skipped with a
@@ -50,6 +51,9 @@ class FolderSuite(RecordedSuite):
         if not self.path:
             raise UserError("target.path is required for the folder suite: a folder of WAV/FLAC/OGG files")
         root = Path(self.path).expanduser()
+        if root.is_file() and root.suffix.lower() in AUDIO_SUFFIXES:  # one recording
+            self.unlisted = []
+            return root.parent, [root]
         if not root.is_dir():
             raise UserError(f"target.path {root} is not a folder; name a folder of WAV/FLAC/OGG files")
         # os.walk, not rglob: a sub-folder that cannot be listed is reported, not skipped in silence

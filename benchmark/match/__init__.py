@@ -1,0 +1,1 @@
+"""The ``match`` command: a recording to a patch."""

@@ -42,8 +42,15 @@ from torch import Tensor
 
 from analysis.target import TargetAnalysis, analyse
 from solvers.base import BudgetExhausted, Problem, Result, Solver, solver_registry
-from solvers.fm_spectrum import MOD_RATIOS, Slot, Structure, search, target_grid
-from solvers.fm_voice import DEFAULT_ALGORITHM, algorithm_slots, dx7_voice, fm2_values, search_slots
+from solvers.fm_spectrum import MOD_RATIOS, Slot, Stack, Structure, search, target_grid
+from solvers.fm_voice import (
+    DEFAULT_ALGORITHM,
+    algorithm_slots,
+    dx7_voice,
+    fm2_values,
+    search_slots,
+    sideband_ratios,
+)
 from soundmatch.errors import UserError
 from synths.base import Note, note_off_time
 from synths.dx7.algorithms import algorithm
@@ -51,6 +58,8 @@ from synths.dx7.algorithms import algorithm
 INHARMONIC_SHARE = 0.05  # inharmonic peaks above this share of the strongest are offered as ratios
 LEVEL_BOX = 12  # output-level steps (9 dB) the search may move a DX7 operator from its analytic start
 FEEDBACK_BOX = 4  # the feedback operator's: its feedback grows with its level, and turns to noise
+FM2_INDEX_SHARES = (0.05, 0.2, 0.45, 0.8)  # fm2 starts at these shares of the top index per sideband ratio
+FM2_RATIO_BOX = 0.015  # fm2's ratio moves within this (unit cube, log axis: about 5%) of its start
 
 
 @dataclass
@@ -141,15 +150,24 @@ def analytic_plan(problem: Problem, keep: int = 8, level_box: int = LEVEL_BOX) -
             and not n.endswith("rate_scaling")
         ]
     elif synth.name == "fm2":
-        mods = (None, *[m for m in MOD_RATIOS if 0.25 <= m <= 8.0])
+        ratio_param = problem.spec["ratio"]
+        low, high = float(ratio_param.low), float(ratio_param.high)
+        mods = (None, *[m for m in MOD_RATIOS if low <= m <= high])
         structures = search(grid, [Slot((1.0,), mods)], keep=keep)
+        # fm2's ratio is continuous: the ratios the sidebands show, each at a few indices (the
+        # rendered choice below picks), beside the analytic structures on the DX7's ratios
+        carrier_hz = note.hz
+        top_index = float(problem.spec["index"].high)
+        for r in sideband_ratios(target.audio.numpy(), target.sample_rate, carrier_hz, low, high, limit=keep):
+            structures += [Structure([Stack(1.0, r, index=i * top_index)]) for i in FM2_INDEX_SHARES]
         rows = []
         for s in structures:
             values = fm2_values(s, analysis, problem.duration, getattr(synth, "hold", None))
             rows.append(problem.spec.to_unit({n: values[n] for n in names}))
         levels = [names.index(n) for n in ("gain", "index")]
-        free = [i for i, n in enumerate(names) if n != "ratio"]
+        free = list(range(len(names)))
         widths = torch.ones(len(names))
+        widths[names.index("ratio")] = FM2_RATIO_BOX
     else:
         raise UserError(
             f"solver fm_match matches FM synths: use synth=dx7 (or a dx7 preset, dexed) or fm2, "

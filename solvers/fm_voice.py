@@ -301,3 +301,57 @@ def fm2_values(structure: Structure, analysis: TargetAnalysis, duration: float, 
         "release": release,
         "index_depth": 0.0,
     }
+
+
+# ---- fm2: a continuous modulator ratio read from the sidebands ----------------------------------
+
+RATIO_PEAKS = 8  # strongest spectral peaks whose offsets from the carrier are offered as ratios
+RATIO_PEAK_DB = -40.0  # peaks within this of the strongest count
+RATIO_SAME = 0.01  # ratios within 1% are one candidate
+
+
+def sideband_ratios(
+    audio: np.ndarray,
+    sample_rate: int,
+    carrier_hz: float,
+    low: float = 0.25,
+    high: float = 8.0,
+    limit: int = 6,
+) -> list[float]:
+    """Modulator ratios (modulator / carrier frequency) that explain ``audio``'s spectral peaks as FM
+    sidebands ``|f_c + k f_m|`` of a carrier at ``carrier_hz``: for each of the strongest peaks p,
+    ``|p - f_c| / f_c`` (a first sideband) and ``(p + f_c) / f_c`` (a lower sideband folded through
+    0 Hz), then the spacings of neighbouring peaks. Strongest evidence first, ``limit`` at most,
+    each within ``[low, high]``; peak frequencies refined by a parabola on the log magnitudes."""
+    from scipy.signal import find_peaks
+
+    from analysis.harmonics import long_term_spectrum
+
+    freqs, mag = long_term_spectrum(np.asarray(audio, dtype=np.float64).reshape(-1), sample_rate)
+    db = 20.0 * np.log10(np.maximum(mag, 1e-12))
+    found, _ = find_peaks(db, height=db.max() + RATIO_PEAK_DB)
+    found = found[(found > 0) & (found < len(db) - 1)]
+    found = found[np.argsort(db[found])[::-1][:RATIO_PEAKS]]
+    step = freqs[1] - freqs[0]
+    a, b, c = db[found - 1], db[found], db[found + 1]
+    shift = 0.5 * (a - c) / np.where(np.abs(a - 2 * b + c) > 1e-9, a - 2 * b + c, 1e-9)
+    peaks = freqs[found] + np.clip(shift, -0.5, 0.5) * step
+    offered = [abs(p - carrier_hz) / carrier_hz for p in peaks if abs(p - carrier_hz) > 2 * step]
+    offered += [(p + carrier_hz) / carrier_hz for p in peaks]
+    ordered = np.sort(peaks)
+    offered += [float(d) / carrier_hz for d in np.diff(ordered) if d > 2 * step]
+    offered += [r / k for r in list(offered) for k in (2, 3)]  # a peak may be the 2nd or 3rd sideband
+    distinct: list[float] = []
+    for r in offered:
+        if low <= r <= high and all(abs(math.log(r / q)) > RATIO_SAME for q in distinct):
+            distinct.append(float(r))
+    # rank by the peak energy each ratio explains as sidebands |f_c + k f_m|, |k| <= 12, then by the
+    # larger ratio (r/2 explains whatever r does, and more lines that are not there)
+    weight = 10.0 ** (db[found] / 20.0)
+    tolerance = 2.0 * step
+
+    def explained(r: float) -> float:
+        lines = np.abs(carrier_hz + np.arange(-12, 13)[:, None] * r * carrier_hz)
+        return float(weight[(np.abs(lines - peaks[None, :]) <= tolerance).any(axis=0)].sum())
+
+    return sorted(distinct, key=lambda r: (-round(explained(r) / weight.sum(), 2), -r))[:limit]

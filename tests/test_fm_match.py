@@ -166,3 +166,30 @@ def test_other_synths_get_one_clear_error():
     problem = Problem(synth, Target(audio, SR, "t", note=Note(57.0)), MultiScaleSpectral(SR), Budget(5))
     with pytest.raises(UserError, match="fm_match"):
         FMMatch().solve(problem)
+
+
+@pytest.mark.parametrize("ratio, index", [(0.37, 2.0), (1.8, 4.4), (2.556, 8.5), (4.44, 0.5), (6.67, 6.0)])
+def test_sideband_ratios_read_a_continuous_modulator_ratio(ratio, index):
+    """fm2 tones at ratios off every DX7 grid: the ratio the sidebands show is among the first two."""
+    from solvers.fm_voice import sideband_ratios
+
+    fm2 = FM2()
+    x = fm2.spec.to_unit({"ratio": ratio, "index": index, "gain": 0.3, "attack": 0.01, "decay": 0.2,
+                          "sustain": 0.7, "release": 0.1, "index_depth": 0.2}).unsqueeze(0)  # fmt: skip
+    audio = fm2.render(x, sample_rate=SR, duration=DUR, note=Note(60.0))[0].numpy()
+    found = sideband_ratios(audio, SR, Note(60.0).hz, 0.25, 8.0)
+    assert any(abs(math.log(r / ratio)) < 0.01 for r in found[:2]), (ratio, found)
+
+
+def test_fm_match_recovers_fm2s_continuous_ratio():
+    """The ratio is searched as the continuous value it is: 2.37 is found within 1%, not 2 or 3."""
+    fm2 = FM2()
+    truth = {"ratio": 2.37, "index": 3.0, "gain": 0.3, "attack": 0.01, "decay": 0.2, "sustain": 0.7,
+             "release": 0.1, "index_depth": 0.3}  # fmt: skip
+    x = fm2.spec.to_unit(truth).unsqueeze(0)
+    audio = fm2.render(x, sample_rate=SR, duration=DUR, note=Note(60.0))[0]
+    target = Target(audio, SR, "fm2-tone", note=Note(60.0))
+    problem = Problem(fm2, target, MultiScaleSpectral(sample_rate=SR), Budget(150), seed=0)
+    best = FMMatch().solve(problem).x
+    found = fm2.spec.to_physical(best.unsqueeze(0))["ratio"].item()
+    assert abs(math.log(found / 2.37)) < 0.01, found

@@ -82,6 +82,8 @@ class StartPlan:
 
 
 def _describe(structure: Structure) -> str:
+    if not structure.stacks:
+        return "a sampled voice"
     parts = []
     for s in structure.stacks:
         if s is None:
@@ -109,12 +111,18 @@ def _harmonic_target(analysis: TargetAnalysis) -> tuple[np.ndarray, list[tuple[f
     return target_grid(p.harmonics, inharmonic, 2 * len(p.harmonics)), inharmonic[:3]
 
 
-def analytic_plan(problem: Problem, keep: int = 8, level_box: int = LEVEL_BOX) -> StartPlan:
+def analytic_plan(
+    problem: Problem, keep: int = 8, level_box: int = LEVEL_BOX, sampled: int = 0
+) -> StartPlan:
     """Analyse the target and build the start points of ``problem``'s synth (no render spent).
 
     ``level_box``: DX7 output levels stay within this many steps of the start
     (``FEEDBACK_BOX`` for the feedback operator), so the search keeps the
     analytic structure's balance of partials, which is what sets the heard pitch.
+    ``sampled``: for a DX7 whose ratios are fixed (the analytic search then has
+    only indices and gains to choose), this many of the synth's own random
+    voices (seeded by the problem) join the starts, the rendered choice takes
+    whichever sounds nearest, and no box holds the output levels.
     """
     synth = problem.synth
     target = problem.target
@@ -136,10 +144,15 @@ def analytic_plan(problem: Problem, keep: int = 8, level_box: int = LEVEL_BOX) -
         for s in structures:
             voice = dx7_voice(synth.base, number, ops, s, analysis, note.pitch, hold, tune_ratios)
             rows.append(synth.voice_to_unit(voice))
+        if fixed_ratios is not None and sampled > 0:
+            rows += list(synth.sample(sampled, problem.generator))
+            structures = structures + [Structure([]) for _ in range(sampled)]
         levels = [i for i, n in enumerate(names) if n.startswith("op") and n.endswith("_output")]
         widths = torch.ones(len(names))
         fb_op = algorithm(number).feedback[0]
-        for i in levels:
+        # with fixed ratios the starts' balance is not an analytic structure's to keep (sampled voices
+        # compete): the output levels range freely
+        for i in levels if fixed_ratios is None else []:
             steps = FEEDBACK_BOX if names[i] == f"op{fb_op}_output" else level_box
             widths[i] = steps / 99.0
         free = [
@@ -176,7 +189,7 @@ def analytic_plan(problem: Problem, keep: int = 8, level_box: int = LEVEL_BOX) -
     info = {
         "analysis": analysis.as_log(),
         "structures": [_describe(s) for s in structures],
-        "analytic_errors_db2": [round(s.error, 3) for s in structures],
+        "analytic_errors_db2": [round(s.error, 3) for s in structures if s.stacks],
     }
     return StartPlan(analysis, structures, torch.stack(rows).float(), levels, free, widths, info)
 
@@ -239,6 +252,8 @@ class FMMatch(Solver):
         lr: Adam's step in the polish, unit-cube units.
         level_box: DX7 output levels stay within this many steps (0.75 dB each) of the chosen
             structure's start (the feedback operator's within ``FEEDBACK_BOX``).
+        sampled_starts: for a DX7 with fixed ratios, random voices of the synth rendered beside the
+            analytic starts (at most an eighth of the budget).
     """
 
     candidates: int = 8
@@ -249,6 +264,7 @@ class FMMatch(Solver):
     popsize: int = 12
     lr: float = 0.004
     level_box: int = LEVEL_BOX
+    sampled_starts: int = 32
 
     name = "fm_match"
 
@@ -274,7 +290,8 @@ class FMMatch(Solver):
         # small budgets render fewer structures and fit fewer finalists, so the refinement has renders
         keep = self.candidates if total is None else min(self.candidates, max(2, total // 8))
         n_final = self.finalists if total is None else min(self.finalists, max(1, total // 150))
-        plan = analytic_plan(problem, keep=keep, level_box=self.level_box)
+        sampled = 0 if total is None else min(self.sampled_starts, total // 8)
+        plan = analytic_plan(problem, keep=keep, level_box=self.level_box, sampled=sampled)
         info: dict[str, Any] = dict(plan.info)
         seeds = iter(torch.randint(1, 2**31 - 1, (64,), generator=problem.generator).tolist())
         try:

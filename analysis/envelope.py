@@ -45,6 +45,7 @@ RELEASE_DROP_DB = 12.0
 MIN_RELEASE_FRAMES = 3
 MIN_BODY_SECONDS = 0.1  # a release is looked for only after this much of the body
 
+FALLING_BODY_DB_S = 3.0  # a body falling faster than this (dB/s) is a decay, not a sustain
 
 @dataclass
 class LevelEnvelope:
@@ -94,6 +95,27 @@ class EnvelopeSegments:
         if self.release_slope is None or self.release_slope >= 0:
             return None
         return 60.0 / -self.release_slope
+
+    def adsr(self, note_off: float) -> dict[str, float]:
+        """A linear ADSR that draws this envelope with the note released at ``note_off`` s:
+        ``attack``, ``decay`` and ``release`` in s, ``sustain`` the body's level re the peak (0..1).
+        A body that keeps falling (more than ``FALLING_BODY_DB_S``) is drawn by the decay
+        segment itself, down to the level the body reaches at ``note_off``. A note still
+        sounding past ``note_off`` (or with no release found) is released as slowly as its body
+        decays (60 dB at the body's slope, at least 30 dB/s)."""
+        release = self.release if self.release is not None and self.note_off <= note_off + 0.02 else None
+        if release is None:
+            release = 60.0 / max(-self.sustain_slope, 30.0)
+        decay, body_db = self.decay, self.sustain_db
+        if self.sustain_slope < -FALLING_BODY_DB_S and note_off > self.decay_end:
+            decay = note_off - self.attack_end
+            body_db = self.sustain_db + self.sustain_slope * (note_off - self.decay_end)
+        return {
+            "attack": max(self.attack, 0.002),
+            "decay": max(decay, 0.01),
+            "sustain": 10.0 ** (-max(0.0, self.peak_db - body_db) / 20.0),
+            "release": release,
+        }
 
     def as_log(self) -> dict[str, float | bool | None]:
         """Scalars to log (seconds, dB, dB/s)."""

@@ -81,6 +81,16 @@ class StartPlan:
         return (x - self.widths).clamp(0.0, 1.0), (x + self.widths).clamp(0.0, 1.0)
 
 
+def is_dx7_family(synth: Any) -> bool:
+    """Whether ``synth`` plays DX7 voices (our engine, its presets, Dexed): it maps voices to points."""
+    return callable(getattr(synth, "voice_to_unit", None)) and hasattr(synth, "base")
+
+
+def reads_fm(synth: Any) -> bool:
+    """Whether fm_match (and ``x0=analysis`` through it) can read starts for ``synth``."""
+    return is_dx7_family(synth) or synth.name == "fm2"
+
+
 def _describe(structure: Structure) -> str:
     if not structure.stacks:
         return "a sampled voice"
@@ -131,7 +141,7 @@ def analytic_plan(
     note = target.note or Note()
     hold = note_off_time(problem.duration, getattr(synth, "hold", None))
     names = problem.spec.names
-    if callable(getattr(synth, "voice_to_unit", None)) and hasattr(synth, "base"):
+    if is_dx7_family(synth):
         number = int(synth.algorithm) if synth.algorithm is not None else DEFAULT_ALGORITHM
         ops = algorithm_slots(number)
         fixed_ratios = None if synth.ratios is None else [float(r) for r in synth.ratios]
@@ -277,8 +287,7 @@ class FMMatch(Solver):
             raise UserError("solver.sigma must be > 0 and solver.popsize >= 2")
 
     def check_synth(self, synth: Any) -> None:
-        dx7_family = callable(getattr(synth, "voice_to_unit", None)) and hasattr(synth, "base")
-        if not (dx7_family or synth.name == "fm2"):
+        if not reads_fm(synth):
             raise UserError(
                 f"solver fm_match matches FM synths: use synth=dx7 (or a dx7 preset, dexed) or fm2, "
                 f"not '{synth.name}'"

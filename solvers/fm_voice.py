@@ -283,22 +283,15 @@ def fm2_values(structure: Structure, analysis: TargetAnalysis, duration: float, 
     """Physical values of the ``fm2`` synth (ratio, index, gain, ADSR, index depth) for one stack."""
     stack = next((s for s in structure.stacks if s is not None), Stack(1.0, 1.0))
     env = analysis.envelope
-    off = note_off_time(duration, hold)
-    release = env.release if env.release is not None and env.note_off <= off + 0.02 else None
-    if release is None:  # sustaining past the note-off: release as slowly as the body decays
-        release = 60.0 / max(-env.sustain_slope, 30.0)
-    sustain = 10.0 ** (-max(0.0, env.peak_db - env.sustain_db) / 20.0)
-    amp = _body_amplitudes(Structure([stack]), analysis)[0] / max(sustain, 1e-3)
+    adsr = env.adsr(note_off_time(duration, hold))
+    amp = _body_amplitudes(Structure([stack]), analysis)[0] / max(adsr["sustain"], 1e-3)
     if amp <= 0:  # no stack fitted: the level of a sine at the peak
         amp = 10.0 ** (env.peak_db / 20.0) * math.sqrt(2.0)
     return {
         "ratio": stack.m if stack.m is not None else 1.0,
         "index": stack.index if stack.m is not None else 0.0,
         "gain": amp,
-        "attack": max(env.attack, 0.002),
-        "decay": max(env.decay, 0.01),
-        "sustain": sustain,
-        "release": release,
+        **adsr,
         "index_depth": 0.0,
     }
 

@@ -1,10 +1,13 @@
 """Where search solvers start (``solver.x0``): one helper for cma, ga, ng, hybrid and the gradient solvers.
 
-``analysis`` starts from what fm_match reads from the target
-(:func:`solvers.fm_match.analytic_plan`: carriers on the measured f0, modulator
-ratios that explain the partials, envelopes and levels from the target's
-envelope; no render is spent), so the leaderboard can tell the gain of the
-start from the gain of the search. The other starts need no analysis.
+``analysis`` starts from what is read from the target, no render spent: for
+the FM family what fm_match reads (:func:`solvers.fm_match.analytic_plan`:
+carriers on the measured f0, modulator ratios that explain the partials,
+envelopes and levels from the target's envelope); for a moog chain
+:func:`solvers.moog_start.moog_start` (oscillators on the f0 with the nearest
+waveform, the low-pass fitted to the spectral envelope, the ADSR from the
+envelope's segments). The leaderboard can then tell the gain of the start from
+the gain of the search. The other starts need no analysis.
 """
 
 from __future__ import annotations
@@ -34,15 +37,23 @@ def analysis_points(problem: Problem, n: int) -> Tensor:
     (at most 8), then the best one jittered by ``JITTER`` (seeded by the problem's generator).
 
     The plan is made once per problem (restarting solvers ask again). Raises a
-    UserError for synths fm_match cannot read (neither DX7 family nor fm2).
+    UserError for synths no analysis reads (neither the FM family nor a moog chain).
     """
-    from solvers.fm_match import analytic_plan
+    from solvers.fm_match import analytic_plan, reads_fm
+    from solvers.moog_start import moog_start
 
-    plan = _plans.get(problem)
-    if plan is None:
-        plan = analytic_plan(problem, keep=8)
-        _plans[problem] = plan
-    rows = plan.x[:n]
+    rows = _plans.get(problem)
+    if rows is None:
+        synth = problem.synth
+        moog = getattr(synth, "chain_data", None) is not None
+        if not (moog or reads_fm(synth)):
+            raise UserError(
+                f"solver.x0=analysis reads start points for the FM family (dx7 and its presets, fm2) "
+                f"and moog, not '{synth.name}'; use x0=random, center or sample"
+            )
+        rows = moog_start(problem).unsqueeze(0) if moog else analytic_plan(problem, keep=8).x
+        _plans[problem] = rows
+    rows = rows[:n]
     if rows.shape[0] < n:
         noise = JITTER * torch.randn(n - rows.shape[0], problem.dim, generator=problem.generator)
         rows = torch.cat([rows, (rows[:1] + noise).clamp(0.0, 1.0)])

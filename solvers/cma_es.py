@@ -32,6 +32,8 @@ from soundmatch.errors import UserError
 
 RESTARTS = ("ipop", "bipop", "none")
 STARTS = ("random", "center", "sample", "analysis")
+SIGMA0 = 0.3  # unit-cube step of a search from anywhere
+ANALYSIS_SIGMA0 = 0.1  # from a start read from the target
 
 
 @dataclass
@@ -50,7 +52,8 @@ class CMAES(Solver):
     """CMA-ES with ask/tell and restarts; each population is rendered in one batch.
 
     Args:
-        sigma0: initial step size, in unit-cube units (the cube's side is 1).
+        sigma0: initial step size, in unit-cube units (the cube's side is 1); None: 0.3, or 0.1 from
+            an analysis start (it is near the target already: a wide first step would forget it).
         popsize: the first run's population size; None -> cma's default 4 + floor(3 ln D).
         restarts: "ipop", "bipop" or "none" (see the module docstring).
         max_restarts: cap on restarts (the budget usually ends the run first).
@@ -63,7 +66,7 @@ class CMAES(Solver):
             when a run should end, and so restart, sooner); bounds, popsize and seed are set here.
     """
 
-    sigma0: float = 0.3
+    sigma0: float | None = None
     popsize: int | None = None
     restarts: str = "ipop"
     max_restarts: int = 100
@@ -78,10 +81,17 @@ class CMAES(Solver):
             raise UserError(f"solver.restarts must be one of {', '.join(RESTARTS)}, got '{self.restarts}'")
         if self.x0 not in STARTS:
             raise UserError(f"solver.x0 must be one of {', '.join(STARTS)}, got '{self.x0}'")
-        if not self.sigma0 > 0:
-            raise UserError(f"solver.sigma0 must be > 0, got {self.sigma0}")
+        if self.sigma0 is not None and not self.sigma0 > 0:
+            raise UserError(f"solver.sigma0 must be > 0 (or null), got {self.sigma0}")
         if self.popsize is not None and self.popsize < 2:
             raise UserError(f"solver.popsize must be >= 2 (or null for the default), got {self.popsize}")
+
+    @property
+    def step(self) -> float:
+        """The initial step size in use (``sigma0``, or its default for the start)."""
+        if self.sigma0 is not None:
+            return float(self.sigma0)
+        return ANALYSIS_SIGMA0 if self.x0 == "analysis" else SIGMA0
 
     def solve(self, problem: Problem) -> Result:
         default = self.popsize or 4 + int(3 * math.log(problem.dim))
@@ -93,14 +103,14 @@ class CMAES(Solver):
             if problem.exhausted:
                 break
             if restart == 0 or self.restarts == "none":
-                run = _Run(default, self.sigma0, "large")
+                run = _Run(default, self.step, "large")
             elif self.restarts == "ipop" or spent["large"] <= spent["small"]:
                 large_pop = self._grow(large_pop)
-                run = _Run(large_pop, self.sigma0, "large")
+                run = _Run(large_pop, self.step, "large")
             else:
                 u = rng.uniform()
                 pop = int(default * (0.5 * large_pop / default) ** (u**2))
-                run = _Run(max(pop, 2), self.sigma0 * 10 ** (-2 * u), "small", max(last_large_spend // 2, 1))
+                run = _Run(max(pop, 2), self.step * 10 ** (-2 * u), "small", max(last_large_spend // 2, 1))
             before = problem.renders
             try:
                 seed = int(rng.integers(1, 2**31))

@@ -277,3 +277,9 @@ def test_hybrid_checks_its_stages():
         Hybrid(polish={"name": "random"})
     with pytest.raises(UserError, match="split"):
         Hybrid(split=1.0)
+
+
+def test_cma_steps_less_far_from_a_start_read_from_the_target():
+    """sigma0 null: 0.3 from anywhere, 0.1 from x0=analysis (a wide first step would forget it)."""
+    assert CMAES().step == 0.3 and CMAES(x0="analysis").step == 0.1
+    assert CMAES(x0="analysis", sigma0=0.25).step == 0.25

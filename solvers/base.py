@@ -23,7 +23,7 @@ from torch import Tensor
 
 from soundmatch.errors import UserError
 from soundmatch.registry import Registry
-from synths.base import Note, Synth
+from synths.base import Note, Synth, render_meter
 
 solver_registry: Registry = Registry("solver", "soundmatch.solvers", package="solvers")
 
@@ -162,6 +162,7 @@ class Problem:
         self.curve: list[CurvePoint] = []
         self._cap: int | None = None  # a temporary render cap set by limit()
         self._t0 = time.perf_counter()
+        self.stopped = False  # set by the harness when the solver overran its time: nothing more is rendered
 
     # --- what the solver may read -------------------------------------------------
     @property
@@ -194,6 +195,8 @@ class Problem:
 
     @property
     def exhausted(self) -> bool:
+        if self.stopped:
+            return True
         rem = self.remaining
         if rem is not None and rem <= 0:
             return True
@@ -217,8 +220,22 @@ class Problem:
             self._cap = previous
 
     # --- spending budget ------------------------------------------------------------
+    def charge_render(self, rows: int) -> None:
+        """Count ``rows`` renders a solver made outside :meth:`evaluate` and its kin (through
+        :meth:`render`, :meth:`loss_of`, the synth object or any synth): the harness meters every
+        render while the solver searches (:func:`synths.base.render_meter`). ``rows`` 0 is the check
+        before a render: BudgetExhausted once the budget is spent. They count as renders; they do not
+        make a best point (only evaluated candidates do)."""
+        if rows == 0:
+            if self.exhausted:
+                raise BudgetExhausted
+            return
+        self.renders += rows
+        self.curve.append(CurvePoint(self.renders, self.elapsed, self.best_loss))
+
     def render(self, x: Tensor) -> Tensor:
-        """Audio ``[B, T]`` for unit parameters ``x[B, D]`` (no budget spent; for logging)."""
+        """Audio ``[B, T]`` for unit parameters ``x[B, D]``: one render per row, counted while a
+        solver searches (the harness's own renders, for logging, are free)."""
         return self.synth.render(
             x.to(self.device, torch.float32),
             sample_rate=self.sample_rate,
@@ -245,7 +262,8 @@ class Problem:
             return self._stages(self.target.params.reshape(1, -1))
 
     def loss_of(self, x: Tensor) -> Tensor:
-        """Loss ``[B]`` of ``x[B, D]`` without spending budget or recording (harness use only)."""
+        """Loss ``[B]`` of ``x[B, D]`` without recording a best point; its renders are counted while a
+        solver searches (use :meth:`evaluate`, which also records the best)."""
         if self._uses_stages:
             return self._bound_loss(self._stages(x))
         return self._bound_loss(self.render(x))
@@ -275,7 +293,7 @@ class Problem:
         rem = self.remaining
         if rem is not None and batch > rem:
             raise BudgetExhausted
-        with torch.no_grad():
+        with torch.no_grad(), render_meter(None):  # counted here
             losses = self._bound_loss(self.render_controls(controls)).detach().to("cpu", torch.float64)
         self.renders += batch
         i = int(torch.argmin(torch.nan_to_num(losses, nan=math.inf)))
@@ -317,7 +335,7 @@ class Problem:
         """
         full = x.shape[0] if x.ndim == 2 else 0
         xa = self._admit(x)
-        with torch.no_grad():
+        with torch.no_grad(), render_meter(None):  # counted by _record
             losses = self.loss_of(xa)
         self._record(xa, losses)
         if xa.shape[0] < full:
@@ -335,7 +353,7 @@ class Problem:
             raise UserError(f"synth '{self.synth.name}' has no gradients; use a black-box solver (e.g. cma)")
         full = x.shape[0]
         xa = self._admit(x).requires_grad_(True)
-        with torch.enable_grad():
+        with torch.enable_grad(), render_meter(None):  # counted by _record
             losses = self.loss_of(xa)
             (grad,) = torch.autograd.grad(losses.sum(), xa)
         grad = torch.nan_to_num(grad, nan=0.0, posinf=0.0, neginf=0.0)
@@ -360,7 +378,7 @@ class Problem:
         full = x.shape[0]
         xa = self._admit(x).requires_grad_(True)
         damp = damping[: xa.shape[0]].detach().to(self.device, torch.float32).requires_grad_(True)
-        with torch.enable_grad():
+        with torch.enable_grad(), render_meter(None):  # counted below
             audio = self.synth.render_surrogate(
                 xa, damp, sample_rate=self.sample_rate, duration=self.duration, note=self.target.note
             )

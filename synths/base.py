@@ -8,11 +8,14 @@ with respect to every continuous parameter, deterministic.
 
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -159,6 +162,54 @@ class Note:
         return Note(69.0 + 12.0 * math.log2(hz / 440.0), velocity)
 
 
+# ---- the render meter: while a solver searches, every render of every synth is counted ----------
+
+RENDER_METHODS = ("render", "stages", "render_controls", "render_voices", "render_surrogate")
+_render_meter: ContextVar[Callable[[int], None] | None] = ContextVar("soundmatch_render_meter", default=None)
+
+
+def batch_size(value: Any) -> int:
+    """Rows of a render's input or output: ``[B, ...]`` tensors, dicts of them, lists of voices."""
+    if isinstance(value, Tensor):
+        return int(value.shape[0]) if value.ndim > 1 else 1
+    if isinstance(value, dict) and value:
+        return batch_size(next(iter(value.values())))
+    if isinstance(value, list | tuple):
+        return len(value)
+    return 1
+
+
+@contextmanager
+def render_meter(charge: Callable[[int], None] | None) -> Iterator[None]:
+    """Within the block (this thread or task), every synth render calls ``charge(rows)``: with 0 before
+    the work (it may refuse, e.g. raise BudgetExhausted) and with the rows rendered after. ``None``
+    turns metering off inside a block that counts its renders itself."""
+    token = _render_meter.set(charge)
+    try:
+        yield
+    finally:
+        _render_meter.reset(token)
+
+
+def _metered(method: Callable) -> Callable:
+    @functools.wraps(method)
+    def counted(self, *args, **kwargs):
+        charge = _render_meter.get()
+        if charge is None:
+            return method(self, *args, **kwargs)
+        charge(0)
+        token = _render_meter.set(None)  # a render inside a render (stages -> render) counts once
+        try:
+            out = method(self, *args, **kwargs)
+        finally:
+            _render_meter.reset(token)
+        charge(batch_size(out))
+        return out
+
+    counted.__metered__ = True  # type: ignore[attr-defined]
+    return counted
+
+
 class Synth(ABC):
     """A stateless, batched, differentiable renderer.
 
@@ -170,6 +221,15 @@ class Synth(ABC):
     oscillators whose corrections do not move with the pitch), which finite
     differences cannot check.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # every renderer a subclass defines is metered (see render_meter): a solver cannot render
+        # for free through the synth object, a new instance of it, or a plugin synth
+        super().__init_subclass__(**kwargs)
+        for name in RENDER_METHODS:
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "__metered__", False):
+                setattr(cls, name, _metered(method))
 
     name: ClassVar[str] = ""
     differentiable: ClassVar[bool] = True

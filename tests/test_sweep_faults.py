@@ -8,6 +8,9 @@ third is skipped in one line unless force=true.
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -34,12 +37,16 @@ class FlakySolver(Solver):
     raise_on: ClassVar[set[str]] = set()
     nan_on: ClassVar[set[str]] = set()
     interrupt_on: ClassVar[set[str]] = set()
+    exit_on: ClassVar[set[str]] = set()
     batch_size: int = 4
 
     def solve(self, problem: Problem) -> Result:
         name = problem.target.name
-        if name in self.interrupt_on:
-            raise KeyboardInterrupt
+        if name in self.interrupt_on:  # the user's Ctrl-C: SIGINT to the process, while the solver works
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        if name in self.exit_on:  # a plugin ending the interpreter from inside its search
+            raise SystemExit(0)
         problem.evaluate(torch.rand(self.batch_size, problem.dim, generator=problem.generator))
         if name in self.raise_on:
             raise ValueError(f"flaky solver broke on {name}")
@@ -52,7 +59,7 @@ class FlakySolver(Solver):
 def flaky(monkeypatch):
     solver_registry.names()  # load the in-tree entries first
     monkeypatch.setitem(solver_registry._entries, "flaky", FlakySolver)
-    for attr in ("raise_on", "nan_on", "interrupt_on"):
+    for attr in ("raise_on", "nan_on", "interrupt_on", "exit_on"):
         monkeypatch.setattr(FlakySolver, attr, set())
     return FlakySolver
 
@@ -154,6 +161,18 @@ def test_ctrl_c_kills_the_current_run_and_keeps_the_finished_ones(tmp_path, flak
     board = compute(default_uri(results), "soundmatch", metric="lsd", group_by=["solver"])
     assert board.table["n"].tolist() == [2] and board.table["failed"].tolist() == [1]
     assert board.table["failure_rate"].tolist() == [0.5] and any("KILLED" in n for n in board.notes)
+
+
+def test_a_solver_that_raises_system_exit_fails_only_its_target(tmp_path, flaky):
+    """SystemExit(0) from inside a plugin's search is that target's failure, not the run's success."""
+    results = tmp_path / "results"
+    fresh_store(results)
+    flaky.exit_on = {"fm2-000"}
+    outcome = runner.run(config(results))
+    assert outcome.failed == ["fm2-000"] and [t.target for t in outcome.targets] == ["fm2-001", "fm2-002"]
+    assert "SystemExit" in outcome.failure_lines["fm2-000"]
+    status = {r.data.tags["soundmatch.target"]: r.info.status for r in by_level(store_runs(results), "target")}
+    assert status == {"fm2-000": "FAILED", "fm2-001": "FINISHED", "fm2-002": "FINISHED"}
 
 
 def test_a_run_with_failed_targets_exits_non_zero_and_names_each_failure(tmp_path, flaky, capsys):

@@ -11,6 +11,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import tempfile
 import time
 import traceback
@@ -54,13 +55,14 @@ from solvers.base import Budget, BudgetExhausted, Problem, Result, Target, Task,
 from soundmatch.errors import UserError
 from soundmatch.registry import Registry
 from soundmatch.seeding import derive_seed
-from synths.base import Note, synth_registry
+from synths.base import Note, render_meter, synth_registry
 
 # config keys that do not change what a run solves (left out of its hash): where it is logged, how it
 # is shown, and which metrics score it (adding a metric does not re-solve finished targets; force=true does)
 NON_SEMANTIC_KEYS = ("tracking", "results_dir", "force", "progress", "hydra", "metrics", "metric_options")
 # ``synth.hold=auto``: on recorded suites each target's note-off is read from its loudness envelope
 AUTO_HOLD = "auto"
+HARD_STOP_GRACE = 5.0  # s past budget.seconds before a solver that does not stop itself is abandoned
 
 
 @dataclass
@@ -244,14 +246,51 @@ def code_version() -> str:
     return f"{package}+{commit}" + ("-dirty" if dirty else "")
 
 
+class SolverFailed(RuntimeError):
+    """A solver's own code ended its search with an exception (``SystemExit`` and ``KeyboardInterrupt``
+    raised inside it included): its target fails, the sweep goes on."""
+
+
 def solve_one(solver: Any, problem: Problem) -> tuple[torch.Tensor, dict[str, Any]]:
-    """Run the solver; the parameters it returns (or the best it evaluated) and its info."""
-    result: Result | None = None
-    try:
-        result = solver.solve(problem)
-    except BudgetExhausted:
-        pass
+    """Run the solver; the parameters it returns (or the best it evaluated) and its info.
+
+    The search runs in its own thread, under the render meter (every synth render it makes is
+    counted against the budget, :func:`synths.base.render_meter`). With ``budget.seconds``, a
+    solver still searching ``HARD_STOP_GRACE`` s past it is stopped: the problem refuses every
+    further render, its best point so far is scored, and ``info["over_time"]`` says so (the
+    abandoned thread ends with the process). Whatever the solver's code raises ends this target
+    as :class:`SolverFailed`; a Ctrl-C of the user still stops the whole run.
+    """
+    box: dict[str, Any] = {}
+
+    def search() -> None:
+        with render_meter(problem.charge_render):
+            try:
+                box["result"] = solver.solve(problem)
+            except BudgetExhausted:
+                pass
+            except BaseException as err:  # the solver's own, SystemExit and KeyboardInterrupt included
+                box["error"] = err
+
+    thread = threading.Thread(target=search, name=f"solver-{solver.name}", daemon=True)
+    thread.start()
+    seconds = problem.budget.seconds
+    thread.join(None if seconds is None else seconds + HARD_STOP_GRACE)
+    over_time = thread.is_alive()
+    if over_time:
+        problem.stopped = True  # its later renders raise BudgetExhausted in its own thread
+    if "error" in box:
+        err = box["error"]
+        if isinstance(err, Exception):
+            raise err  # as the solver raised it (its traceback kept)
+        raise SolverFailed(
+            f"solver '{solver.name}' raised {type(err).__name__}: {err}".rstrip(": ")
+        ) from err
+    result: Result | None = box.get("result")
     info = dict(result.info) if result is not None else {}
+    if over_time:
+        info["over_time"] = True
+        result = None  # whatever it may still return is too late: its best evaluated point counts
     if result is not None and result.controls is not None:  # a time-varying match: scored as controls
         info["controls"] = result.controls
     x = result.x if result is not None and result.x is not None else problem.best_x
@@ -551,6 +590,9 @@ def _run_target(
     values, match = score(problem, x, metric_names, controls, _metric_options(cfg))
     values.update(renders=float(problem.renders), backwards=float(problem.backwards))
     values["seconds"] = seconds
+    if info.get("over_time"):  # stopped by the harness: its best evaluated point is what is scored
+        values["over_time"] = 1.0
+        print(f"{target.name}: solver {solver.name} overran budget.seconds and was stopped", file=sys.stderr)
     extra = info.pop("metrics", None) or {}  # a solver's own figures (e.g. inference_seconds)
     values.update({k: float(v) for k, v in extra.items() if k not in values})
     tags = {}

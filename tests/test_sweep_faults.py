@@ -171,7 +171,8 @@ def test_a_solver_that_raises_system_exit_fails_only_its_target(tmp_path, flaky)
     outcome = runner.run(config(results))
     assert outcome.failed == ["fm2-000"] and [t.target for t in outcome.targets] == ["fm2-001", "fm2-002"]
     assert "SystemExit" in outcome.failure_lines["fm2-000"]
-    status = {r.data.tags["soundmatch.target"]: r.info.status for r in by_level(store_runs(results), "target")}
+    runs = by_level(store_runs(results), "target")
+    status = {r.data.tags["soundmatch.target"]: r.info.status for r in runs}
     assert status == {"fm2-000": "FAILED", "fm2-001": "FINISHED", "fm2-002": "FINISHED"}
 
 

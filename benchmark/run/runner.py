@@ -11,8 +11,8 @@ import math
 import os
 import subprocess
 import sys
-import threading
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field

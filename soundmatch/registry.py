@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import sys
+import traceback
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
@@ -46,6 +48,7 @@ class Registry(Generic[T]):
         self.package = package
         self._entries: dict[str, T] = {}
         self._origins: dict[str, str] = {}
+        self._broken: dict[str, str] = {}  # entry point -> why its plugin cannot be loaded
         self._loaded = False
         self._loading = False
 
@@ -77,8 +80,18 @@ class Registry(Generic[T]):
                         importlib.import_module(f"{self.package}.{info.name}")
             for ep in entry_points(group=self.group):
                 before = set(self._entries)
-                obj = ep.load()
                 dist = ep.dist.name if ep.dist is not None else "unknown"
+                try:
+                    obj = ep.load()
+                except (Exception, SystemExit) as err:  # one broken plugin must not take every command down
+                    why = traceback.format_exception_only(err)[-1].strip()
+                    self._broken[ep.name] = f"comes from package '{dist}', which cannot be loaded ({why})"
+                    print(
+                        f"warning: plugin {self.kind} '{ep.name}' of package '{dist}' is left out: {why} "
+                        f"(fix or uninstall '{dist}')",
+                        file=sys.stderr,
+                    )
+                    continue
                 for added in set(self._entries) - before:
                     self._origins[added] = f"plugin:{dist}"
                 if ep.name not in self._entries and not _is_module(obj):
@@ -93,7 +106,15 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except KeyError:
+            if name in self._broken:
+                raise UserError(self.broken(name)) from None
             raise UnknownNameError(self.kind, name, self.names()) from None
+
+    def broken(self, name: str) -> str | None:
+        """Why the plugin entry ``name`` cannot be loaded (None when it loaded or does not exist)."""
+        self._load()
+        reason = self._broken.get(name)
+        return None if reason is None else f"plugin {self.kind} '{name}' {reason}"
 
     def names(self) -> list[str]:
         self._load()

@@ -99,6 +99,9 @@ def check_overrides(args: list[str]) -> list[str]:
             for value in values:
                 if value not in choices:
                     kind = GROUPS[key].kind
+                    broken = GROUPS[key].broken(value)
+                    if broken is not None:
+                        raise UserError(f"{broken}; fix or uninstall it")
                     raise UserError(
                         f"unknown {kind} '{value}'; available: {', '.join(choices)} "
                         f"(see `python -m benchmark list`)"

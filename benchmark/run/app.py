@@ -183,8 +183,12 @@ def run_cli(
     from benchmark.run.config_check import check_run_config
 
     check_run_config(cfg)  # the first job's values; each job checks its own again
+    from benchmark.run.tracking import check_store, quiet_mlflow, resolve_uri
+
+    quiet_mlflow()
+    check_store(resolve_uri(cfg.tracking.uri, cfg.results_dir))  # a store that would lose or hang: now
     sys.argv = [sys.argv[0] or "benchmark", *args, searchpath]
-    from benchmark.run.tracking import INVOCATION_ENV, end_interrupted, resolve_uri
+    from benchmark.run.tracking import INVOCATION_ENV, end_interrupted
 
     os.environ[INVOCATION_ENV] = uuid.uuid4().hex  # inherited by the sweep's local workers
     # every job (in this process or a local worker) appends its failed targets here

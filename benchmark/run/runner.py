@@ -35,6 +35,7 @@ from benchmark.run.tracking import (
     INVOCATION_ENV,
     OWNER_TAG,
     Tracker,
+    check_store,
     flatten,
     owner,
     resolve_uri,
@@ -343,6 +344,7 @@ def score(
 def run(cfg: DictConfig) -> RunOutcome:
     """Run every target of the configured suite with the configured solver; log to MLflow."""
     check_run_config(cfg)
+    check_store(resolve_uri(cfg.tracking.uri, Path(cfg.results_dir)))  # before any work
     torch.manual_seed(int(cfg.seed))
     device = torch.device(cfg.device)
     auto_hold = str(cfg.synth.get("hold")) == AUTO_HOLD
@@ -470,7 +472,8 @@ def run(cfg: DictConfig) -> RunOutcome:
                     except Exception as err:
                         problem = storage_problem(err)
                         if problem is not None:  # the store cannot take more: stop, say where and why
-                            tracker.fail(child)
+                            with contextlib.suppress(Exception):  # it may not take even this
+                                tracker.fail(child)
                             raise UserError(
                                 f"cannot write the results of {target.name}: {problem}; free space or choose "
                                 f"another results_dir= / tracking.uri= (finished runs are kept in {uri})"

@@ -38,9 +38,20 @@ INVOCATION_ENV = "SOUNDMATCH_INVOCATION"
 T = TypeVar("T")
 
 
+# a tracking server that does not answer is reported within seconds, not after MLflow's default
+# 7 retries of 120 s each (about 4 minutes of back-off): 3 tries of 5 s, 1-2 s apart
+SERVER_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+              "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}  # fmt: skip
+SERVER_PROBE_S = 5.0  # how long a server is given to answer its health check before a run starts
+STORE_SCHEMES = ("sqlite", "file", "http", "https")
+
+
 def quiet_mlflow() -> None:
-    """Keep MLflow's and alembic's start-up chatter out of the benchmark's output."""
+    """Keep MLflow's and alembic's start-up chatter out of the benchmark's output, and bound how
+    long a silent tracking server is waited for (:data:`SERVER_ENV`; the user's settings win)."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for key, value in SERVER_ENV.items():
+        os.environ.setdefault(key, value)
     for name in ("mlflow", "alembic", "sqlalchemy", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -70,7 +81,9 @@ STORAGE_ERRNOS = {28: "no space left on the device", 30: "the file system is rea
                   13: "permission denied", 122: "the disk quota is exceeded"}  # fmt: skip
 STORAGE_MESSAGES = {"database or disk is full": "no space left on the device",
                     "readonly database": "the store is read-only",
-                    "attempt to write a readonly": "the store is read-only"}  # fmt: skip
+                    "attempt to write a readonly": "the store is read-only",
+                    "Max retries exceeded": "the tracking server stopped answering",
+                    "Connection refused": "the tracking server stopped answering"}  # fmt: skip
 
 
 def storage_problem(err: BaseException) -> str | None:
@@ -117,12 +130,62 @@ def require_store(uri: str, command: str) -> None:
     """For commands that read a store: a ``sqlite:///`` file that does not exist is one line, not a
     new empty store made behind the user's back; a damaged one is one line too."""
     path = sqlite_path(uri)
+    quiet_mlflow()
+    check_store(uri)
     if path is not None and not path.is_file():
         raise UserError(
             f"{command}: no store at {path}; run `python -m benchmark run` first, or point at one "
             "with tracking.uri=sqlite:///PATH"
         )
-    check_sqlite_store(uri)
+
+
+def check_store(uri: str) -> None:
+    """Refuse, in one line naming the store and the fix, a tracking URI that would lose results or
+    hang: an unsupported scheme, an in-memory database, a folder, a missing parent folder, another
+    application's SQLite file, a damaged one, a server that does not answer within
+    :data:`SERVER_PROBE_S` s. A file that does not exist yet is fine (MLflow creates it)."""
+    scheme = uri.split(":", 1)[0].lower() if "://" in uri else "file"
+    if scheme not in STORE_SCHEMES:
+        raise UserError(
+            f"tracking.uri={uri}: the scheme '{scheme}' is not one soundmatch can use; use "
+            "sqlite:///PATH/mlflow.db, file:///PATH or http(s)://HOST:PORT (an MLflow server)"
+        )
+    if scheme == "sqlite":
+        path = sqlite_path(uri)
+        if path is None or str(path) in ("", ":memory:") or "mode=memory" in uri:
+            raise UserError(
+                f"tracking.uri={uri} is an in-memory database: every result would be lost when the "
+                "command ends; use sqlite:///PATH/mlflow.db"
+            )
+        if path.is_dir():
+            raise UserError(
+                f"tracking.uri names {path}, a folder; name a database file in it, e.g. "
+                f"tracking.uri=sqlite:///{path / 'mlflow.db'}"
+            )
+        if not path.parent.is_dir():
+            raise UserError(f"tracking.uri={uri}: the folder {path.parent} does not exist; create it first")
+        check_sqlite_store(uri)
+    elif scheme in ("http", "https"):
+        check_server(uri)
+
+
+def check_server(uri: str, timeout: float = SERVER_PROBE_S) -> None:
+    """One line when no MLflow server answers its health check at ``uri`` within ``timeout`` s."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as reply:
+            reply.read(64)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        why = getattr(err, "reason", None) or err
+        raise UserError(
+            f"no MLflow server answers at {uri} within {timeout:g} s ({why}); start one "
+            "(`python -m benchmark ui` serves the local store) or fix tracking.uri"
+        ) from None
+
+
+MLFLOW_TABLES = {"experiments", "runs", "alembic_version"}
 
 
 def check_sqlite_store(uri: str) -> None:
@@ -131,11 +194,19 @@ def check_sqlite_store(uri: str) -> None:
     path = sqlite_path(uri)
     if path is None or not path.is_file() or path.stat().st_size == 0:
         return  # nothing there yet: MLflow creates it
+    tables: set[str] = set()
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
             problem = db.execute("PRAGMA quick_check").fetchone()[0]
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as err:
         problem = str(err)
+    if problem == "ok" and tables and not MLFLOW_TABLES <= tables:
+        shown = ", ".join(sorted(tables)[:5])
+        raise UserError(
+            f"the store {path} is another application's SQLite database (tables: {shown}), not an "
+            "MLflow store; it is left untouched: point tracking.uri= at a file of its own"
+        )
     if problem != "ok":
         raise UserError(
             f"the store {path} is not a readable database ({problem}); restore it from a backup, "
@@ -263,7 +334,7 @@ class Tracker:
         self.uri = uri
         self._final_status: dict[str, str] = {}
         self._withdrawn: set[str] = set()
-        check_sqlite_store(uri)
+        check_store(uri)
         with store_lock(uri):
             self.client = mlflow_client(uri)
             found = with_retry(lambda: self.client.get_experiment_by_name(experiment))

@@ -173,3 +173,30 @@ def test_a_sleeping_solver_through_the_cli_ends_within_ten_seconds_of_its_limit(
     assert out.returncode == 0, out.stderr
     assert "overran budget.seconds" in out.stderr
     assert took < 3 + 10 + 15  # the limit, the allowed 10 s, and the command's own start-up
+
+
+def test_sigterm_ends_the_run_killed_as_ctrl_c_does(workdir):
+    """SIGTERM (a scheduler's or `kill`'s) ends the run in progress KILLED, never left RUNNING."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from benchmark.run.tracking import Tracker, default_uri
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmark", "run", "solver=random", "synth=fm2", "target.n=1",
+         "budget.renders=2000000", "duration=0.25", "sample_rate=8000", "metrics=[lsd]", "progress=false"],
+        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    store = workdir / "results" / "mlflow.db"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until the target's run is open in the store
+        time.sleep(1.0)
+        if store.exists() and len(Tracker(default_uri(workdir / "results"), "soundmatch").search("")) >= 2:
+            break
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "terminated" in err
+    runs = Tracker(default_uri(workdir / "results"), "soundmatch").search("")
+    assert runs and {r.info.status for r in runs} == {"KILLED"}

@@ -6,7 +6,9 @@ ordinary options. A user's mistake ends with one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Callable
 
 from soundmatch.errors import UserError
@@ -143,8 +145,18 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
 }
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, taken as Ctrl-C is: the run in progress ends KILLED, finished runs are kept."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0
@@ -160,9 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted; finished runs are kept in the store", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        why = "terminated" if isinstance(stop, Terminated) else "interrupted"
+        print(f"{why}; finished runs are kept in the store", file=sys.stderr)
+        return 143 if isinstance(stop, Terminated) else 130
     except Exception as err:
         from benchmark.run.tracking import storage_problem
 

@@ -64,6 +64,7 @@ NON_SEMANTIC_KEYS = ("tracking", "results_dir", "force", "progress", "hydra", "m
 # ``synth.hold=auto``: on recorded suites each target's note-off is read from its loudness envelope
 AUTO_HOLD = "auto"
 HARD_STOP_GRACE = 5.0  # s past budget.seconds before a solver that does not stop itself is abandoned
+STOP_WAIT = 10.0  # s an interrupted search is given to reach its next render and end
 
 
 @dataclass
@@ -276,7 +277,12 @@ def solve_one(solver: Any, problem: Problem) -> tuple[torch.Tensor, dict[str, An
     thread = threading.Thread(target=search, name=f"solver-{solver.name}", daemon=True)
     thread.start()
     seconds = problem.budget.seconds
-    thread.join(None if seconds is None else seconds + HARD_STOP_GRACE)
+    try:
+        thread.join(None if seconds is None else seconds + HARD_STOP_GRACE)
+    except BaseException:  # the user's Ctrl-C or a SIGTERM: let the search end at its next render first
+        problem.stopped = True  # (a thread killed inside torch at exit aborts the whole process)
+        thread.join(STOP_WAIT)
+        raise
     over_time = thread.is_alive()
     if over_time:
         problem.stopped = True  # its later renders raise BudgetExhausted in its own thread

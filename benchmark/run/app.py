@@ -145,6 +145,39 @@ def config_keys(overrides: list[str], searchpath: str) -> list[str]:
     return list(flatten(OmegaConf.to_container(cfg, resolve=False)))
 
 
+def shared_group_options(args: list[str], searchpath: str) -> list[str]:
+    """``args`` with the options of a swept group (``solver.lr=0.01`` beside ``solver=adam,sgd``)
+    written ``++solver.lr=0.01``: Hydra would apply them to the group's default before the sweep
+    chooses, and fail. Each swept choice must have the option; else one line says which lack it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = [a for a in args if "=" in a and not a.startswith("-")]
+    parsed = dict(zip(overrides, OverridesParser.create().parse_overrides(overrides), strict=True))
+    swept = {
+        ov.key_or_group: list(ov.sweep_string_iterator())
+        for ov in parsed.values()
+        if ov.key_or_group in GROUPS and ov.package is None and ov.is_sweep_override()
+    }
+    if not swept:
+        return args
+    out = []
+    for arg in args:
+        ov = parsed.get(arg)
+        group = None if ov is None else ov.key_or_group.split(".", 1)[0]
+        if ov is None or group not in swept or "." not in ov.key_or_group or arg[0] in "+~":
+            out.append(arg)
+            continue
+        key = ov.key_or_group
+        lacking = [v for v in swept[group] if key not in config_keys([f"{group}={v}"], searchpath)]
+        if lacking:
+            raise UserError(
+                f"{key} is not an option of {group}={','.join(lacking)}; sweep the {group}s that take "
+                f"it apart from those that do not (`python -m benchmark list` shows each one's options)"
+            )
+        out.append(f"++{arg}")
+    return out
+
+
 def help_text() -> str:
     """``run --help``: the keys with their defaults and units (config.yaml, comments kept) and the
     names each config group takes, plugins included."""
@@ -179,6 +212,7 @@ def run_cli(
     write_plugin_configs(plugin_root)
     roots = ",".join(f"file://{p}" for p in [plugin_root, *search_paths])
     searchpath = f"hydra.searchpath=[{roots}]"
+    args = shared_group_options(list(args), searchpath)
     cfg = compose_check(check_overrides(args), searchpath)
     from benchmark.run.config_check import check_run_config
 

@@ -92,6 +92,7 @@ def metric_version(name: str) -> int:
     return int(getattr(metric_registry.get(name), "version", 1))
 
 
+DEFAULT_METRIC = "match_distance"  # ranks every table (run, sweep, leaderboard) unless one is named
 VERSION_TAG = "soundmatch.metric_version."  # + a metric name: the run tag of the version it was scored with
 
 

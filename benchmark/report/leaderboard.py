@@ -22,6 +22,7 @@ import pandas as pd
 from benchmark.options import Option, boolean, choice, integer, parse_command, store_options, text, words
 from benchmark.report import scoring
 from benchmark.run.tracking import mlflow_client, quiet_mlflow, require_store, resolve_uri, with_retry
+from metrics.base import DEFAULT_METRIC
 from soundmatch.errors import UserError
 
 DEFAULT_GROUPS = ["suite", "synth", "loss", "solver"]
@@ -30,7 +31,7 @@ TASK_KEYS = [
     "suite", "suite_hash", "synth", "loss", "budget.renders", "budget.seconds", "duration", "sample_rate",
     "note.pitch",
 ]  # fmt: skip
-DEFAULT_METRICS = ["match_distance", "lsd", "pitch_error_cents", "param_error", "fad", "renders", "seconds"]
+DEFAULT_METRICS = [DEFAULT_METRIC, "lsd", "pitch_error_cents", "param_error", "fad", "renders", "seconds"]
 LEVEL_FILTER = "tags.`soundmatch.level` = '{level}'"
 ENDED = ("FINISHED", "FAILED", "KILLED")
 
@@ -129,7 +130,7 @@ def _varies_within_solver(runs: pd.DataFrame, key: str) -> bool:
 def compute(
     uri: str,
     experiment: str,
-    metric: str = "loss",
+    metric: str | None = None,
     metrics: list[str] | None = None,
     group_by: list[str] | None = None,
     versus: str = "solver",
@@ -153,6 +154,8 @@ def compute(
         if not scoring.has_key(runs, key):
             raise UserError(f"cannot group by '{key}': no run has it (try solver, loss, synth, seed)")
     group_by, split_notes = comparable_groups(runs, group_by, explicit)
+    if metric is None:  # the default metric ranks, as in every run's and sweep's table; else the loss
+        metric = DEFAULT_METRIC if f"metrics.{DEFAULT_METRIC}" in runs.columns else "loss"
     if f"metrics.{metric}" not in runs.columns:
         known = sorted(
             c.removeprefix("metrics.")
@@ -301,10 +304,12 @@ def format_interval(mean: float, lo: float, hi: float) -> str:
     return f"{mean:.3g} [{lo:.3g}, {hi:.3g}]"
 
 
-def rows(lb: Leaderboard) -> tuple[list[str], list[list[str]]]:
-    """Header and text cells of the table (shared by Markdown, rich and HTML)."""
+def rows(lb: Leaderboard, metrics: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
+    """Header and text cells of the table (shared by Markdown, rich and HTML); ``metrics``: the
+    metric columns shown (default: all of ``lb.metrics``)."""
+    metrics = lb.metrics if metrics is None else metrics
     head = ["rank", *lb.group_by, "n", "failed", f"score of {lb.metric} [95% CI]", "mean rank"]
-    head += [f"{m} (mean ± 95% CI)" for m in lb.metrics]
+    head += [f"{m} (mean ± 95% CI)" for m in metrics]
     out = []
     for _, r in lb.table.iterrows():
         rank = f"{r['rank']:.0f}" if math.isfinite(r["rank"]) else "-"
@@ -313,7 +318,7 @@ def rows(lb: Leaderboard) -> tuple[list[str], list[list[str]]]:
         shown = f"{failed} ({100 * failed / r['n']:.0f}%)" if failed else "0"
         cells = [rank, *[str(r[k]) for k in lb.group_by], str(r["n"]), shown]
         cells += [format_interval(r["score"], r["score_lo"], r["score_hi"]), mean_rank]
-        cols = [scoring.metric_column(m, lb.group_by) for m in lb.metrics]
+        cols = [scoring.metric_column(m, lb.group_by) for m in metrics]
         cells += [format_cell(r[c], r[f"{c}_ci95"]) for c in cols]
         out.append(cells)
     return head, out
@@ -345,12 +350,30 @@ def explanation(lb: Leaderboard) -> str:
     )
 
 
-def print_rich(lb: Leaderboard, title: str = "soundmatch leaderboard") -> None:
+SHORT_METRICS = ("match_distance", "pitch_error_cents", "seconds")  # the short table's, when present
+
+
+def print_rich(lb: Leaderboard, title: str = "soundmatch leaderboard", wide: bool = False) -> None:
+    """The table on the terminal: by default the short one (the ranking metric, pitch error and
+    seconds, at 100 columns or the terminal's width); ``wide``: every metric, 200 columns or more."""
     from rich.console import Console
     from rich.table import Table
 
-    head, body = rows(lb)
-    out = Table(title=title, caption=explanation(lb))
+    shown = lb.metrics if wide else [m for m in lb.metrics if m == lb.metric or m in SHORT_METRICS][:3]
+    head, body = rows(lb, shown)
+    left_out = [m for m in lb.metrics if m not in shown]
+    caption = explanation(lb)
+    if left_out:
+        caption += f" Not shown: {', '.join(left_out)} (format=wide shows every metric)."
+    if not wide:  # a key every row shares goes into the title; headers lose their "(mean ± 95% CI)"
+        same = [i for i, col in enumerate(head) if col in lb.group_by and len({r[i] for r in body}) == 1]
+        if len(body) > 1 and same:
+            title += "\n" + ", ".join(f"{head[i]} {body[0][i]}" for i in same)
+            head = [c for i, c in enumerate(head) if i not in same]
+            body = [[c for i, c in enumerate(r) if i not in same] for r in body]
+        head = [c.replace(" (mean ± 95% CI)", "").replace(" [95% CI]", "") for c in head]
+        caption += " Cells: mean ± 95% interval over targets."
+    out = Table(title=title, caption=caption)
     for col in head:
         # group names wrap rather than end in an ellipsis: two suites must never look alike
         out.add_column(col, justify="left" if col in lb.group_by else "right", overflow="fold")
@@ -358,7 +381,7 @@ def print_rich(lb: Leaderboard, title: str = "soundmatch leaderboard") -> None:
         out.add_row(*cells)
     console = Console()
     if not console.is_terminal:
-        console = Console(width=max(console.width, 200))
+        console = Console(width=max(console.width, 200 if wide else 100))
     console.print(out)
     for note in lb.notes:
         console.print(f"note: {note}")
@@ -369,15 +392,16 @@ SUMMARY = (
     "curves and ECDFs of the finished runs in the store; tables and plots are written to results_dir."
 )
 OPTIONS = (
-    Option("metric", text, "loss", "metric to normalise and rank by (loss: each run's final loss; or "
-           "match_distance, lsd, param_error ...)"),
+    Option("metric", text, None, "metric to normalise and rank by (default match_distance, the default "
+           "metric, where the runs have it, else loss: each run's final loss; or lsd, param_error ...)"),
     Option("metrics", words, list(DEFAULT_METRICS), "metrics to show, e.g. [lsd,mss]"),
     Option("group_by", words, None, f"keys to group by: solver, synth, loss, suite or any config key "
            f"(default {','.join(DEFAULT_GROUPS)} plus every task key and solver option that varies)"),
     Option("versus", text, "solver", "key whose values the win-rate matrix compares"),
     Option("seed", integer(0), 0, "seed of the bootstrap"),
     Option("plots", boolean, True, "write the PNG plots and the IOHprofiler export"),
-    Option("format", choice("table", "csv", "markdown"), "table", "table, csv or markdown (stdout)"),
+    Option("format", choice("table", "wide", "csv", "markdown"), "table",
+           "table (the short one: ranking metric, pitch, time), wide (every metric), csv or markdown"),
     *store_options(),
 )  # fmt: skip
 # the --flag spellings of earlier releases (accepted until 0.2)
@@ -424,7 +448,7 @@ def leaderboard_cli(args: list[str]) -> int:
     elif values["format"] == "markdown":
         print(markdown)
     else:
-        print_rich(lb)
+        print_rich(lb, wide=values["format"] == "wide")
         written = ["leaderboard.csv", "leaderboard.md", "winrate.csv"]
         written += [str(p.relative_to(out_dir)) for p in lb.plots.values()]
         if ioh:

@@ -54,6 +54,7 @@ from solvers.fm_voice import (
 from soundmatch.errors import UserError
 from synths.base import Note, note_off_time
 from synths.dx7.algorithms import algorithm
+from synths.dx7.family import is_dx7_family
 
 INHARMONIC_SHARE = 0.05  # inharmonic peaks above this share of the strongest are offered as ratios
 LEVEL_BOX = 12  # output-level steps (9 dB) the search may move a DX7 operator from its analytic start
@@ -79,11 +80,6 @@ class StartPlan:
     def box(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Lower and upper bounds ``[D]`` of the search around start ``x [D]``."""
         return (x - self.widths).clamp(0.0, 1.0), (x + self.widths).clamp(0.0, 1.0)
-
-
-def is_dx7_family(synth: Any) -> bool:
-    """Whether ``synth`` plays DX7 voices (our engine, its presets, Dexed): it maps voices to points."""
-    return callable(getattr(synth, "voice_to_unit", None)) and hasattr(synth, "base")
 
 
 def reads_fm(synth: Any) -> bool:

@@ -64,7 +64,7 @@ class DX7BankSuite(TargetSuite):
             Target(
                 audio=audio[k],
                 sample_rate=ctx.sample_rate,
-                name=f"{_slug(path.stem)}-{i:02d}-{_slug(voices[i].name)}",
+                name=f"{slug(path.stem)}-{i:02d}-{slug(voices[i].name)}",
                 note=ctx.note,
                 params=x[k],
                 meta={"file": str(path), "sha1": digest, "voice": i, "voice_name": voices[i].name.strip()},
@@ -80,6 +80,6 @@ class DX7BankSuite(TargetSuite):
         return targets
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     """File-name-safe lower-case form of a voice or file name ("E.PIANO 1" -> "e-piano-1")."""
     return re.sub(r"[^a-z0-9]+", "-", text.strip().lower()).strip("-") or "voice"

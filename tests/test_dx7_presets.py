@@ -89,3 +89,20 @@ def test_presets_are_played_at_every_note_and_velocity_with_their_ground_truth(c
 def test_bad_options_are_one_clear_error(corpus_dir, options, says):
     with pytest.raises(UserError, match=says):
         DX7PresetsSuite(**{"path": str(corpus_dir), **options} if options else {}).targets(ctx())
+
+
+def test_a_voice_out_of_range_is_left_out_alone(tmp_path, capsys):
+    """A library bank with one voice holding 127 in a 0-99 field keeps its other 31 voices."""
+    from synths.dx7.sysex import FORMAT_BANK, PACKED_SIZE, _frame, pack, read_voices, voice_values
+
+    root = tmp_path / "lib"
+    root.mkdir()
+    voices = made_voices(32, 7)
+    body = bytearray(b"".join(pack(voice_values(v)) for v in voices))
+    body[3 * PACKED_SIZE] = 127  # voice 3, OP6 R1
+    (root / "dirty.syx").write_bytes(_frame(FORMAT_BANK, len(body), bytes(body), 1))
+    with pytest.raises(UserError, match="voice 3"):
+        read_voices(root / "dirty.syx")  # a strict read refuses the file, as before
+    corpus = read_corpus(root)
+    assert len(corpus.presets) == 31 and corpus.skipped == [] and len(corpus.bad_voices) == 1
+    assert "dirty.syx voice 3" in capsys.readouterr().err

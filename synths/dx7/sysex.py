@@ -272,6 +272,17 @@ def decode(data: bytes, source: str = "<bytes>") -> list[Voice]:
         SysexError: not sysex, not a DX7 voice/bank, wrong length, truncated,
             bad checksum, or a value outside its DX7 range.
     """
+    voices = decode_each(data, source)
+    for i, voice in enumerate(voices):
+        if isinstance(voice, str):
+            raise SysexError(f"{source}: voice {i}: {voice}" if len(voices) > 1 else f"{source}: {voice}")
+    return voices  # type: ignore[return-value]
+
+
+def decode_each(data: bytes, source: str = "<bytes>") -> list[Voice | str]:
+    """Like :func:`decode`, but a voice whose values are out of range (libraries hold many, e.g. 127
+    in a 0-99 field) is the text of what is wrong in its place, not an error for the whole file.
+    The file itself (header, length, checksum) must be sound: else SysexError."""
     data = bytes(data)
     fmt = _format_of(data, source)
     size = SINGLE_SIZE if fmt == FORMAT_SINGLE else BANK_SIZE
@@ -294,25 +305,29 @@ def decode(data: bytes, source: str = "<bytes>") -> list[Voice]:
         raise SysexError(f"{source}: bad checksum 0x{data[-2]:02X}, expected 0x{expected:02X}")
     if fmt == FORMAT_SINGLE:
         problem = check_values(body)
-        if problem:
-            raise SysexError(f"{source}: {problem}")
-        return [voice_from_values(body)]
-    voices = []
+        return [problem if problem else voice_from_values(body)]
+    voices: list[Voice | str] = []
     for i in range(BANK_VOICES):
         values, problem = unpack(body[i * PACKED_SIZE : (i + 1) * PACKED_SIZE])
-        if problem:
-            raise SysexError(f"{source}: voice {i}: {problem}")
-        voices.append(voice_from_values(values))
+        voices.append(problem if problem else voice_from_values(values))
     return voices
 
 
 def read_voices(path: str | Path) -> list[Voice]:
     """The voices of a ``.syx`` file (1 for a single voice, 32 for a bank)."""
+    return decode(_read(path), str(path))
+
+
+def read_each(path: str | Path) -> list[Voice | str]:
+    """The voices of a ``.syx`` file, each out-of-range one as what is wrong (:func:`decode_each`)."""
+    return decode_each(_read(path), str(path))
+
+
+def _read(path: str | Path) -> bytes:
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as err:
         raise SysexError(f"{path}: cannot read the file ({err.strerror or err})") from None
-    return decode(data, str(path))
 
 
 # --- encoding -----------------------------------------------------------------------------

@@ -6,7 +6,9 @@ by sound and split by bank, each preset played by the task's DX7-family synth.
 
 - **Reading**: every ``*.syx`` under ``path`` (recursively, sorted), a 32-voice bank or a single
   voice; a file that is not valid DX7 sysex is skipped with a warning naming it and counted
-  (run tags ``soundmatch.skipped_files`` and ``soundmatch.skipped``).
+  (run tags ``soundmatch.skipped_files`` and ``soundmatch.skipped``); a voice of a sound file
+  with a value outside its DX7 range (libraries hold many: 127 in a 0-99 field) is left out
+  alone, counted (``soundmatch.corpus_bad_voices``) and named in one warning.
 - **De-duplication** by the voice's sound: its 145 sound parameters (every value but the 10-character
   name), so a preset copied into many banks, or renamed, is one preset; it is kept in the bank whose
   content hash is lowest (a choice made from the content, not from file names or order).
@@ -38,7 +40,7 @@ from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed
 from synths.base import Note
 from synths.dx7.family import require_dx7_family
-from synths.dx7.sysex import read_voices, voice_values
+from synths.dx7.sysex import read_each, voice_values
 from synths.dx7.voice import Voice
 
 SOUND_VALUES = 145  # of the 155 unpacked values, all but the 10-character name
@@ -69,7 +71,8 @@ class Corpus:
     presets: list[Preset]
     files: int
     voices_read: int
-    skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # files: (file, why)
+    bad_voices: list[tuple[str, str]] = field(default_factory=list)  # ("file voice i", why)
 
     @property
     def duplicates(self) -> int:
@@ -86,22 +89,30 @@ def read_corpus(root: Path) -> Corpus:
     found: dict[str, Preset] = {}
     skipped: list[tuple[str, str]] = []
     read = 0
+    bad_voices: list[tuple[str, str]] = []
     for path in files:
         try:
-            voices = read_voices(path)
+            voices = read_each(path)
         except UserError as err:  # not DX7 sysex, damaged, a checksum off: counted, named, skipped
             skipped.append((str(path.relative_to(root)), str(err)))
             print(f"warning: skipped {path}: {err}", file=sys.stderr)
             continue
         bank_hash = hashlib.sha1(path.read_bytes()).hexdigest()
         for i, voice in enumerate(voices):
+            if isinstance(voice, str):  # one voice out of range: that voice is left out, not the bank
+                bad_voices.append((f"{path.relative_to(root)} voice {i}", voice))
+                continue
             read += 1
             key = sound_key(voice)
             kept = found.get(key)
             if kept is None or (bank_hash, i) < (kept.bank_hash, kept.index):
                 found[key] = Preset(voice, path, bank_hash, i, key)
     presets = sorted(found.values(), key=lambda p: (p.bank_hash, p.index))
-    return Corpus(presets, len(files), read, skipped)
+    if bad_voices:
+        shown = "; ".join(f"{where}: {why}" for where, why in bad_voices[:3])
+        print(f"warning: left out {len(bad_voices)} voice(s) with values outside the DX7's ranges ({shown}"
+              f"{' ...' if len(bad_voices) > 3 else ''})", file=sys.stderr)  # fmt: skip
+    return Corpus(presets, len(files), read, skipped, bad_voices)
 
 
 @suite_registry.register("dx7_presets")
@@ -169,6 +180,7 @@ class DX7PresetsSuite(TargetSuite):
             "soundmatch.corpus_duplicates": str(corpus.duplicates),
             "soundmatch.corpus_banks": str(corpus.files - len(corpus.skipped)),
             "soundmatch.skipped_files": str(len(corpus.skipped)),
+            "soundmatch.corpus_bad_voices": str(len(corpus.bad_voices)),
             "soundmatch.skipped": listing[:TAG_LIMIT],
         }
         print(

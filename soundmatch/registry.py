@@ -65,6 +65,8 @@ class Registry(Generic[T]):
         known = self._entries.get(name)
         if known is not None and known is not obj:
             raise ValueError(f"{self.kind} '{name}' is registered twice ({known!r} and {obj!r})")
+        if isinstance(obj, type) and hasattr(obj, "name") and not obj.name:
+            obj.name = name  # the registered name is the component's name: written once
         self._entries[name] = obj
         self._origins.setdefault(name, origin)
 

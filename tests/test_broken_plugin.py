@@ -36,3 +36,23 @@ def test_asking_for_the_broken_plugin_is_one_line_and_exit_2(cli, broken_env):
     errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
     assert out.returncode == 2 and len(errors) == 1 and "Traceback" not in out.stderr
     assert "package 'brokenplug'" in errors[0] and "no_such_module_xyz" in errors[0]
+
+
+def test_a_registered_class_is_named_by_its_registration():
+    """A plugin written from the README (no ``name`` attribute) gets the name it registers under."""
+    from dataclasses import dataclass
+
+    from solvers.base import Result, Solver
+    from soundmatch.registry import Registry
+
+    registry = Registry("solver", "soundmatch.test-only")
+
+    @registry.register("my_search")
+    @dataclass
+    class MySearch(Solver):
+        batch_size: int = 32
+
+        def solve(self, problem):
+            return Result(problem.best_x)
+
+    assert MySearch.name == "my_search" and registry.get("my_search") is MySearch

@@ -61,3 +61,42 @@ def test_a_server_that_never_answers_is_reported_within_seconds(cli, silent_serv
     t0 = time.perf_counter()
     line = one_error_line(cli(*args, timeout=120))
     assert time.perf_counter() - t0 < 30 and silent_server.split("//")[1] in line
+
+
+def test_a_store_deleted_under_a_run_ends_it_in_one_line(tmp_path, monkeypatch):
+    """SQLite would write on into the deleted file and exit 0 naming a store that is gone."""
+    import os
+    from dataclasses import dataclass
+
+    import torch
+    from hydra import compose, initialize_config_dir
+    from omegaconf import open_dict
+
+    from benchmark.run import runner
+    from benchmark.run.app import CONF_DIR
+    from solvers.base import Result, Solver, solver_registry
+    from soundmatch.errors import UserError
+
+    results = tmp_path / "results"
+
+    @dataclass
+    class Deleter(Solver):
+        name = "deleter"
+
+        def solve(self, problem):
+            problem.evaluate(torch.rand(2, problem.dim, generator=problem.generator))
+            db = results / "mlflow.db"
+            if db.exists():
+                os.remove(db)
+            return Result(problem.best_x)
+
+    solver_registry.names()
+    monkeypatch.setitem(solver_registry._entries, "deleter", Deleter)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        cfg = compose("config", overrides=["solver=random", "target.n=2", "budget.renders=4", "duration=0.25",
+                                           "sample_rate=8000", "metrics=[lsd]", "progress=false",
+                                           f"results_dir={results}"])  # fmt: skip
+    with open_dict(cfg):
+        cfg.solver = {"name": "deleter"}
+    with pytest.raises(UserError, match="was deleted or replaced while this command wrote"):
+        runner.run(cfg)

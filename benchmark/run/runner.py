@@ -473,6 +473,7 @@ def run(cfg: DictConfig) -> RunOutcome:
                         if "soundmatch.hold" in hold_tags:
                             outcome.metrics.setdefault("hold_seconds", float(hold_tags["soundmatch.hold"]))
                         _log_target(tracker, child, outcome, target, played, view.last_problem)
+                        tracker.check_alive()
                     except UserError:
                         raise
                     except Exception as err:

@@ -214,6 +214,15 @@ def check_sqlite_store(uri: str) -> None:
         )
 
 
+def _file_identity(uri: str) -> tuple[int, int] | None:
+    """(device, inode) of a sqlite store's file; None for servers and files not made yet."""
+    path = sqlite_path(uri)
+    if path is None or not path.exists():
+        return None
+    stat = path.stat()
+    return (stat.st_dev, stat.st_ino)
+
+
 def mlflow_client(uri: str):
     """An ``MlflowClient`` for ``uri``, shared within this process: opening a sqlite store checks
     its schema (about 1.2 s), which each job of a sweep run in one process would pay again. A
@@ -337,6 +346,7 @@ class Tracker:
         check_store(uri)
         with store_lock(uri):
             self.client = mlflow_client(uri)
+            self._identity = _file_identity(uri)
             found = with_retry(lambda: self.client.get_experiment_by_name(experiment))
             if found is None:
                 location = artifact_root.resolve().as_uri() if artifact_root is not None else None
@@ -348,6 +358,17 @@ class Tracker:
             else:
                 self.experiment_id = found.experiment_id
             use_wal(uri)
+            self._identity = _file_identity(uri)
+
+    def check_alive(self) -> None:
+        """One line when the sqlite store this tracker writes was deleted or replaced meanwhile
+        (SQLite would go on writing into the deleted file and every result would be lost)."""
+        if self._identity is not None and _file_identity(self.uri) != self._identity:
+            raise UserError(
+                f"the store {sqlite_path(self.uri)} was deleted or replaced while this command wrote to "
+                "it; the results since are lost with it: restore it, or run again (finished targets in a "
+                "store that still exists are not run twice)"
+            )
 
     @contextmanager
     def run(

@@ -116,12 +116,13 @@ def test_a_written_note_the_sound_does_not_confirm_is_used_with_a_warning(tmp_pa
 
 
 @pytest.mark.parametrize("named", [True, False], ids=["note names", "no names"])
-def test_fm_match_on_a_folder_of_off_grid_recordings_finishes_every_target(cli, workdir: Path, named: bool):
+def test_fm_match_on_a_folder_of_off_grid_recordings_finishes_every_target(main_cli, workdir, named):
     """The user's first try: a folder of recordings off the equal-tempered grid, fm_match on the DX7,
     every target solved and exit 0; the Dexed check ran at a whole note or says why it did not."""
     files = _folder(workdir / "mine", named)
     args = ["target=folder", f"target.path={workdir / 'mine'}", "solver=fm_match", "synth=dx7"]
-    out = cli("run", *args, "budget.renders=60", "duration=0.5", "metrics=[match_distance]", "progress=false")
+    out = main_cli("run", *args, "budget.renders=60", "duration=0.5", "metrics=[match_distance]",
+                   "progress=false")  # fmt: skip
     assert out.returncode == 0, out.stderr
     from mlflow.tracking import MlflowClient
 

@@ -84,10 +84,10 @@ def test_match_page_plays_in_chromium(matched):
     assert errors == []
 
 
-def test_match_on_another_synth_writes_a_readable_preset(cli, workdir: Path):
+def test_match_on_another_synth_writes_a_readable_preset(main_cli, workdir: Path):
     write_tone(workdir / "tone.wav", 60.0)
     out = workdir / "out"
-    result = cli("match", str(workdir / "tone.wav"), "synth=moog", f"out={out}", *FAST)
+    result = main_cli("match", str(workdir / "tone.wav"), "synth=moog", f"out={out}", *FAST)
     assert result.returncode == 0, result.stderr
     import json
 
@@ -101,10 +101,10 @@ def test_match_on_another_synth_writes_a_readable_preset(cli, workdir: Path):
     [(["nowhere.wav"], "does not exist"), (["notes.txt"], "is not an audio file"),
      (["synth=dx7"], "first argument is the recording"), (["tone.wav", "synth=nosuch"], "unknown synth")],
 )
-def test_match_mistakes_are_one_line_and_exit_2(cli, workdir: Path, args, says):
+def test_match_mistakes_are_one_line_and_exit_2(main_cli, workdir: Path, args, says):
     write_tone(workdir / "tone.wav", 60.0)
     (workdir / "notes.txt").write_text("hello")
     args = [str(workdir / a) if a.endswith((".wav", ".txt")) else a for a in args]
-    result = cli("match", *args)
+    result = main_cli("match", *args)
     assert result.returncode == 2 and says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -212,6 +212,7 @@ def run_cli(
     write_plugin_configs(plugin_root)
     roots = ",".join(f"file://{p}" for p in [plugin_root, *search_paths])
     searchpath = f"hydra.searchpath=[{roots}]"
+    check_overrides(args)  # a malformed override or an unknown name: one line, before anything reads them
     args = shared_group_options(list(args), searchpath)
     cfg = compose_check(check_overrides(args), searchpath)
     from benchmark.run.config_check import check_run_config

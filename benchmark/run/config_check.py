@@ -29,6 +29,9 @@ def _number(cfg: DictConfig, key: str, *, integer: bool, low: float, high: float
         value = float(raw)
     except (TypeError, ValueError):
         raise UserError(f"{key}={raw!r} is not a number; {hint}") from None
+    if integer and isinstance(raw, str) and not raw.strip().lstrip("+-").isdigit():
+        # Hydra hands "00." or "1e3" on as text: float() reads it, int() (and the run) would not
+        raise UserError(f"{key}={raw!r} is not a whole number; {hint}")
     if not math.isfinite(value) or not low <= value <= high or (integer and value != int(value)):
         kind = "a whole number" if integer else "a number"
         span = f"[{int(low)}, {int(high)}]" if integer else f"[{low:g}, {high:g}]"

@@ -100,3 +100,9 @@ def test_a_store_deleted_under_a_run_ends_it_in_one_line(tmp_path, monkeypatch):
         cfg.solver = {"name": "deleter"}
     with pytest.raises(UserError, match="was deleted or replaced while this command wrote"):
         runner.run(cfg)
+
+
+def test_ui_on_a_busy_port_is_one_line(main_cli, silent_server):
+    port = silent_server.rsplit(":", 1)[1]
+    line = one_error_line(main_cli("ui", f"port={port}"))
+    assert f"cannot listen on 127.0.0.1:{port}" in line

@@ -42,6 +42,26 @@ FLAGS = {
 }  # fmt: skip
 
 
+def check_port_free(host: str, port: int) -> None:
+    """One line when ``host:port`` cannot be listened on (another server holds it, no such address),
+    before the server starts: it would log the bind error among its INFO lines and exit 0."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        raise UserError(f"ui: host={host} is not an address of this machine ({err.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        try:
+            probe.bind(address)
+        except OSError as err:
+            raise UserError(
+                f"ui: cannot listen on {host}:{port} ({err.strerror}); another server holds it? choose "
+                "another port=, or open the one that runs"
+            ) from None
+
+
 def ui_cli(args: list[str]) -> int:
     values = parse_command(
         args, OPTIONS, "ui", "Start the MLflow UI (and tracking server) on the benchmark's store.", FLAGS
@@ -51,6 +71,7 @@ def ui_cli(args: list[str]) -> int:
     uri = resolve_uri(values["tracking.uri"], values["results_dir"])
     if uri.startswith(("http://", "https://")):
         raise UserError(f"tracking.uri={uri} is already a server; open it in a browser instead")
+    check_port_free(values["host"], values["port"])
     results = Path(values["results_dir"])
     artifacts = results / "artifacts"
     # open the store once here, so its schema exists before the server's workers open it; the

@@ -138,3 +138,60 @@ def test_any_option_of_the_other_commands_is_a_result_or_one_line(store, command
             args.remove("hold=0.3")
     code, err = call(args)
     assert_clean(args, code, err)
+
+
+def _store_places(root: Path) -> dict[str, str]:
+    """Places a store URI may name: a folder, a missing folder, text, an empty file, another
+    application's database, a damaged one, a port that refuses and one that never answers."""
+    import socket
+    import sqlite3
+
+    (root / "folder").mkdir()
+    (root / "text.db").write_text("not a database")
+    (root / "empty.db").write_bytes(b"")
+    with sqlite3.connect(root / "foreign.db") as con:
+        con.execute("CREATE TABLE t (x)")
+    (root / "damaged.db").write_bytes(b"SQLite format 3\x00" + bytes(200))
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    refused_port = closed.getsockname()[1]
+    closed.close()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    _SILENT.append(silent)  # kept open for the test's life
+    return {
+        "folder": str(root / "folder"), "missing": str(root / "no" / "such" / "mlflow.db"),
+        "text": str(root / "text.db"), "empty": str(root / "empty.db"), "foreign": str(root / "foreign.db"),
+        "damaged": str(root / "damaged.db"), "fresh": str(root / "fresh.db"),
+        "refused": f"127.0.0.1:{refused_port}", "silent": f"127.0.0.1:{silent.getsockname()[1]}",
+    }  # fmt: skip
+
+
+_SILENT: list = []
+SCHEMES = ["sqlite:///", "sqlite://", "file://", "http://", "https://", "postgresql://", "mysql://", "ftp://",
+           "mlflow-artifacts:/", "", "sqlite:////", "http:/"]  # fmt: skip
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+@given(command=st.sampled_from(["run", "leaderboard", "report", "rescore"]), data=st.data())
+def test_any_store_uri_is_a_result_or_one_line(command, data):
+    """Every scheme and place a user may type for ``tracking.uri`` (issue 27): exit 0 where it is a
+    store that works, else one line and exit 2, within SECONDS_PER_CALL; never a traceback."""
+    root = Path(tempfile.mkdtemp(prefix="surface-uri-"))
+    places = _store_places(root)
+    scheme = data.draw(st.sampled_from(SCHEMES))
+    place = data.draw(st.one_of(st.sampled_from(sorted(places.values())), st.text("abc/:.%?", max_size=6)))
+    uri = f"{scheme}{place}"
+    out = Path(tempfile.mkdtemp(prefix="surface-out-"))
+    if command == "run":
+        args = ["run", *TINY, f"results_dir={out}", f"tracking.uri={uri}"]
+    elif command == "rescore":
+        args = ["rescore", "metrics=[mss]", f"tracking.uri={uri}"]
+    elif command == "report":
+        args = ["report", f"tracking.uri={uri}", f"results_dir={out}"]
+    else:
+        args = ["leaderboard", "plots=false", f"tracking.uri={uri}", f"results_dir={out}"]
+    code, err = call(args)
+    assert_clean(args, code, err)

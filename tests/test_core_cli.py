@@ -158,7 +158,7 @@ def test_plugin_solver_from_another_package(cli, workdir):
         ("budget.seconds=-1", "budget.seconds=-1 is out of range"),
         ("device=tpu", "device='tpu': choose cpu or cuda"),
         ("tracking.uri=garbage", "is not a URI"),
-        ("tracking.uri=http://127.0.0.1:9", "nothing answers at 127.0.0.1:9"),
+        ("tracking.uri=http://127.0.0.1:9", "no MLflow server answers at http://127.0.0.1:9"),
         ("+bogus=1", "unknown config key 'bogus'"),
         # the rest of the examples, each a single line too
         ("seed=abc", "seed='abc' is not a number"),

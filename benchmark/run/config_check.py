@@ -50,35 +50,18 @@ def known_top_level_keys() -> set[str]:
 
 
 def check_tracking_uri(uri: str | None) -> None:
-    """A store that can be opened: sqlite in an existing folder, a server that answers, or a file URI."""
+    """A store that can be opened (:func:`benchmark.run.tracking.check_store`); null is results_dir's."""
     if uri is None or str(uri) in ("", "None"):
         return
     uri = str(uri)
-    scheme, sep, rest = uri.partition("://")
-    if not sep:
+    if "://" not in uri:
         raise UserError(
             f"tracking.uri={uri!r} is not a URI; use sqlite:///PATH.db, http://HOST:PORT, or null for the "
             "store in results_dir"
         )
-    if scheme == "sqlite":
-        from pathlib import Path
+    from benchmark.run.tracking import check_store
 
-        folder = Path(rest[1:] if rest.startswith("/") else rest).parent
-        if not folder.is_dir():
-            raise UserError(f"tracking.uri={uri}: the folder {folder} does not exist; create it first")
-    elif scheme in ("http", "https"):
-        import socket
-        from urllib.parse import urlparse
-
-        parsed = urlparse(uri)
-        port = parsed.port or (443 if scheme == "https" else 80)
-        try:
-            socket.create_connection((parsed.hostname, port), timeout=5).close()
-        except OSError as err:
-            raise UserError(
-                f"tracking.uri={uri}: nothing answers at {parsed.hostname}:{port} ({err.strerror or err}); "
-                "start the server (python -m benchmark ui) or fix the address"
-            ) from None
+    check_store(uri)
 
 
 def check_results_dir(path: str) -> None:

@@ -43,7 +43,7 @@ T = TypeVar("T")
 SERVER_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
               "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}  # fmt: skip
 SERVER_PROBE_S = 5.0  # how long a server is given to answer its health check before a run starts
-STORE_SCHEMES = ("sqlite", "file", "http", "https")
+STORE_SCHEMES = ("sqlite", "http", "https")
 
 
 def quiet_mlflow() -> None:
@@ -144,11 +144,16 @@ def check_store(uri: str) -> None:
     hang: an unsupported scheme, an in-memory database, a folder, a missing parent folder, another
     application's SQLite file, a damaged one, a server that does not answer within
     :data:`SERVER_PROBE_S` s. A file that does not exist yet is fine (MLflow creates it)."""
-    scheme = uri.split(":", 1)[0].lower() if "://" in uri else "file"
+    scheme = uri.split(":", 1)[0].lower() if ":" in uri else "file"
+    if scheme == "file":  # a plain path is one too
+        raise UserError(
+            f"tracking.uri={uri} names MLflow's file store, which this MLflow refuses (retired); use "
+            "sqlite:///PATH/mlflow.db"
+        )
     if scheme not in STORE_SCHEMES:
         raise UserError(
             f"tracking.uri={uri}: the scheme '{scheme}' is not one soundmatch can use; use "
-            "sqlite:///PATH/mlflow.db, file:///PATH or http(s)://HOST:PORT (an MLflow server)"
+            "sqlite:///PATH/mlflow.db or http(s)://HOST:PORT (an MLflow server)"
         )
     if scheme == "sqlite":
         path = sqlite_path(uri)
@@ -165,7 +170,16 @@ def check_store(uri: str) -> None:
         if not path.parent.is_dir():
             raise UserError(f"tracking.uri={uri}: the folder {path.parent} does not exist; create it first")
         check_sqlite_store(uri)
-    elif scheme in ("http", "https"):
+    else:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(uri)
+        try:
+            parts.port  # noqa: B018 -- reading it checks it
+        except ValueError:
+            parts = None  # type: ignore[assignment]
+        if parts is None or not parts.hostname:
+            raise UserError(f"tracking.uri={uri} names no server; write http(s)://HOST:PORT")
         check_server(uri)
 
 

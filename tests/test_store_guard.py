@@ -106,3 +106,23 @@ def test_ui_on_a_busy_port_is_one_line(main_cli, silent_server):
     port = silent_server.rsplit(":", 1)[1]
     line = one_error_line(main_cli("ui", f"port={port}"))
     assert f"cannot listen on 127.0.0.1:{port}" in line
+
+
+def test_a_stuck_holder_of_the_store_lock_is_named_not_waited_on_forever(tmp_path, monkeypatch, capsys):
+    import fcntl
+
+    from benchmark.run import tracking
+    from soundmatch.errors import UserError
+
+    monkeypatch.setattr(tracking, "LOCK_WAIT_S", 1.5)
+    monkeypatch.setattr(tracking, "LOCK_SAY_S", 0.5)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    lock = tmp_path / "mlflow.db.lock"
+    with open(lock, "a") as held:  # another process's flock: a second open file description conflicts
+        fcntl.flock(held, fcntl.LOCK_EX)
+        t0 = time.perf_counter()
+        with pytest.raises(UserError, match="has been held by another process"):
+            with tracking.store_lock(uri):
+                pass
+        assert time.perf_counter() - t0 < 5
+    assert "waiting for the store's lock" in capsys.readouterr().err

@@ -29,6 +29,8 @@ SEARCH_PAGE = 5000
 # "database is locked" at once (without waiting) when a reading transaction must be
 # upgraded to a writing one while another process writes; such calls are retried.
 RETRY_SECONDS = 120.0
+LOCK_WAIT_S = 60.0  # the store's file lock is held for moments; a holder past this is stuck
+LOCK_SAY_S = 5.0  # after this long waiting for it, say so
 LOCK_MESSAGES = ("database is locked", "database table is locked", "database schema has changed")
 
 # set by `run` in the launching process and inherited by its local workers: tags every run of
@@ -83,7 +85,8 @@ STORAGE_MESSAGES = {"database or disk is full": "no space left on the device",
                     "readonly database": "the store is read-only",
                     "attempt to write a readonly": "the store is read-only",
                     "Max retries exceeded": "the tracking server stopped answering",
-                    "Connection refused": "the tracking server stopped answering"}  # fmt: skip
+                    "Connection refused": "the tracking server stopped answering",
+                    "database is locked": "another process held the store locked for minutes"}  # fmt: skip
 
 
 def storage_problem(err: BaseException) -> str | None:
@@ -301,8 +304,24 @@ def store_lock(uri: str) -> Iterator[None]:
         yield
         return
     db.parent.mkdir(parents=True, exist_ok=True)
-    with open(db.with_name(db.name + ".lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    lock = db.with_name(db.name + ".lock")
+    with open(lock, "a") as handle:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        said = False
+        while True:  # held for a moment by each writer; a holder that never lets go is named, not waited on
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise UserError(
+                        f"the store's lock {lock} has been held by another process for {LOCK_WAIT_S:g} s; "
+                        f"a stuck run? end it (`fuser {lock}` names it), or use another store"
+                    ) from None
+                if not said and time.monotonic() > deadline - LOCK_WAIT_S + LOCK_SAY_S:
+                    print(f"waiting for the store's lock {lock} (another process holds it)", file=sys.stderr)
+                    said = True
+                time.sleep(0.05)
         try:
             yield
         finally:

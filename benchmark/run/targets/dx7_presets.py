@@ -34,7 +34,7 @@ import torch
 
 from benchmark.run.targets.base import SILENCE_RMS, SuiteContext, TargetSuite, rms, suite_registry
 from benchmark.run.targets.dx7_bank import slug
-from benchmark.run.targets.recorded import SPLITS, split_of
+from benchmark.run.targets.recorded import check_split_options, split_of
 from solvers.base import Target
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed
@@ -146,12 +146,7 @@ class DX7PresetsSuite(TargetSuite):
     def check_options(self) -> None:
         if not self.path:
             raise UserError("target=dx7_presets needs target.path=FOLDER (a folder of DX7 .syx banks)")
-        if self.split not in SPLITS:
-            raise UserError(f"target.split must be one of {SPLITS}, got '{self.split}'")
-        if not 0.0 <= self.test_fraction <= 1.0:
-            raise UserError(f"target.test_fraction must be in [0, 1], got {self.test_fraction}")
-        if self.n is not None and self.n < 1:
-            raise UserError(f"target.n must be >= 1 or null, got {self.n}")
+        check_split_options(self.split, self.test_fraction, self.n)
         if not self.notes or any(not 0 <= float(p) <= 127 for p in self.notes):
             raise UserError(f"target.notes must be MIDI notes 0-127, got {list(self.notes)}")
         if not self.velocities or any(not 1 <= int(v) <= 127 for v in self.velocities):

@@ -32,6 +32,16 @@ SPLIT_BY = ("file", "instrument")
 PITCH_MODES = ("auto", "exact", "pyin", "config")
 
 
+def check_split_options(split: str, test_fraction: float, n: int | None) -> None:
+    """One clear error for a bad ``target.split``, ``target.test_fraction`` or ``target.n``."""
+    if split not in SPLITS:
+        raise UserError(f"target.split must be one of {SPLITS}, got '{split}'")
+    if not 0.0 <= test_fraction <= 1.0:
+        raise UserError(f"target.test_fraction must be in [0, 1], got {test_fraction}")
+    if n is not None and n < 1:
+        raise UserError(f"target.n must be >= 1 or null, got {n}")
+
+
 def split_of(key: str, seed: int, test_fraction: float) -> str:
     """``"test"`` for a ``test_fraction`` share of keys (by a seeded hash), else ``"train"``."""
     return "test" if derive_seed(seed, "split", key) / 2**63 < test_fraction else "train"
@@ -88,12 +98,7 @@ class RecordedSuite(TargetSuite):
     trim_db: float | None = None
 
     def check_options(self) -> None:
-        if self.split not in SPLITS:
-            raise UserError(f"target.split must be one of {SPLITS}, got '{self.split}'")
-        if not 0.0 <= self.test_fraction <= 1.0:
-            raise UserError(f"target.test_fraction must be in [0, 1], got {self.test_fraction}")
-        if self.n is not None and self.n < 1:
-            raise UserError(f"target.n must be >= 1 or null, got {self.n}")
+        check_split_options(self.split, self.test_fraction, self.n)
         if self.pitch not in PITCH_MODES:
             raise UserError(f"target.pitch must be one of {PITCH_MODES}, got '{self.pitch}'")
         split_by = getattr(self, "split_by", None)  # suites that know instruments can keep them together

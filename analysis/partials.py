@@ -68,7 +68,7 @@ class Partials:
         return np.maximum(20.0 * np.log10(np.maximum(self.harmonics, 1e-20) / ref), floor_db)
 
 
-def _refined(freqs: np.ndarray, mag: np.ndarray, k: int) -> tuple[float, float]:
+def refined_peak(freqs: np.ndarray, mag: np.ndarray, k: int) -> tuple[float, float]:
     """Peak frequency (Hz) and magnitude by a parabola through the log magnitudes of bins k-1, k, k+1
     (the magnitude so read loses much less to the window's scalloping than bin k's)."""
     if k <= 0 or k >= len(mag) - 1:
@@ -94,7 +94,7 @@ def spectral_peaks(freqs: np.ndarray, mag: np.ndarray, f0_hz: float, sample_rate
     for k in idx:
         if mag[k] < floor or freqs[k] > limit or freqs[k] < 0.4 * f0_hz:
             continue
-        hz, amp = _refined(freqs, mag, int(k))
+        hz, amp = refined_peak(freqs, mag, int(k))
         ratio = hz / f0_hz
         h = max(1, int(round(ratio)))
         dev = 1200.0 * math.log2(hz / (h * f0_hz))

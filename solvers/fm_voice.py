@@ -319,6 +319,7 @@ def sideband_ratios(
     from scipy.signal import find_peaks
 
     from analysis.harmonics import long_term_spectrum
+    from analysis.partials import refined_peak
 
     freqs, mag = long_term_spectrum(np.asarray(audio, dtype=np.float64).reshape(-1), sample_rate)
     db = 20.0 * np.log10(np.maximum(mag, 1e-12))
@@ -326,9 +327,7 @@ def sideband_ratios(
     found = found[(found > 0) & (found < len(db) - 1)]
     found = found[np.argsort(db[found])[::-1][:RATIO_PEAKS]]
     step = freqs[1] - freqs[0]
-    a, b, c = db[found - 1], db[found], db[found + 1]
-    shift = 0.5 * (a - c) / np.where(np.abs(a - 2 * b + c) > 1e-9, a - 2 * b + c, 1e-9)
-    peaks = freqs[found] + np.clip(shift, -0.5, 0.5) * step
+    peaks = np.array([refined_peak(freqs, mag, int(k))[0] for k in found])
     offered = [abs(p - carrier_hz) / carrier_hz for p in peaks if abs(p - carrier_hz) > 2 * step]
     offered += [(p + carrier_hz) / carrier_hz for p in peaks]
     ordered = np.sort(peaks)

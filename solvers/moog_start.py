@@ -31,6 +31,7 @@ import numpy as np
 
 from analysis.target import TargetAnalysis, analyse
 from synths.base import Note, note_off_time
+from synths.oscillators import harmonic_amplitudes
 
 SAW_EVEN_SHARE = 0.25  # energy share of a saw's even harmonics: sum 1/(2k)^2 / sum 1/k^2
 SINE_UPPER_SHARE = 0.005  # less energy above the fundamental: a sine (a triangle holds 1.5%)
@@ -38,21 +39,6 @@ ODD_ONLY_SHARE = 0.15  # even harmonics under this share of the energy above the
 CUTOFFS = np.geomspace(100.0, 8000.0, 64)  # Hz, the low-pass grid (the cell's range)
 QS = np.geomspace(0.5, 10.0, 16)
 HARMONIC_FLOOR_DB = -60.0  # harmonics this far under the strongest are left out of the filter fit
-
-
-def series(kind: str, k: np.ndarray) -> np.ndarray:
-    """Harmonic amplitudes of a unit waveform ``kind`` at harmonic numbers ``k`` (as the oscillators
-    synthesise them: :func:`synths.oscillators.additive_waveform`)."""
-    odd = (k % 2 == 1).astype(float)
-    if kind == "sine":
-        return (k == 1).astype(float)
-    if kind == "saw":
-        return 2.0 / (math.pi * k)
-    if kind == "square":
-        return odd * 4.0 / (math.pi * k)
-    if kind == "triangle":
-        return odd * 8.0 / (math.pi**2 * k**2)
-    raise ValueError(f"unknown waveform '{kind}'")
 
 
 def nearest_waveform(harmonics: np.ndarray, choices: tuple[str, ...]) -> str:
@@ -147,7 +133,7 @@ def moog_values(synth: Any, analysis: TargetAnalysis, note: Note, duration: floa
     # the sources' series at the output, before any filter (mixers' weights and averages)
     source = np.zeros_like(k)
     for osc, shape in shapes.items():
-        source = source + path_gain.get(osc, 1.0) * series(shape, k)
+        source = source + path_gain.get(osc, 1.0) * harmonic_amplitudes(shape, k)
     # low-pass: what the target's spectral envelope holds that the sources do not
     cutoff, q = 8000.0, 0.707
     lowpass = [c for c in chain.cells if c.module.kind == "lowpass"]

@@ -16,6 +16,7 @@ All functions are batched over a leading dimension B and vectorised over time.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -87,6 +88,13 @@ def _fourier_coefficients(kind: str, k: Tensor) -> tuple[Tensor, Tensor]:
     if kind == "triangle":
         return -odd * 8.0 / (torch.pi**2 * k.square()), zero
     raise ValueError(f"unknown waveform '{kind}'; choose one of {WAVEFORMS}")
+
+
+def harmonic_amplitudes(kind: str, k: np.ndarray) -> np.ndarray:
+    """Amplitudes of harmonics ``k`` (> 0) of a unit waveform ``kind``, as the oscillators synthesise
+    them (:func:`additive_waveform`)."""
+    a, b = _fourier_coefficients(kind, torch.as_tensor(np.asarray(k, dtype=np.float64)))
+    return torch.hypot(a, b).numpy()
 
 
 def additive_waveform(

@@ -8,9 +8,10 @@ import torch
 
 from metrics.base import loss_registry
 from solvers.base import Budget, Problem, Target
-from solvers.moog_start import biquad_lowpass_db, fit_lowpass, moog_start, nearest_waveform, series
+from solvers.moog_start import biquad_lowpass_db, fit_lowpass, moog_start, nearest_waveform
 from soundmatch.errors import UserError
 from synths.base import Note, synth_registry
+from synths.oscillators import harmonic_amplitudes as series
 
 SR = 16000
 

@@ -88,7 +88,7 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def overrides_for(source: Path, given: list[str]) -> list[str]:
+def overrides_for(source: Path, given: list[str], searchpath: str) -> list[str]:
     """The run's overrides: the folder suite on ``source``, the match's defaults, then ``given``
     (which win); the solver is the best one for the synth unless ``given`` names one."""
     from benchmark.run.app import check_overrides, compose_check
@@ -100,7 +100,7 @@ def overrides_for(source: Path, given: list[str]) -> list[str]:
     base += [] if "metrics" in keys else [f"metrics=[{','.join(SHOWN_METRICS)}]"]
     base += [] if "tracking.experiment" in keys else ["tracking.experiment=match"]
     if "solver" not in keys:
-        cfg = compose_check(check_overrides([*base, *given]), _searchpath())
+        cfg = compose_check(check_overrides([*base, *given]), searchpath)
         base.append(f"solver={best_solver(cfg.synth)}")
     return [*base, *given]
 
@@ -205,8 +205,9 @@ def match_cli(args: list[str]) -> int:
     if any(a in ("-m", "--multirun") for a in rest):
         raise UserError("match runs one configuration; use `run -m` for sweeps")
     out_args = [a.split("=", 1)[1] for a in rest if a.startswith("out=")]
-    overrides = overrides_for(source.resolve(), [a for a in rest if not a.startswith("out=")])
-    cfg = compose_check(check_overrides(overrides), _searchpath())
+    searchpath = _searchpath()
+    overrides = overrides_for(source.resolve(), [a for a in rest if not a.startswith("out=")], searchpath)
+    cfg = compose_check(check_overrides(overrides), searchpath)
     try:
         code = run_cli(overrides)  # an ordinary run: logged, resumable, its table printed
     except SystemExit as stop:  # a job's user error ends with SystemExit(2), already printed

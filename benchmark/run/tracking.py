@@ -147,6 +147,17 @@ def check_store(uri: str) -> None:
     hang: an unsupported scheme, an in-memory database, a folder, a missing parent folder, another
     application's SQLite file, a damaged one, a server that does not answer within
     :data:`SERVER_PROBE_S` s. A file that does not exist yet is fine (MLflow creates it)."""
+    key = (uri, _file_identity(uri))
+    if key in _checked_stores:  # once per store file per process: run, its jobs and the Tracker all ask
+        return
+    _check_store(uri)
+    _checked_stores.add(key)
+
+
+_checked_stores: set[tuple[str, tuple[int, int] | None]] = set()
+
+
+def _check_store(uri: str) -> None:
     scheme = uri.split(":", 1)[0].lower() if ":" in uri else "file"
     if scheme == "file":  # a plain path is one too
         raise UserError(

@@ -23,7 +23,7 @@ from soundmatch.errors import UserError
 STARTS = ("random", "center", "sample", "analysis")
 JITTER = 0.05  # unit-cube sigma of the extra analysis starts around the best analytic point
 
-_starts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_plans: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def check_start(key: str, value: str, allowed: tuple[str, ...] = STARTS) -> None:
@@ -42,7 +42,7 @@ def analysis_points(problem: Problem, n: int) -> Tensor:
     from solvers.fm_match import analytic_plan, reads_fm
     from solvers.moog_start import moog_start
 
-    rows = _starts.get(problem)
+    rows = _plans.get(problem)
     if rows is None:
         synth = problem.synth
         moog = getattr(synth, "chain_data", None) is not None
@@ -52,7 +52,7 @@ def analysis_points(problem: Problem, n: int) -> Tensor:
                 f"and moog, not '{synth.name}'; use x0=random, center or sample"
             )
         rows = moog_start(problem).unsqueeze(0) if moog else analytic_plan(problem, keep=8).x
-        _starts[problem] = rows
+        _plans[problem] = rows
     rows = rows[:n]
     if rows.shape[0] < n:
         noise = JITTER * torch.randn(n - rows.shape[0], problem.dim, generator=problem.generator)

@@ -114,7 +114,16 @@ def test_quick_bench_runs_every_solver_and_writes_its_table(quick_bench):
     assert "n/a: fm_match does not apply to moog_fm" in table
     assert rows["ddx7"][TASKS.index("dx7_flute")] != "n/a"
     for solver in ("random", "cma", "ga", "adam"):  # the rest ran everywhere and scored
-        assert all(float(c.split()[0]) >= 0 for c in rows[solver]), rows[solver]
+        assert all(float(c.strip("*").split()[0]) >= 0 for c in rows[solver]), rows[solver]
+    # each task names its best (bold) and which solvers are not separable from it (≈), as the csv says
+    separability = pd.read_csv(out / "separability.csv")
+    for i, task in enumerate(TASKS):
+        column = {solver: cells[i] for solver, cells in rows.items()}
+        (best,) = [s for s, c in column.items() if c.startswith("**")]
+        of_task = separability[separability["bench.task"] == task].set_index("solver")
+        assert of_task.loc[best, "best"] and of_task["best"].sum() == 1
+        for solver, row in of_task.iterrows():
+            assert column[solver].endswith("≈") == (not row["best"] and not row["separable"])
     runs = load_runs(default_uri(quick_bench), "soundmatch")
     assert set(runs["tags.soundmatch.bench"]) == {quick.label}
     assert set(runs["tags.soundmatch.bench_task"]) == set(TASKS)

@@ -126,6 +126,51 @@ def test_win_rates_count_matches_and_ties():
     assert list(wins.index)[0] == "cma"
 
 
+def test_holm_adjusts_step_down_and_keeps_order():
+    # sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> monotone 0.06
+    adjusted = scoring.holm([0.01, 0.04, 0.03, 0.005])
+    assert adjusted == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert scoring.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_separable_from_best_pairs_targets_and_corrects_for_many_solvers():
+    rng = np.random.default_rng(0)
+    targets = [f"t{i}" for i in range(20)]
+    base = rng.uniform(1.0, 10.0, len(targets))  # targets differ a lot: only pairing separates
+    rows = []
+    for seed in (0, 1):
+        for t, b in zip(targets, base, strict=True):
+            rows.append(("cma", "mss", t, seed, b))
+            rows.append(("ga", "mss", t, seed, b + 0.5 + 0.01 * seed))  # worse on every target
+            rows.append(("hybrid", "mss", t, seed, b + (0.2 if seed == 0 else -0.2) + rng.normal(0, 0.01)))
+    rows.append(("ga", "mss", "t0", 2, base[0] + 3.0))  # a third seed of one target: averaged in
+    runs = runs_table(rows)
+    result = scoring.separable_from_best(runs, "loss", "solver").set_index("solver")
+    assert result.loc["cma", "best"] and not result.loc["cma", "separable"]
+    assert result.loc["ga", "separable"] and result.loc["ga", "targets"] == 20
+    assert result.loc["ga", "p_holm"] == pytest.approx(min(1.0, 2 * result.loc["ga", "p"]))
+    # hybrid's seeds cancel per target: the same as cma up to noise
+    assert not result.loc["hybrid", "separable"]
+    from scipy.stats import wilcoxon
+
+    keys = ["tags.soundmatch.solver", "tags.soundmatch.target"]
+    per_target = runs.groupby(keys)["metrics.loss"].mean()
+    diff = per_target["ga"] - per_target["cma"]
+    assert result.loc["ga", "p"] == pytest.approx(float(wilcoxon(diff.to_numpy()).pvalue))
+
+
+def test_separable_from_best_per_context_group():
+    rows = [
+        (solver, loss, f"t{i}", 0, low + i)
+        for solver, loss, low in [("a", "mss", 1.0), ("b", "mss", 5.0), ("a", "lsd", 5.0), ("b", "lsd", 1.0)]
+        for i in range(8)
+    ]
+    result = scoring.separable_from_best(runs_table(rows), "loss", "solver", context=["loss"])
+    best = result[result["best"]].set_index("loss")["solver"]
+    assert best.to_dict() == {"lsd": "b", "mss": "a"}
+    assert result["separable"].sum() == 2  # 8 of 8 targets one way: p = 2/256 < 0.05
+
+
 def test_win_rates_between_solver_options_when_grouped_by_them():
     rows = [*ROWS, ("ng", "mss", "t1", 0, 0.1), ("ng", "mss", "t1", 1, 9.0)]
     runs = runs_table(rows)

@@ -172,9 +172,16 @@ def cell(row: Any, metric: str) -> str:
     return out
 
 
-def results_table(suite: BenchSuite, jobs: list[Job], table: Any) -> tuple[str, list[str]]:
+SEPARABLE_ALPHA = 0.05  # family-wise error per task (Holm over the task's solvers)
+
+
+def results_table(
+    suite: BenchSuite, jobs: list[Job], table: Any, separability: Any = None
+) -> tuple[str, list[str]]:
     """Markdown: one row per solver, one column per task (the ranking metric's mean and 95% interval
-    over targets); 'n/a' cells are explained in the returned notes."""
+    over targets); 'n/a' cells are explained in the returned notes. With ``separability``
+    (:func:`benchmark.report.scoring.separable_from_best` per ``bench.task``) each task's best cell
+    is bold and a cell not separable from it is marked "≈"."""
     tasks = [t.name for t in suite.tasks]
     solvers = list(dict.fromkeys(j.solver for j in jobs))
     rows = {(str(r["bench.task"]), str(r["solver"])): r for _, r in table.iterrows()}
@@ -182,6 +189,10 @@ def results_table(suite: BenchSuite, jobs: list[Job], table: Any) -> tuple[str, 
     why: dict[str, str] = {}  # solver -> its own words for the first of them
     lines = [f"| solver | {' | '.join(tasks)} |", "|---" * (len(tasks) + 1) + "|"]
     by_pair = {(j.task.name, j.solver): j for j in jobs}
+    marks: dict[tuple[str, str], str] = {}
+    if separability is not None and len(separability):
+        for _, r in separability.iterrows():
+            marks[(str(r["bench.task"]), str(r["solver"]))] = "best" if r["best"] else ("" if r["separable"] else "≈")
     for solver in solvers:
         cells = []
         for task in tasks:
@@ -191,7 +202,9 @@ def results_table(suite: BenchSuite, jobs: list[Job], table: Any) -> tuple[str, 
                 why.setdefault(solver, job.not_applicable)
                 cells.append("n/a")
             elif (task, solver) in rows:
-                cells.append(cell(rows[(task, solver)], suite.metric))
+                text = cell(rows[(task, solver)], suite.metric)
+                mark = marks.get((task, solver), "")
+                cells.append(f"**{text}**" if mark == "best" else f"{text} {mark}".rstrip())
             else:
                 cells.append("not run")
         lines.append(f"| {solver} | {' | '.join(cells)} |")
@@ -266,11 +279,22 @@ def write_outputs(
         (out / "report.html").write_text(page, encoding="utf-8")
     import pandas as pd
 
-    table, notes = results_table(suite, jobs, lb.table if lb is not None else pd.DataFrame())
+    separability = None
+    if lb is not None:
+        from benchmark.report.scoring import separable_from_best
+
+        separability = separable_from_best(
+            lb.runs, suite.metric, "solver", context=["bench.task"], alpha=SEPARABLE_ALPHA
+        )
+        separability.to_csv(out / "separability.csv", index=False)
+    table, notes = results_table(suite, jobs, lb.table if lb is not None else pd.DataFrame(), separability)
     minutes = wall / 60
     header = (
         f"Suite `{suite.label}`, ranking metric `{suite.metric}` "
         f"(mean over targets [bootstrap 95% interval]); {len(suite.seeds)} seed(s); "
+        f"bold: each task's best; ≈: not separable from it (two-sided Wilcoxon signed-rank over "
+        f"targets, seeds averaged per target, Holm-corrected over the task's solvers, "
+        f"alpha {SEPARABLE_ALPHA}; p-values in separability.csv); "
         f"{minutes:.0f} min wall on {machine()}; code {code_version()}.\n"
         f"Command: `{command}`\n"
     )
@@ -288,7 +312,7 @@ def write_outputs(
     print(table)
     for note in notes:
         print(note)
-    print(f"wrote table.md, leaderboard.csv, bench.json, plots/, iohprofiler/, report.html under {out}/ "
+    print(f"wrote table.md, leaderboard.csv, separability.csv, bench.json, plots/, iohprofiler/, report.html under {out}/ "
           f"({minutes:.1f} min)")  # fmt: skip
 
 

@@ -9,7 +9,8 @@ returns (columns ``metrics.*``, ``params.*``, ``tags.*``), so it is tested witho
   synth, loss, target and budget; 0 = exact, 1 = as good as random search, > 1 worse;
 * bootstrap 95% intervals of group means (percentile method, seeded);
 * ranks: of the groups' mean score (or metric) within a suite (or synth), and mean per-target ranks;
-* win rates between the values of one key (nevergrad's "fight" matrix);
+* win rates between the values of one key (nevergrad's "fight" matrix), and which values are
+  separable from the best (paired Wilcoxon over targets, Holm-corrected);
 * anytime curves and fixed-target ECDFs (COCO) from the runs' ``anytime_loss`` histories.
 """
 
@@ -288,6 +289,32 @@ def summarize(
     return table.drop(columns="_label").sort_values(order, na_position="last").reset_index(drop=True)
 
 
+MATCH_KEYS = ("suite", "synth", "loss", "target", "seed", "budget.renders", "budget.seconds")
+
+
+def paired_cells(
+    runs: pd.DataFrame, metric: str, versus: Sequence[str], match_keys: Sequence[str]
+) -> pd.DataFrame:
+    """``metric`` per match (rows: the values of ``match_keys``) and competitor (columns: the values
+    of ``versus`` together, "ng TwoPointsDE"; a key a run lacks is left out). Several runs of one
+    competitor in one match (keys grouped away, e.g. seeds) give their mean; NaN where it did not run."""
+    col = f"metrics.{metric}"
+    if col not in runs:
+        return pd.DataFrame()
+    frame = key_values(runs, match_keys)
+    label = pd.Series("", index=runs.index, dtype=object)
+    for _, values in key_values(runs, versus).items():
+        label = (label + " " + values.where(values != "-", "")).str.strip()
+    frame["_versus"] = label.where(label != "", "-")
+    frame["v"] = pd.to_numeric(runs[col], errors="coerce")
+    frame = frame[np.isfinite(frame["v"])]
+    return frame.groupby([*match_keys, "_versus"])["v"].mean().unstack("_versus")
+
+
+def _match_keys(versus: Sequence[str], context: Sequence[str], base: Sequence[str] = MATCH_KEYS) -> list[str]:
+    return [k for k in dict.fromkeys([*base, *context]) if k not in versus]
+
+
 def win_rates(
     runs: pd.DataFrame, metric: str, versus: str | Sequence[str] = "solver", context: Sequence[str] = ()
 ) -> pd.DataFrame:
@@ -299,21 +326,10 @@ def win_rates(
     be several keys (``["solver", "solver.optimizer"]``): a competitor is then
     their values together ("ng TwoPointsDE"; a key a run lacks is left out).
     """
-    col = f"metrics.{metric}"
-    if col not in runs:
-        return pd.DataFrame()
     versus_keys = [versus] if isinstance(versus, str) else list(versus)
-    base = ["suite", "synth", "loss", "target", "seed", "budget.renders", "budget.seconds", *context]
-    match_keys = [k for k in dict.fromkeys(base) if k not in versus_keys]
-    frame = key_values(runs, match_keys)
-    label = pd.Series("", index=runs.index, dtype=object)
-    for _, values in key_values(runs, versus_keys).items():
-        label = (label + " " + values.where(values != "-", "")).str.strip()
-    frame["_versus"] = label.where(label != "", "-")
-    frame["v"] = pd.to_numeric(runs[col], errors="coerce")
-    frame = frame[np.isfinite(frame["v"])]
-    # several runs of one value in one match (e.g. grouped away keys): their mean
-    cell = frame.groupby([*match_keys, "_versus"])["v"].mean().unstack("_versus")
+    cell = paired_cells(runs, metric, versus_keys, _match_keys(versus_keys, context))
+    if cell.empty:
+        return pd.DataFrame()
     names = sorted(cell.columns)
     wins = pd.DataFrame(np.nan, index=names, columns=names)
     for a in names:
@@ -326,6 +342,63 @@ def win_rates(
                 wins.loc[a, b] = float(((va < vb) + 0.5 * (va == vb)).mean())
     order = wins.mean(axis=1).sort_values(ascending=False).index
     return wins.loc[order, order]
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1), in the input's order."""
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p)
+    adjusted = np.empty_like(p)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p) - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def separable_from_best(
+    runs: pd.DataFrame, metric: str, versus: str = "solver", context: Sequence[str] = (), alpha: float = 0.05
+) -> pd.DataFrame:
+    """Which competitors are separable from the best one, per ``context`` group (e.g. bench task).
+
+    The unit is the target: each competitor's ``metric`` is averaged over its seeds per target.
+    The best is the lowest mean over its targets. Every other competitor is compared with it by
+    a two-sided Wilcoxon signed-rank test over the targets both ran (``scipy.stats.wilcoxon``;
+    all differences zero reads p = 1), and the p-values of one group are Holm-corrected over its
+    competitors. Columns: the ``context`` keys, ``versus``, ``targets`` (paired with the best),
+    ``mean``, ``best`` (bool), ``p``, ``p_holm`` and ``separable`` (p_holm < alpha; False for the best).
+    """
+    from scipy.stats import wilcoxon
+
+    base = [k for k in MATCH_KEYS if k != "seed"]
+    cell = paired_cells(runs, metric, [versus], _match_keys([versus], context, base))
+    rows: list[dict] = []
+    if cell.empty:
+        return pd.DataFrame(rows)
+    groups = cell.groupby(level=list(context)) if context else [((), cell)]
+    for key, group in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        group = group.dropna(axis=1, how="all")
+        means = group.mean()
+        best = str(means.idxmin())
+        found = []
+        for name in means.index:
+            both = group[[best, name]].dropna()
+            diff = (both[name] - both[best]).to_numpy()
+            if name == best or not np.any(diff):
+                p = 1.0
+            else:
+                p = float(wilcoxon(diff).pvalue)
+            found.append({**dict(zip(context, key, strict=True)), versus: str(name), "targets": len(both),
+                          "mean": float(means[name]), "best": name == best, "p": p})  # fmt: skip
+        others = [r for r in found if not r["best"]]
+        for r, adjusted in zip(others, holm([r["p"] for r in others]), strict=True):
+            r["p_holm"] = float(adjusted)
+        for r in found:
+            r.setdefault("p_holm", 1.0)
+            r["separable"] = bool(not r["best"] and r["p_holm"] < alpha)
+        rows.extend(found)
+    return pd.DataFrame(rows)
 
 
 def step_curve(steps: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:

@@ -192,7 +192,8 @@ def results_table(
     marks: dict[tuple[str, str], str] = {}
     if separability is not None and len(separability):
         for _, r in separability.iterrows():
-            marks[(str(r["bench.task"]), str(r["solver"]))] = "best" if r["best"] else ("" if r["separable"] else "≈")
+            mark = "best" if r["best"] else ("" if r["separable"] else "≈")
+            marks[(str(r["bench.task"]), str(r["solver"]))] = mark
     for solver in solvers:
         cells = []
         for task in tasks:
@@ -312,8 +313,8 @@ def write_outputs(
     print(table)
     for note in notes:
         print(note)
-    print(f"wrote table.md, leaderboard.csv, separability.csv, bench.json, plots/, iohprofiler/, report.html under {out}/ "
-          f"({minutes:.1f} min)")  # fmt: skip
+    print(f"wrote table.md, leaderboard.csv, separability.csv, bench.json, plots/, iohprofiler/, "
+          f"report.html under {out}/ ({minutes:.1f} min)")  # fmt: skip
 
 
 def bench_cli(args: list[str]) -> int:

@@ -1,9 +1,11 @@
 """``match_distance``: the default metric, in dB -- level, timbre as listeners hear it, and pitch.
 
-Version 2. Version 1 (level + a log-frequency band LSD + a pitch term charging
+Version 3. Version 1 (level + a log-frequency band LSD + a pitch term charging
 every cent, 4,800 cents for a match without pitch) was fitted on the bundled
 ladder alone and agreed least of the spectral distances with listeners
-(mean Spearman 0.37 over 17 published timbre-dissimilarity studies). Version 2:
+(mean Spearman 0.37 over 17 published timbre-dissimilarity studies). Version 2
+brought the timbre terms below and a gentler pitch term (0.43). Version 3 keeps
+both and reworks the pitch term (0.50):
 
 - **timbre** (:func:`timbre_components`): five terms on ERB-band spectra of the
   match brought to the target's energy -- per-frame band levels weighted by a
@@ -11,20 +13,23 @@ ladder alone and agreed least of the spectral distances with listeners
   temporal centroid, the effective duration and in-band noisiness. Which terms,
   and their weights, were chosen on human dissimilarity ratings with every
   weight checked by leave-one-set-out cross-validation
-  (``python -m benchmark calibrate human=PATH fit=true``; README "Metric
+  (``python -m benchmark calibrate human=PATH fit=true``; README "The yardstick
   against listeners");
-- **pitch** (:func:`pitch_charge_db`): nothing within the pitch-discrimination
-  threshold, weighted by the confidence that both sounds are pitched (no cliff
-  between "pitched" and "unpitched"), and two sounds whose f0 readings differ by
-  a whole harmonic ratio while both hold the lower one's full harmonic series
-  are read at that common fundamental (a tracker picking another harmonic is
-  not a wrong note);
+- **pitch** (:func:`pitch_parts`): nothing within the pitch-discrimination
+  threshold; a mistuning costs the root of its size, a wrong note (from about
+  three quarters of a semitone) as much as any; weighted by the confidence that
+  both sounds are pitched (no cliff between "pitched" and "unpitched"); two
+  sounds whose f0 readings differ by a whole harmonic ratio are read at their
+  common fundamental when they name one note (the higher-read one sounds the
+  lower reading's whole series, or the lower-read one barely sounds its own:
+  a faint sub-octave is not a wrong note);
 - **level**: the energy difference in dB, as in version 1.
 
-The pitch curve was chosen on the metric ladder (bundled FluidR3 ladder and one made from Debian's csound GM
-soundfont), where they set the order gain < detune < softer note < another
-instrument < a wrong note; on listeners' data pitch was equalised, so they
-matter there only where f0 readings differ.
+The pitch curve was chosen on the metric ladder (bundled FluidR3 ladder and one
+made from Debian's csound GM soundfont), which sets the order gain < detune <
+softer note < another instrument < a wrong note, together with the listeners'
+ratings, on which pitch was equalised and mistunings of 10-70 cents and
+sub-octave readings are incidental (leave-one-set-out over a grid of curves).
 """
 
 from __future__ import annotations
@@ -60,17 +65,23 @@ TIMBRE_WEIGHTS = {
 }
 
 # pitch
-PITCH_JND_CENTS = 5.0  # pitch-discrimination threshold of complex tones at mid frequencies (about 0.3%)
-# past it, a Hill curve C x^p / (x^p + h^p) of the excess x in cents: 10 cents cost 6 dB, a quarter
-# tone 61 dB, a semitone 145 dB, an octave 198 dB (chosen on the ladder: a wrong note lies beyond
-# another instrument, 10 cents between a 6 dB gain change and a softer note)
-PITCH_CAP_DB = 200.0
-PITCH_HALF_CENTS = 50.0
-PITCH_SLOPE = 1.5
+PITCH_JND_CENTS = 3.0  # pitch-discrimination threshold of complex tones at mid frequencies (about 0.2%)
+# past it, with x the excess in cents: min(C, a sqrt(x) + C x^p / (x^p + h^p)). A mistuned note
+# (a sqrt(x)) costs 5 dB at 10 cents and 14 at a quarter tone; a wrong note (the steep Hill step
+# between 60 and 100 cents) costs C from a semitone on. Chosen on the ladder (10 cents between a
+# 6 dB gain change and a softer note, a wrong note beyond another instrument) together with the
+# listeners' ratings (leave-one-set-out; README "The yardstick against listeners")
+PITCH_MISTUNE_DB = 2.0  # a, dB per root cent
+PITCH_CAP_DB = 130.0  # C
+PITCH_HALF_CENTS = 80.0  # h
+PITCH_SLOPE = 10.0  # p
 PITCH_CAP_CENTS = 2400.0  # pitch errors beyond two octaves cost no more
 VOICED_FLOOR, VOICED_FULL = 0.5, 0.9  # share of sounding frames voiced: confidence 0 at 0.5, 1 at 0.9
 SOUNDING_DB = -30.0  # frames within this of the loudest count for the voiced share
 SERIES_DB = -25.0  # a sound holds a lower f0's series when its off-series partials are within this
+# a sound read at f whose partials off the series of r f lie this far under those on it sounds at r f
+# (a weak sub-octave, a growl, a bassoon's faint fundamental: the tracker's reading, not the note)
+SUBSERIES_DB = -15.0
 HARMONIC_RATIOS = (2, 3, 4)  # f0 readings this many times apart may name one fundamental
 
 _f0_cache = AudioCache()
@@ -223,36 +234,49 @@ def pitch_confidence(audio: np.ndarray, sample_rate: int, est: F0Estimate) -> fl
     return float(np.clip((share - VOICED_FLOOR) / (VOICED_FULL - VOICED_FLOOR), 0.0, 1.0))
 
 
-def holds_series(audio: np.ndarray, sample_rate: int, base_hz: float, ratio: int) -> bool:
-    """Whether ``audio``'s partials include the multiples of ``base_hz`` that are not multiples of
-    ``ratio`` (within 25 dB of those that are): it sounds ``base_hz``'s whole series, so a reading
-    ``ratio`` times higher named one of its harmonics."""
+def off_series_db(audio: np.ndarray, sample_rate: int, base_hz: float, ratio: int) -> float:
+    """dB of ``audio``'s partials at the multiples of ``base_hz`` that are not multiples of ``ratio``
+    over those that are (-inf when there are none)."""
     from analysis.harmonics import harmonic_energy, long_term_spectrum
 
     freqs, mag = long_term_spectrum(audio, sample_rate)
     off, on = harmonic_energy(freqs, mag, base_hz, sample_rate, period=ratio)
-    return off > 0.0 and 10.0 * math.log10(off / max(on, 1e-30)) > SERIES_DB
+    return 10.0 * math.log10(off / max(on, 1e-30)) if off > 0.0 else -math.inf
+
+
+def holds_series(audio: np.ndarray, sample_rate: int, base_hz: float, ratio: int,
+                 within_db: float = SERIES_DB) -> bool:
+    """Whether ``audio``'s partials include the multiples of ``base_hz`` that are not multiples of
+    ``ratio`` (within ``within_db`` of those that are): it sounds ``base_hz``'s whole series, so a
+    reading ``ratio`` times higher named one of its harmonics."""
+    return off_series_db(audio, sample_rate, base_hz, ratio) > within_db
 
 
 def pitch_interval_cents(pred: np.ndarray, target: np.ndarray, sample_rate: int,
                          f_pred: float, f_target: float) -> float:
     """``|1200 log2(f_pred / f_target)|`` capped at 2400, read at a common fundamental where the two
-    readings are a whole ratio (2, 3, 4) apart, within 50 cents, and the higher-read sound holds
-    the lower reading's whole harmonic series (then only the remainder counts)."""
+    readings are a whole ratio (2, 3, 4) apart, within 50 cents, and they name one note: the
+    higher-read sound holds the lower reading's whole harmonic series (the tracker read one of its
+    harmonics), or the lower-read sound barely sounds its own reading's series (its partials off
+    the higher reading's series lie more than 15 dB under, a faint sub-octave). Then only the
+    remainder counts."""
     interval = 1200.0 * math.log2(f_pred / f_target)
-    low, high_sound = (f_target, pred) if interval > 0 else (f_pred, target)
+    low, high_sound, low_sound = (f_target, pred, target) if interval > 0 else (f_pred, target, pred)
     for ratio in HARMONIC_RATIOS:
         rest = abs(interval) - 1200.0 * math.log2(ratio)
-        if abs(rest) <= 50.0 and holds_series(high_sound, sample_rate, low, ratio):
+        if abs(rest) <= 50.0 and (holds_series(high_sound, sample_rate, low, ratio)
+                                  or not holds_series(low_sound, sample_rate, low, ratio, SUBSERIES_DB)):
             return abs(rest)
     return min(abs(interval), PITCH_CAP_CENTS)
 
 
 def interval_charge_db(cents: float) -> float:
-    """``200 x^1.5 / (x^1.5 + 50^1.5)`` dB, ``x = max(0, |c| - 5)``: nothing within the
-    discrimination threshold, rising through a quarter tone, near 200 dB from an octave on."""
-    x = max(0.0, abs(cents) - PITCH_JND_CENTS) ** PITCH_SLOPE
-    return PITCH_CAP_DB * x / (x + PITCH_HALF_CENTS**PITCH_SLOPE)
+    """``min(130, 2 sqrt(x) + 130 x^10 / (x^10 + 80^10))`` dB, ``x = max(0, |c| - 3)``: nothing
+    within the discrimination threshold; a mistuning grows with its root (10 cents 5.3 dB, a
+    quarter tone 14 dB, 75 cents 51 dB); a semitone or more is a wrong note, 130 dB."""
+    x = max(0.0, abs(cents) - PITCH_JND_CENTS)
+    step = 1.0 / (1.0 + (PITCH_HALF_CENTS / x) ** PITCH_SLOPE) if x > 0.0 else 0.0
+    return min(PITCH_CAP_DB, PITCH_MISTUNE_DB * math.sqrt(x) + PITCH_CAP_DB * step)
 
 
 MISSING_PITCH_DB = PITCH_CAP_DB  # a pitched target matched without pitch: as far as any wrong note
@@ -262,7 +286,7 @@ def pitch_parts(pred: np.ndarray, target: np.ndarray, sample_rate: int) -> dict[
     """``pitch_cents`` (None when either sound has no pitch reading), the confidences ``pitched_target``
     and ``pitched_match`` (0..1, :func:`pitch_confidence`) and ``pitch_db``, the charge::
 
-        pitch_db = q_t q_p charge(c) + 200 dB max(0, q_t - q_p)
+        pitch_db = q_t q_p charge(c) + 130 dB max(0, q_t - q_p)
 
     A target without pitch (q_t = 0) is charged nothing; a match less surely pitched than its
     target costs more and more, up to the cap, with no step between "pitched" and "unpitched"
@@ -312,16 +336,16 @@ def timbre_distance(ev: Evaluation) -> float:
 
 
 @metric_registry.register("match_distance")
-@versioned(2)
+@versioned(3)
 def match_distance(ev: Evaluation) -> float:
-    """The default metric, in dB: ``|level| + timbre + pitch`` (version 2).
+    """The default metric, in dB: ``|level| + timbre + pitch`` (version 3).
 
     - level: the match's level re the target, ``10 log10(E_pred / E_target)``,
       clipped to +-60 dB (a gain g costs |20 log10 g|);
     - timbre: :func:`timbre_components` weighted by :data:`TIMBRE_WEIGHTS`
       (the match brought to the target's level first);
-    - pitch: :func:`pitch_parts` -- 0 within 5 cents, 10 cents 6 dB, a
-      semitone 145 dB, an octave 198 dB, scaled by the confidence that both
+    - pitch: :func:`pitch_parts` -- 0 within 3 cents, 10 cents 5.3 dB, a
+      quarter tone 14 dB, a semitone or more 130 dB, scaled by the confidence that both
       sounds are pitched; 0 when the target has no pitch.
 
     0 for identical sounds.

@@ -25,37 +25,40 @@ TASKS = ["fm2", "dx7_flute", "dx7", "moog_fm", "gm_notes_dx7"]
 METRIC_COLUMNS = ["match_distance", "lsd", "renders"]
 
 
-def test_v1_1_is_fixed_by_its_hash_and_quick_shrinks_it():
-    suite = load_suite("v1.1")
+def test_v1_2_is_fixed_by_its_hash_and_quick_shrinks_it():
+    suite = load_suite("v1.2")
     assert [t.name for t in suite.tasks] == TASKS
-    body = yaml.safe_load((SUITES_DIR / "v1.1.yaml").read_text())
-    assert suite.label == f"v1.1@{body['hash']}" == f"v1.1@{content_hash(body)}"
+    body = yaml.safe_load((SUITES_DIR / "v1.2.yaml").read_text())
+    assert suite.label == f"v1.2@{body['hash']}" == f"v1.2@{content_hash(body)}"
     assert {t.renders for t in suite.tasks} == {1000} and suite.metric == "match_distance"
     gm = next(t for t in suite.tasks if t.name == "gm_notes_dx7")
     assert gm.groups == {"synth": "dx7", "target": "gm_notes", "loss": "spectral_match"}
     assert gm.config["target"] == {"split": "test"} and gm.config["sample_rate"] == 16000
-    quick = load_suite("v1.1", quick=True)
-    assert quick.label.startswith("v1.1-quick@") and quick.hash != suite.hash
+    quick = load_suite("v1.2", quick=True)
+    assert quick.label.startswith("v1.2-quick@") and quick.hash != suite.hash
     assert all(t.renders == 30 and t.config["target"]["n"] == 1 for t in quick.tasks)
     assert quick.solver_config["encoder"]["steps"] < suite.solver_config["encoder"]["steps"]
 
 
 def test_a_suite_made_with_another_metric_version_is_refused(tmp_path):
-    """v1 was made with match_distance version 1: its tables are not comparable with version 2's."""
-    with pytest.raises(UserError, match="made with match_distance version 1; this code computes version 2"):
+    """v1 and v1.1 were made with match_distance versions 1 and 2: their tables are not comparable
+    with version 3's."""
+    with pytest.raises(UserError, match="made with match_distance version 1; this code computes version 3"):
         load_suite("v1")
-    body = yaml.safe_load((SUITES_DIR / "v1.1.yaml").read_text())
-    assert body["metric_versions"] == {"match_distance": 2}
-    body["metric_versions"] = {"match_distance": 3}
+    with pytest.raises(UserError, match="made with match_distance version 2; this code computes version 3"):
+        load_suite("v1.1")
+    body = yaml.safe_load((SUITES_DIR / "v1.2.yaml").read_text())
+    assert body["metric_versions"] == {"match_distance": 3}
+    body["metric_versions"] = {"match_distance": 4}
     body["hash"] = content_hash(body)
     path = tmp_path / "future.yaml"
     path.write_text(yaml.safe_dump(body))
-    with pytest.raises(UserError, match="version 3; this code computes version 2"):
+    with pytest.raises(UserError, match="version 4; this code computes version 3"):
         load_suite(str(path))
 
 
 def test_an_edited_suite_is_refused_until_it_names_its_new_hash(tmp_path):
-    body = yaml.safe_load((SUITES_DIR / "v1.1.yaml").read_text())
+    body = yaml.safe_load((SUITES_DIR / "v1.2.yaml").read_text())
     body["tasks"]["fm2"]["config"]["budget"] = {"renders": 999}
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(body))
@@ -74,10 +77,10 @@ def test_an_edited_suite_is_refused_until_it_names_its_new_hash(tmp_path):
 @pytest.mark.parametrize(
     "args, says",
     [
-        (["v9"], "unknown suite 'v9'; shipped suites: v1, v1.1"),
-        (["v1.1", "solvers=[cma,nope]"], "unknown solver 'nope'"),
-        (["v1.1", "jobs=0"], "bench: bad value jobs='0'"),
-        (["v1.1", "colour=red"], "bench: unknown option 'colour'"),
+        (["v9"], "unknown suite 'v9'; shipped suites: v1, v1.1, v1.2"),
+        (["v1.2", "solvers=[cma,nope]"], "unknown solver 'nope'"),
+        (["v1.2", "jobs=0"], "bench: bad value jobs='0'"),
+        (["v1.2", "colour=red"], "bench: unknown option 'colour'"),
         (["v1"], "made with match_distance version 1"),
     ],
 )
@@ -89,22 +92,22 @@ def test_bad_bench_arguments_are_one_line(tmp_path, capsys, args, says):
 
 @pytest.fixture(scope="module")
 def quick_bench(tmp_path_factory) -> Path:
-    """``bench v1.1 --quick`` with every solver of the repository, in this process's launcher."""
+    """``bench v1.2 --quick`` with every solver of the repository, in this process's launcher."""
     results = tmp_path_factory.mktemp("bench") / "results"
     fresh_store(results)
-    proc = run_cli(results.parent, "bench", "v1.1", "--quick", f"results_dir={results}", "launcher=basic",
+    proc = run_cli(results.parent, "bench", "v1.2", "--quick", f"results_dir={results}", "launcher=basic",
                    timeout=900)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     return results
 
 
 def test_quick_bench_runs_every_solver_and_writes_its_table(quick_bench):
-    out = quick_bench / "bench" / "v1.1-quick"
+    out = quick_bench / "bench" / "v1.2-quick"
     info = json.loads((out / "bench.json").read_text())
-    quick = load_suite("v1.1", quick=True)
+    quick = load_suite("v1.2", quick=True)
     assert info["label"] == quick.label and info["wall_seconds"] > 0 and info["code_version"]
     table = (out / "table.md").read_text()
-    assert f"`{quick.label}`" in table and "python -m benchmark bench v1.1 --quick" in table
+    assert f"`{quick.label}`" in table and "python -m benchmark bench v1.2 --quick" in table
     rows = {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[2:-1]]
             for ln in table.splitlines() if ln.startswith("| ") and "solver" not in ln}  # fmt: skip
     assert set(rows) == set(info["solvers"]) and len(rows) >= 14
@@ -134,7 +137,7 @@ def test_quick_bench_runs_every_solver_and_writes_its_table(quick_bench):
 
 
 def test_a_plugin_solver_is_benchmarked_and_random_scores_the_same_again(quick_bench, tmp_path):
-    """A solver from another package, installed outside the repository, is benchmarked on v1.1 as it
+    """A solver from another package, installed outside the repository, is benchmarked on v1.2 as it
     is; in the same invocation random search gets exactly the scores of the first benchmark; a
     second invocation on that store finds every run finished and runs nothing again."""
     plugin = tmp_path / "plugin_pkg"
@@ -144,17 +147,17 @@ def test_a_plugin_solver_is_benchmarked_and_random_scores_the_same_again(quick_b
     subprocess.run(pip, check=True, capture_output=True, timeout=240)
     again = tmp_path / "results"
     fresh_store(again)
-    args = ["bench", "v1.1", "--quick", "solvers=[random,centre_then_random]", f"results_dir={again}"]
+    args = ["bench", "v1.2", "--quick", "solvers=[random,centre_then_random]", f"results_dir={again}"]
     args.append("launcher=basic")
     env = {"PYTHONPATH": str(site)}
     proc = run_cli(tmp_path, *args, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    table = (again / "bench" / "v1.1-quick" / "table.md").read_text()
+    table = (again / "bench" / "v1.2-quick" / "table.md").read_text()
     (row,) = [ln for ln in table.splitlines() if ln.startswith("| centre_then_random")]
     assert "n/a" not in row and len(row.split("|")) == len(TASKS) + 3
 
     def scores(results: Path) -> pd.DataFrame:
-        table = pd.read_csv(results / "bench" / "v1.1-quick" / "leaderboard.csv")
+        table = pd.read_csv(results / "bench" / "v1.2-quick" / "leaderboard.csv")
         table = table[table["solver"] == "random"]
         return table.set_index(["bench.task", "solver"]).sort_index()[METRIC_COLUMNS]
 

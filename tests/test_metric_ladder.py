@@ -93,10 +93,15 @@ def test_match_distance_orders_known_cases():
 
 def test_pitch_is_charged_only_past_the_threshold_and_without_a_cliff():
     target = harmonic_tone(261.63)
-    near = match_components(_ev(harmonic_tone(261.63 * 2 ** (3 / 1200)), target))
-    assert near["pitch_cents"] == pytest.approx(3.0, abs=1.0) and near["pitch_db"] == 0.0
-    assert interval_charge_db(4.0) == 0.0 < interval_charge_db(10.0) < interval_charge_db(100.0)
-    assert interval_charge_db(100.0) < interval_charge_db(1200.0) < PITCH_CAP_DB
+    near = match_components(_ev(harmonic_tone(261.63 * 2 ** (2 / 1200)), target))
+    assert near["pitch_cents"] == pytest.approx(2.0, abs=0.5) and near["pitch_db"] == 0.0
+    assert interval_charge_db(3.0) == 0.0 < interval_charge_db(10.0) < interval_charge_db(50.0)
+    # a mistuning grows with its root; a wrong note costs the cap, however far
+    assert interval_charge_db(10.0) == pytest.approx(2.0 * math.sqrt(7.0), abs=0.01)
+    assert interval_charge_db(50.0) < 20.0 < interval_charge_db(75.0) < interval_charge_db(90.0) < PITCH_CAP_DB
+    assert interval_charge_db(100.0) == interval_charge_db(1200.0) == PITCH_CAP_DB
+    steps = np.diff([interval_charge_db(c) for c in np.linspace(0.0, 150.0, 601)])
+    assert (steps >= 0.0).all() and steps.max() < 5.0  # monotone and without a cliff
     # a tone drowning in noise loses its pitch gradually: the charge grows, in steps well under the cap
     rng = np.random.default_rng(3)
     noise = rng.standard_normal(SR).astype(np.float32) * 0.1
@@ -113,6 +118,13 @@ def test_a_tracker_reading_another_harmonic_is_not_a_wrong_note():
     assert pitch_interval_cents(low, low, SR, 660.0, 220.0) == pytest.approx(0.0, abs=1.0)
     # a real octave holds no odd multiples of 220 Hz: an octave it stays
     assert pitch_interval_cents(up, low, SR, 440.0, 220.0) == pytest.approx(1200.0, abs=1.0)
+    # a 440 Hz note with a faint sub-octave (odd multiples of 220 Hz 26 dB under) read at 220 Hz:
+    # it sounds at 440 Hz, so against the plain note it is the same note; at -6 dB it is a real octave
+    for sub_db, interval in ((-26.0, 0.0), (-6.0, 1200.0)):
+        sub = 10.0 ** (sub_db / 20.0)
+        growl = harmonic_tone(220.0, amps=(sub, 1.0, sub, 0.9, sub, 0.8, sub, 0.7, sub, 0.6, sub, 0.5))
+        assert pitch_interval_cents(growl, up, SR, 220.0, 440.0) == pytest.approx(interval, abs=1.0)
+        assert pitch_interval_cents(up, growl, SR, 440.0, 220.0) == pytest.approx(interval, abs=1.0)
 
 
 def test_harmonic_amplitude_error_reads_a_changed_harmonic():

@@ -98,7 +98,8 @@ def test_pitch_is_charged_only_past_the_threshold_and_without_a_cliff():
     assert interval_charge_db(3.0) == 0.0 < interval_charge_db(10.0) < interval_charge_db(50.0)
     # a mistuning grows with its root; a wrong note costs the cap, however far
     assert interval_charge_db(10.0) == pytest.approx(2.0 * math.sqrt(7.0), abs=0.01)
-    assert interval_charge_db(50.0) < 20.0 < interval_charge_db(75.0) < interval_charge_db(90.0) < PITCH_CAP_DB
+    charge = interval_charge_db
+    assert charge(50.0) < 20.0 < charge(75.0) < charge(90.0) < PITCH_CAP_DB
     assert interval_charge_db(100.0) == interval_charge_db(1200.0) == PITCH_CAP_DB
     steps = np.diff([interval_charge_db(c) for c in np.linspace(0.0, 150.0, 601)])
     assert (steps >= 0.0).all() and steps.max() < 5.0  # monotone and without a cliff

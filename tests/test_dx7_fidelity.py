@@ -20,7 +20,7 @@ from benchmark.studies.fidelity import (
     strongest_partial_hz,
     study_voices,
 )
-from benchmark.studies.fidelity_voices import fidelity_voices, random_voices, solver_matches
+from benchmark.studies.fidelity_voices import fidelity_voices, random_voices, solver_matches, space_voices
 from metrics.lsd import log_spectral_distance, range_limited_lsd
 from synths.dx7.voice import Voice
 
@@ -111,6 +111,26 @@ def test_voice_sets() -> None:
     free = [v for v in fidelity_voices() if v.name.endswith("FREE")]
     assert len(free) == 2 and all(v.lfo_sync == 0 for v in free)
     assert len(study_voices(["study", "random", "solvers"], 12, 0)) >= 40
+
+
+def test_space_voices_cover_the_whole_parameter_space() -> None:
+    from synths.dx7.sysex import FIELDS, voice_values
+
+    voices = space_voices(200, seed=0)
+    assert [v.name for v in voices[:2]] == ["SPACE 000 ", "SPACE 001 "]
+    assert voice_values(space_voices(3, 0)[2]) == voice_values(voices[2])  # seeded
+    assert voice_values(space_voices(3, 1)[2]) != voice_values(voices[2])
+    ops = [o for v in voices for o in v.ops]
+    assert {v.algorithm for v in voices} == set(range(32)) and {v.feedback for v in voices} == set(range(8))
+    assert {o.left_curve for o in ops} == {o.right_curve for o in ops} == set(range(4))
+    assert {o.mode for o in ops} == {0, 1} and {o.velocity_sens for o in ops} == set(range(8))
+    assert max(o.coarse for o in ops) == 31 and max(o.output_level for o in ops) == 99
+    assert min(min(o.rates) for o in ops) == 0 and min(min(o.levels) for o in ops) == 0
+    assert {v.lfo_wave for v in voices} == set(range(5)) and {v.lfo_sync for v in voices} == {0, 1}
+    assert min(min(v.pitch_levels) for v in voices) < 5 and max(max(v.pitch_levels) for v in voices) > 95
+    for v in voices:  # every field within its sysex range
+        for (name, top), value in zip(FIELDS, voice_values(v), strict=True):
+            assert 0 <= value <= top, (v.name, name, value)
 
 
 def test_fidelity_command(capsys, tmp_path) -> None:

@@ -1,14 +1,16 @@
 """The fidelity study: a DX7-family synth against Dexed (dexed-py) on the same voices.
 
-    python -m benchmark fidelity         # 48 kHz, 54 voices x notes 36/60/84 x velocities 64/127
+    python -m benchmark fidelity         # 48 kHz, 254 voices x notes 36/60/84 x velocities 64/127
     python -m benchmark fidelity sample_rate=44100 voices=study notes=60 velocities=100
     python -m benchmark fidelity patch=FILE.syx out=DIR  # a bank of your own; WAVs and CSVs in DIR
 
 Voices (``voices=``, a comma list): ``study`` (24 hand-made voices: every
 algorithm family, feedback, fixed frequencies, pitch EG, vibrato and tremolo
 with LFO key sync on and off), ``random`` (``random=12`` voices from the dx7
-sampler, ``seed=0``), ``solvers`` (18 voices fm_match and cma exported on
-recorded notes); or ``patch=FILE.syx``. Each voice is played by the synth,
+sampler, ``seed=0``), ``space`` (``space=200`` voices drawn over every field's
+whole range, :func:`~benchmark.studies.fidelity_voices.space_voices`, same
+seed), ``solvers`` (18 voices fm_match and cma exported on recorded notes); or
+``patch=FILE.syx``. Each voice is played by the synth,
 configured for the voice as the ``render`` command does it, and by Dexed, at
 every note and velocity, held ``hold`` s and released for ``tail`` s, and
 compared over the whole clip:
@@ -50,7 +52,7 @@ from benchmark.options import (
     text,
     words,
 )
-from benchmark.studies.fidelity_voices import fidelity_voices, random_voices, solver_matches
+from benchmark.studies.fidelity_voices import fidelity_voices, random_voices, solver_matches, space_voices
 from metrics.lsd import range_limited_lsd
 from soundmatch.errors import UserError
 from synths.base import Note
@@ -65,7 +67,7 @@ GOAL_ENVELOPE_DB = 0.5  # median level-envelope error
 ENVELOPE_FRAME = 0.010  # s
 ENVELOPE_RANGE_DB = 60.0
 LAG_WINDOW = 0.25  # s of onset the cross-correlation looks at
-VOICE_SETS = ("study", "random", "solvers")
+VOICE_SETS = ("study", "random", "space", "solvers")
 
 
 @dataclass
@@ -251,7 +253,7 @@ def summarise(voice: Voice, cases: list[FidelityCase], lost: list[str]) -> Fidel
     return row
 
 
-def study_voices(sets: Sequence[str], n_random: int, seed: int) -> list[Voice]:
+def study_voices(sets: Sequence[str], n_random: int, seed: int, n_space: int = 0) -> list[Voice]:
     """The voices of the named sets, in order (see the module docstring)."""
     voices: list[Voice] = []
     for name in sets:
@@ -259,6 +261,8 @@ def study_voices(sets: Sequence[str], n_random: int, seed: int) -> list[Voice]:
             voices += fidelity_voices()
         elif name == "random":
             voices += random_voices(n_random, seed)
+        elif name == "space":
+            voices += space_voices(n_space, seed)
         elif name == "solvers":
             voices += solver_matches()
         else:
@@ -363,9 +367,10 @@ def _sets(text: str) -> tuple[str, ...]:
 
 OPTIONS = (
     Option("synth", text, "dx7", "the DX7-family synth compared with Dexed"),
-    Option("voices", _sets, VOICE_SETS, "voice sets: study, random, solvers (comma list)"),
+    Option("voices", _sets, VOICE_SETS, "voice sets: study, random, space, solvers (comma list)"),
     Option("random", integer(0, 1000), 12, "voices drawn from the dx7 sampler for the random set"),
-    Option("seed", integer(0, 2**31 - 1), 0, "seed of the random set"),
+    Option("space", integer(0, 10000), 200, "voices drawn over the whole parameter space for the space set"),
+    Option("seed", integer(0, 2**31 - 1), 0, "seed of the random and space sets"),
     Option("patch", text, None, "a .syx file whose voices are compared instead of the sets"),
     Option("notes", _whole_numbers(0, 127), (36, 60, 84), "MIDI notes (comma list)"),
     Option("velocities", _whole_numbers(1, 127), (64, 127), "MIDI velocities (comma list)"),
@@ -385,10 +390,11 @@ def fidelity_cli(args: list[str]) -> int:
     options = dict(values)
     patch, out = values.pop("patch"), values.pop("out")
     sets, n_random, seed = values.pop("voices"), values.pop("random"), values.pop("seed")
+    n_space = values.pop("space")
     results_dir = Path(values.pop("results_dir"))
     values.pop("tracking.uri")
     settings = FidelitySettings(**values)
-    voices = read_voices(patch) if patch else study_voices(sets, n_random, seed)
+    voices = read_voices(patch) if patch else study_voices(sets, n_random, seed, n_space)
     rows, _ = run_study(settings, voices, Path(out) if out else None)
     table = format_table(rows, settings)
     print(table)

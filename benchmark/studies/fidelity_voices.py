@@ -1,5 +1,6 @@
 """The fidelity study's voices: 24 hand-made ones that exercise the engine broadly, random voices
-from the dx7 sampler, and voices that solver runs exported on recorded notes.
+from the dx7 sampler, voices drawn over the whole parameter space, and voices that solver runs
+exported on recorded notes.
 
 They cover every algorithm group (1 to 6 carriers), operator feedback (self and
 the cross feedback of algorithms 4 and 6), fixed-frequency operators, detune,
@@ -225,6 +226,54 @@ def random_voices(n: int, seed: int = 0) -> list[Voice]:
         voice = sample_voice(gen, synth)
         voice.name = f"RANDOM {i:02d}".ljust(10)
         voices.append(voice)
+    return voices
+
+
+def space_voices(n: int, seed: int = 0) -> list[Voice]:
+    """``n`` voices drawn over the whole DX7 parameter space, named SPACE 000 ...: what a solver
+    searching every field visits, not what a musician would save.
+
+    Every field is uniform over its legal range (numpy ``default_rng(seed)``): algorithm 1-32,
+    feedback 0-7; per operator output level, EG rates and levels 0-99, ratio or (one in four)
+    fixed frequency with coarse and fine over their whole ranges, detune 0-14, key scaling
+    (break point, depths 0-99, all four curves), rate scaling and velocity sensitivity 0-7,
+    amplitude-modulation sensitivity 0-3; the pitch EG's rates and levels 0-99; LFO speed,
+    delay, PMD and AMD 0-99, pitch-modulation sensitivity 0-7, key sync on or off. Two limits,
+    so that the comparison has something to compare: one carrier (drawn) sounds within the clip
+    (output level 85-99, L1-L3 60-99, R1-R3 30-99), and the LFO wave is one of the five
+    deterministic ones (sample-and-hold draws from each engine's own random sequence).
+    """
+    import numpy as np
+
+    from synths.dx7.algorithms import NUM_ALGORITHMS, algorithm
+
+    rng = np.random.default_rng(seed)
+
+    def uniform(low: int, high: int) -> int:
+        return int(rng.integers(low, high + 1))
+
+    voices = []
+    for i in range(n):
+        v = Voice(algorithm=uniform(0, NUM_ALGORITHMS - 1), feedback=uniform(0, 7))
+        v.name = f"SPACE {i:03d}".ljust(10)
+        carriers = algorithm(v.algorithm + 1).carriers
+        loud = carriers[uniform(0, len(carriers) - 1)]
+        for k, o in enumerate(v.ops, start=1):
+            o.output_level = uniform(85, 99) if k == loud else uniform(0, 99)
+            o.rates = [uniform(30, 99) for _ in range(3)] + [uniform(0, 99)] if k == loud else [
+                uniform(0, 99) for _ in range(4)]  # fmt: skip
+            o.levels = [uniform(60, 99) for _ in range(3)] + [uniform(0, 99)] if k == loud else [
+                uniform(0, 99) for _ in range(4)]  # fmt: skip
+            o.mode = int(rng.random() < 0.25)
+            o.coarse, o.fine, o.detune = uniform(0, 31), uniform(0, 99), uniform(0, 14)
+            o.break_point, o.left_depth, o.right_depth = uniform(0, 99), uniform(0, 99), uniform(0, 99)
+            o.left_curve, o.right_curve = uniform(0, 3), uniform(0, 3)
+            o.rate_scaling, o.velocity_sens, o.amp_mod_sens = uniform(0, 7), uniform(0, 7), uniform(0, 3)
+        v.pitch_rates = [uniform(0, 99) for _ in range(4)]
+        v.pitch_levels = [uniform(0, 99) for _ in range(4)]
+        v.lfo_speed, v.lfo_delay, v.lfo_pmd, v.lfo_amd = (uniform(0, 99) for _ in range(4))
+        v.lfo_wave, v.lfo_sync, v.pitch_mod_sens = uniform(0, 4), uniform(0, 1), uniform(0, 7)
+        voices.append(v)
     return voices
 
 

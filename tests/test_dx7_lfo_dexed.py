@@ -35,6 +35,25 @@ def test_amplitude_lfo_follows_dexed(wave):
     assert np.corrcoef(a, b)[0, 1] > 0.95
 
 
+@pytest.mark.parametrize("wave", [3, 1])  # square, saw down: the level jumps to silence and back
+def test_full_depth_amplitude_steps_ramp_in_level_as_in_dexed(wave):
+    """At AMD 99 / AMS 3 a square or saw LFO switches an operator between full level and silence
+    within one 64-sample block. Dexed moves the gain across a block linearly in level (dB), so the
+    step is an 84 dB ramp; moving it linearly in amplitude read 3.5 dB (square) and 2.3 dB (saw)
+    LSD over the top 60 dB against Dexed."""
+    from metrics.lsd import range_limited_lsd
+    from synths.dexed_synth import Dexed
+
+    ops = [OperatorData(output_level=0) for _ in range(6)]
+    ops[0] = OperatorData(output_level=99, amp_mod_sens=3)
+    voice = Voice(ops=ops, algorithm=31, lfo_speed=76, lfo_amd=99, lfo_wave=wave, lfo_sync=1)
+    kwargs = dict(sample_rate=SR, duration=1.0, note=Note(60), hold=0.9)
+    ours = DX7().render_voices([voice], **kwargs)[0].numpy()
+    ref = Dexed().render_voices([voice], **kwargs)[0].numpy()
+    assert level_db(ref).min() < -100.0  # the operator really falls silent
+    assert range_limited_lsd(ours, ref) < 0.6
+
+
 @pytest.mark.parametrize("sync", [0, 1])
 def test_lfo_key_sync_on_and_off_follow_dexed(sync):
     from synths.dexed_synth import Dexed

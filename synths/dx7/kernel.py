@@ -5,11 +5,17 @@ controls (envelopes, pitch, LFO) arrive per 64-sample block, as in Dexed. For
 voice b, operator k and sample n = 64 m + j (block m, 0 <= j < 64):
 
     phase[k, n] = base[k, m] + step[k, m] * j                      (cycles)
-    g[k, n]     = gain[k, m] + (gain[k, m+1] - gain[k, m]) * j / 64
+    g[k, n]     = a^(1 - j/64) b^(j/64),  a, b = max(gain[k, m], F), max(gain[k, m+1], F)
+                  (0 where both gains are 0; F = 2**-14, the gain of level 0)
     arg[k, n]   = phase[k, n] + sum_{i modulates k} y[i, n]
                   (+ beta/2 * (y[src, n-1] + y[src, n-2]) for the feedback target)
     y[k, n]     = g[k, n] * q(sin(2 pi arg[k, n]))    (q: optional rounding, see operator_network)
     audio[n]    = sum_k carrier[k] * y[k, n]        (optionally rounded down, see operator_network)
+
+The gain moves geometrically within a block (linearly in level, i.e. in dB), as in
+Dexed's engine, which interpolates an operator's attenuation in the log domain: a
+jump from silence to full level (a square LFO at full amplitude-modulation depth,
+an instant attack) is an 84 dB ramp over 64 samples, not a linear one.
 
 Operators run from OP6 to OP1, so every modulator is ready before its target.
 The backward pass runs the adjoint backwards in time: at each sample it
@@ -46,6 +52,7 @@ from synths.dx7.algorithms import Algorithm
 
 TWO_PI = 2.0 * math.pi
 BLOCK = 64
+GAIN_FLOOR = 2.0**-14  # an operator's gain at level 0: where a ramp from (or to) silence starts
 ADJOINT_CLIP = 1.0e4
 
 # Taylor coefficients of sin(2 pi x) for |x| <= 1/4 (error < 1e-9 there)
@@ -75,6 +82,14 @@ def _floored(x, steps):  # pragma: no cover - compiled
     return np.floor(x * steps) / steps if steps > 0 else x
 
 
+@njit(inline="always", fastmath=True, cache=True)
+def _gain_ends(a, b):  # pragma: no cover - compiled
+    """A block's gains at its ends, floored at ``GAIN_FLOOR`` unless both are 0 (a silent block: 0, 0)."""
+    if a <= 0.0 and b <= 0.0:
+        return 0.0, 0.0
+    return max(a, GAIN_FLOOR), max(b, GAIN_FLOOR)
+
+
 @njit(nogil=True, fastmath=True, cache=True)
 def _forward(  # pragma: no cover - compiled
     base, step, gain, beta, mods, carrier, fb_src, fb_dst, steps, out_steps, out, fb_out, lo, hi,
@@ -86,8 +101,8 @@ def _forward(  # pragma: no cover - compiled
     y = np.zeros((6, nv), dtype=half_beta.dtype)
     ph = np.zeros_like(y)
     st = np.zeros_like(y)
-    g0 = np.zeros_like(y)
-    dg = np.zeros_like(y)
+    gc = np.zeros_like(y)  # the gain at this sample
+    rate = np.zeros_like(y)  # its factor per sample
     arg = zero.copy()
     acc = zero.copy()
     y1 = zero.copy()
@@ -100,8 +115,9 @@ def _forward(  # pragma: no cover - compiled
                 for i in range(nv):
                     ph[k, i] = base[lo + i, k, m]
                     st[k, i] = step[lo + i, k, m]
-                    g0[k, i] = gain[lo + i, k, m]
-                    dg[k, i] = (gain[lo + i, k, m + 1] - gain[lo + i, k, m]) / BLOCK
+                    a, b = _gain_ends(gain[lo + i, k, m], gain[lo + i, k, m + 1])
+                    gc[k, i] = a
+                    rate[k, i] = (b / a) ** (1.0 / BLOCK) if a > 0.0 else 1.0
         for i in range(nv):
             acc[i] = 0.0
         for k in range(5, -1, -1):
@@ -115,7 +131,8 @@ def _forward(  # pragma: no cover - compiled
                 for i in range(nv):
                     arg[i] += half_beta[i] * (y1[i] + y2[i])
             for i in range(nv):
-                y[k, i] = (g0[k, i] + dg[k, i] * j) * _quantized(sin_cycles(arg[i]), steps)
+                y[k, i] = gc[k, i] * _quantized(sin_cycles(arg[i]), steps)
+                gc[k, i] *= rate[k, i]
             if carrier[k] != 0.0:
                 for i in range(nv):
                     acc[i] += carrier[k] * y[k, i]
@@ -152,8 +169,10 @@ def _backward(  # pragma: no cover - compiled
     gb = zero.copy()
     ph = np.zeros_like(y)
     st = np.zeros_like(y)
-    g0 = np.zeros_like(y)
-    dg = np.zeros_like(y)
+    gc = np.zeros_like(y)  # the gain at sample n
+    back = np.zeros_like(y)  # its factor per sample backwards
+    da = np.zeros_like(y)  # d log g / d gain[m] per unit of (1 - w)
+    db = np.zeros_like(y)  # d log g / d gain[m + 1] per unit of w
     for n in range(T - 1, -1, -1):
         j = n % BLOCK
         m = n // BLOCK
@@ -163,8 +182,16 @@ def _backward(  # pragma: no cover - compiled
                 for i in range(nv):
                     ph[k, i] = base[lo + i, k, m]
                     st[k, i] = step[lo + i, k, m]
-                    g0[k, i] = gain[lo + i, k, m]
-                    dg[k, i] = gain[lo + i, k, m + 1] - gain[lo + i, k, m]
+                    a0, b0 = gain[lo + i, k, m], gain[lo + i, k, m + 1]
+                    a, b = _gain_ends(a0, b0)
+                    if a > 0.0:
+                        gc[k, i] = a * (b / a) ** w
+                        back[k, i] = (a / b) ** (1.0 / BLOCK)
+                    else:
+                        gc[k, i] = 0.0
+                        back[k, i] = 1.0
+                    da[k, i] = 1.0 / a if a0 > GAIN_FLOOR else 0.0  # a floored end has no gradient
+                    db[k, i] = 1.0 / b if b0 > GAIN_FLOOR else 0.0
         for i in range(nv):
             f = fb_out[lo + i, n - 1] if n >= 1 else 0.0
             f += fb_out[lo + i, n - 2] if n >= 2 else 0.0
@@ -180,7 +207,8 @@ def _backward(  # pragma: no cover - compiled
                 for i in range(nv):
                     arg[i] += half_beta[i] * fb_in[i]
             for i in range(nv):
-                gv[k, i] = g0[k, i] + dg[k, i] * w
+                gv[k, i] = gc[k, i]
+                gc[k, i] *= back[k, i]
                 sn[k, i] = _quantized(sin_cycles(arg[i]), steps)
                 cs[k, i] = sin_cycles(arg[i] + 0.25)
                 y[k, i] = gv[k, i] * sn[k, i]
@@ -199,9 +227,9 @@ def _backward(  # pragma: no cover - compiled
                 mu[k, i] = u
                 acc_base[k, i] += u
                 acc_step[k, i] += u * j
-                d = lam[i] * sn[k, i]
-                acc_g0[k, i] += d * (1.0 - w)
-                acc_g1[k, i] += d * w
+                d = lam[i] * sn[k, i] * gv[k, i]
+                acc_g0[k, i] += d * (1.0 - w) * da[k, i]
+                acc_g1[k, i] += d * w * db[k, i]
         for i in range(nv):
             gb[i] += mu[fb_dst, i] * 0.5 * fb_in[i]
             mu2[i] = mu1[i]
@@ -305,7 +333,7 @@ def operator_network(
     Args:
         base: ``[B, 6, N]`` phase (cycles) of each operator at the start of each 64-sample block.
         step: ``[B, 6, N]`` phase increment (cycles per sample) within each block.
-        gain: ``[B, 6, N + 1]`` linear gains at the block boundaries.
+        gain: ``[B, 6, N + 1]`` linear gains at the block boundaries (interpolated geometrically).
         beta: ``[B]`` feedback scale (cycles per unit of output).
         algo: the routing; output_scale: factor on the sum of the carriers.
         num_samples: T <= 64 N.

@@ -193,5 +193,6 @@ def test_any_store_uri_is_a_result_or_one_line(command, data):
         args = ["report", f"tracking.uri={uri}", f"results_dir={out}"]
     else:
         args = ["leaderboard", "plots=false", f"tracking.uri={uri}", f"results_dir={out}"]
-    code, err = call(args)
+    with contextlib.chdir(root):  # a relative place ("sqlite:///bc") lands here, not in the checkout
+        code, err = call(args)
     assert_clean(args, code, err)

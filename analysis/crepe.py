@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from analysis.audio_cache import AudioCache
 from soundmatch.errors import UserError
 
 CREPE_SAMPLE_RATE = 16000
@@ -121,11 +122,28 @@ def crepe_frames(audio: np.ndarray, sample_rate: int, hop_seconds: float = 0.01)
     return frames / frames.std(dim=1, keepdim=True).clamp(min=1e-8)
 
 
-@torch.no_grad()
+_activations = AudioCache(size=16)
+
+
 def crepe_activations(
     audio: np.ndarray, sample_rate: int, model: str = "tiny", hop_seconds: float = 0.01, batch: int = 512
 ) -> tuple[np.ndarray, np.ndarray]:
-    """CREPE's pitch probabilities ``[N, 360]`` and embeddings ``[N, E]`` for every frame of ``audio``."""
+    """CREPE's pitch probabilities ``[N, 360]`` and embeddings ``[N, E]`` for every frame of ``audio``.
+
+    Kept per sound (content hash, rate, model, hop): a target run reads a target's and a match's
+    pitch for several metrics and for FAD, each with its own decoding but the same network pass.
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        return _activations_of(audio, sample_rate, model, hop_seconds, batch)
+
+    return _activations.get(audio, (sample_rate, model, hop_seconds), compute)
+
+
+@torch.no_grad()
+def _activations_of(
+    audio: np.ndarray, sample_rate: int, model: str, hop_seconds: float, batch: int
+) -> tuple[np.ndarray, np.ndarray]:
     net = load_crepe(model)
     frames = crepe_frames(audio, sample_rate, hop_seconds)
     probs, embeds = [], []

@@ -126,24 +126,3 @@ def metric_backends() -> dict[str, str]:
     from analysis.pitch import resolve_backend
 
     return {"pitch": resolve_backend("auto")}
-
-
-class AudioCache:
-    """A small LRU cache of values computed from one sound (keyed by the audio's bytes and
-    ``extra``): a target is compared with many matches, and several metrics read the same analysis."""
-
-    def __init__(self, size: int = 256):
-        from collections import OrderedDict
-
-        self.size = size
-        self._items: OrderedDict[tuple, Any] = OrderedDict()
-
-    def get(self, audio: np.ndarray, extra: tuple, compute: Callable[[], Any]) -> Any:
-        import hashlib
-
-        key = (hashlib.sha1(np.ascontiguousarray(audio).tobytes()).hexdigest(), *extra)
-        if key not in self._items:
-            self._items[key] = compute()
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return self._items[key]

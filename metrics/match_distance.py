@@ -39,8 +39,9 @@ import math
 
 import numpy as np
 
+from analysis.audio_cache import AudioCache
 from analysis.pitch import F0Estimate, estimate_f0
-from metrics.base import AudioCache, Evaluation, metric_registry, versioned
+from metrics.base import Evaluation, metric_registry, versioned
 
 LEVEL_CAP_DB = 60.0  # a match this much quieter than the target is as good as silent
 LEVEL_WEIGHT = 1.0  # dB of distance per dB of level difference: a gain g costs |20 log10 g|

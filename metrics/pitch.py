@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 
+from analysis.audio_cache import AudioCache
 from analysis.pitch import MIN_VOICED_FRAMES, cents, f0_track, hz_to_midi, resolve_backend
-from metrics.base import AudioCache, Evaluation, metric_registry
+from metrics.base import Evaluation, metric_registry
 from metrics.match_distance import cached_f0
 
 _target_tracks = AudioCache()

@@ -26,7 +26,8 @@ SECONDS_PER_CALL = 120  # a valid call of these tiny runs takes seconds; more is
 
 RUN_KEYS = [
     "seed", "sample_rate", "duration", "note.pitch", "note.velocity", "budget.renders", "budget.seconds",
-    "device", "force", "progress", "target.n", "target.seed", "target.synth", "synth.hold", "synth.ratio",
+    "device", "force", "progress", "artifacts.plots", "target.n", "target.seed", "target.synth", "synth.hold",
+    "synth.ratio",
     "solver.sigma0", "solver.popsize", "loss.fft_sizes", "loss.range_db", "loss.ot_weight", "metrics",
     "metric_options.lsd.range_db", "metric_options.pitch_error_cents.backend", "tracking.experiment",
     "loss", "solver", "synth", "target", "note", "budget", "+bogus",

@@ -53,6 +53,22 @@ def test_run_logs_parent_children_metrics_curve_and_artifacts(cli, workdir):
     }
 
 
+def test_runs_without_plots_and_the_report_draws_them_from_the_wavs(main_cli, workdir):
+    """``artifacts.plots=false`` (what bench runs) logs no picture; ``report`` draws the one it shows."""
+    proc = main_cli("run", "solver=random", *FAST, "artifacts.plots=false")
+    assert proc.returncode == 0, proc.stderr
+    from mlflow.tracking import MlflowClient
+
+    uri = default_uri(workdir / "results")
+    run_id = load_runs(uri, "soundmatch").iloc[0]["run_id"]
+    assert {a.path for a in MlflowClient(uri).list_artifacts(run_id)} == {"target.wav", "match.wav", "params.json"}
+    proc = main_cli("report", "out=page.html")
+    assert proc.returncode == 0, proc.stderr
+    page = (workdir / "page.html").read_text()
+    assert page.count('alt="spectrograms of target and match') == 2 and "data:image/png;base64," in page
+    assert main_cli("run", "solver=random", *FAST, "artifacts.plots=maybe").returncode == 2
+
+
 def test_sweep_then_leaderboard(cli):
     proc = cli("run", "-m", "solver=random,cma", *FAST)
     assert proc.returncode == 0, proc.stderr

@@ -69,6 +69,7 @@ def job_config(suite: BenchSuite, task: BenchTask, solver: str) -> dict[str, Any
     if suite.solver_config.get(solver):
         body = merge(body, {"solver": suite.solver_config[solver]})
     body["metrics"] = list(suite.metrics)
+    body["artifacts"] = {"plots": False}  # the bench's report draws the pictures it shows from the WAVs
     name = suite.name + ("-quick" if suite.quick else "")
     body["bench"] = {"suite": name, "hash": suite.hash, "task": task.name}
     return body

@@ -70,6 +70,22 @@ class ArtifactCache:
         return Path(path).read_bytes()
 
 
+def drawn_spectrogram(target_wav: bytes, match_wav: bytes, title: str) -> bytes:
+    """The target-and-match spectrogram PNG drawn from the two WAVs, as a run draws it."""
+    import io
+
+    import soundfile as sf
+
+    from benchmark.run.artifacts import spectrogram_comparison
+
+    target, sample_rate = sf.read(io.BytesIO(target_wav), dtype="float32")
+    match, _ = sf.read(io.BytesIO(match_wav), dtype="float32")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "spectrogram.png"
+        spectrogram_comparison(path, target, match, sample_rate, title=title)
+        return path.read_bytes()
+
+
 def board_html(lb: leaderboard.Leaderboard) -> str:
     head, body = leaderboard.rows(lb)
     keys = set(lb.group_by)
@@ -135,6 +151,8 @@ def targets_html(lb: leaderboard.Leaderboard, cache: ArtifactCache, max_targets:
                 run_id = runs.at[best, "run_id"]
                 match = cache.get(run_id, "match.wav")
                 spec = cache.get(run_id, "spectrogram.png")
+                if spec is None and match is not None and target_wav is not None:
+                    spec = drawn_spectrogram(target_wav, match, name)  # logged with artifacts.plots=false
                 shown_value = f"{value.at[best]:.4g}" if math.isfinite(value.at[best]) else "-"
                 body = [
                     f"<b>{html.escape(group)}</b> <span class='muted'>{html.escape(lb.metric)} "

@@ -264,7 +264,7 @@ def check_run_config(cfg: DictConfig) -> None:
 
         if not torch.cuda.is_available():
             raise UserError(f"device={device}: this torch build or machine has no CUDA GPU; use device=cpu")
-    for key in ("force", "progress"):
+    for key in ("force", "progress", "artifacts.plots"):
         if not isinstance(_get(cfg, key), bool):
             raise UserError(f"{key}={_get(cfg, key)!r}: expected true or false")
     _text(cfg, "results_dir", "give a folder for the store and artifacts, e.g. results_dir=results")

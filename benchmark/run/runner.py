@@ -472,7 +472,8 @@ def run(cfg: DictConfig) -> RunOutcome:
                         )
                         if "soundmatch.hold" in hold_tags:
                             outcome.metrics.setdefault("hold_seconds", float(hold_tags["soundmatch.hold"]))
-                        _log_target(tracker, child, outcome, target, played, view.last_problem)
+                        plots = bool(cfg.artifacts.plots)
+                        _log_target(tracker, child, outcome, target, played, view.last_problem, plots)
                         tracker.check_alive()
                     except UserError:
                         raise
@@ -624,7 +625,10 @@ def _log_target(
     target: Target,
     synth: Any,
     problem: Problem | None,
+    plots: bool = True,
 ) -> None:
+    """The target run's metrics, anytime curve and artifacts (both WAVs, params.json, the synth's
+    patch export and, with ``plots``, the spectrogram picture, 0.4 s of drawing per target)."""
     tracker.log_metrics(run_id, outcome.metrics)
     if outcome.tags:
         tracker.set_tags(run_id, outcome.tags)
@@ -643,9 +647,10 @@ def _log_target(
         artifacts.write_wav(folder / "target.wav", target.audio.numpy(), sr)
         if match is not None:
             artifacts.write_wav(folder / "match.wav", match, sr)
-            artifacts.spectrogram_comparison(
-                folder / "spectrogram.png", target.audio.numpy(), match, sr, title=target.name
-            )
+            if plots:
+                artifacts.spectrogram_comparison(
+                    folder / "spectrogram.png", target.audio.numpy(), match, sr, title=target.name
+                )
         record = {
             "synth": synth.name,
             "unit": x.tolist(),

@@ -57,6 +57,37 @@ def test_a_suite_made_with_another_metric_version_is_refused(tmp_path):
         load_suite(str(path))
 
 
+def test_a_running_bench_says_how_far_it_is(tmp_path, monkeypatch, capsys):
+    import threading
+    import time
+
+    from mlflow.tracking import MlflowClient
+
+    from benchmark.bench import command
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert command.progress_line(uri, "soundmatch", "v1.2@x", 4, time.monotonic()) is None  # no runs yet
+    client = MlflowClient(uri)
+    exp = client.create_experiment("soundmatch")
+    for level, status in [("invocation", "FINISHED"), ("invocation", "RUNNING"), ("target", "FINISHED"),
+                          ("target", "FINISHED"), ("target", "FAILED"), ("target", "RUNNING")]:  # fmt: skip
+        run = client.create_run(exp, tags={"soundmatch.bench": "v1.2@x", "soundmatch.level": level})
+        if status != "RUNNING":
+            client.set_terminated(run.info.run_id, status)
+    client.create_run(exp, tags={"soundmatch.bench": "v1.1@y", "soundmatch.level": "target"})  # another suite
+    line = command.progress_line(uri, "soundmatch", "v1.2@x", 4, time.monotonic() - 90)
+    assert line == "bench v1.2@x: 1 of 4 jobs done; 2 target runs finished, 1 failed (1.5 min)"
+    monkeypatch.setattr(command, "PROGRESS_SECONDS", 0.05)
+    stop = threading.Event()
+    args = (uri, "soundmatch", "v1.2@x", 4, 0.0, stop)
+    watcher = threading.Thread(target=command.report_progress, args=args)
+    watcher.start()
+    time.sleep(0.5)
+    stop.set()
+    watcher.join(5.0)
+    assert not watcher.is_alive() and "1 of 4 jobs done" in capsys.readouterr().out
+
+
 def test_an_edited_suite_is_refused_until_it_names_its_new_hash(tmp_path):
     body = yaml.safe_load((SUITES_DIR / "v1.2.yaml").read_text())
     body["tasks"]["fm2"]["config"]["budget"] = {"renders": 999}

@@ -61,7 +61,8 @@ def test_runs_without_plots_and_the_report_draws_them_from_the_wavs(main_cli, wo
 
     uri = default_uri(workdir / "results")
     run_id = load_runs(uri, "soundmatch").iloc[0]["run_id"]
-    assert {a.path for a in MlflowClient(uri).list_artifacts(run_id)} == {"target.wav", "match.wav", "params.json"}
+    names = {a.path for a in MlflowClient(uri).list_artifacts(run_id)}
+    assert names == {"target.wav", "match.wav", "params.json"}
     proc = main_cli("report", "out=page.html")
     assert proc.returncode == 0, proc.stderr
     page = (workdir / "page.html").read_text()

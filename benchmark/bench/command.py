@@ -214,6 +214,43 @@ def results_table(
     return "\n".join(lines), notes
 
 
+PROGRESS_SECONDS = 60.0  # how often a running bench says how far it is
+
+
+def progress_line(uri: str, experiment: str, label: str, jobs: int, started: float) -> str | None:
+    """One line: how many of the bench's ``jobs`` (invocations) the store holds finished, its
+    target runs finished and failed, and the minutes since ``started`` (``time.monotonic()``);
+    None while the store has no experiment."""
+    from benchmark.run.tracking import mlflow_client
+
+    client = mlflow_client(uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return None
+    runs = client.search_runs(
+        [exp.experiment_id], filter_string=f"tags.`soundmatch.bench` = '{label}'", max_results=50000
+    )
+    level = [(r.data.tags.get("soundmatch.level"), r.info.status) for r in runs]
+    done = sum(lv == "invocation" and st == "FINISHED" for lv, st in level)
+    finished = sum(lv == "target" and st == "FINISHED" for lv, st in level)
+    failed = sum(lv == "target" and st in ("FAILED", "KILLED") for lv, st in level)
+    minutes = (time.monotonic() - started) / 60.0
+    return (f"bench {label}: {done} of {jobs} jobs done; {finished} target runs finished, {failed} failed "
+            f"({minutes:.1f} min)")  # fmt: skip
+
+
+def report_progress(uri: str, experiment: str, label: str, jobs: int, started: float, stop: Any) -> None:
+    """Print :func:`progress_line` every ``PROGRESS_SECONDS`` until ``stop`` (a threading.Event) is set.
+    Best effort: a store busy for a moment skips a line; the jobs themselves report the store's errors."""
+    while not stop.wait(PROGRESS_SECONDS):
+        try:
+            line = progress_line(uri, experiment, label, jobs, started)
+        except Exception:  # noqa: BLE001 - a progress line is not worth failing a bench over
+            continue
+        if line:
+            print(line, flush=True)
+
+
 def machine() -> str:
     """The machine in words, from the tags every run carries (:func:`benchmark.run.runner.machine_tags`)."""
     from benchmark.run.runner import machine_tags
@@ -245,9 +282,20 @@ def bench(suite_name: str, values: dict[str, Any], command: str) -> int:
     skipped = [j for j in jobs if j.not_applicable]
     size = f"{len(suite.tasks)} tasks x {len(solvers)} solvers x {len(suite.seeds)} seed(s)"
     print(f"bench {suite.label}: {size}; {len(jobs) - len(skipped)} pairs run, {len(skipped)} not applicable")
-    code = launch(jobs, suite.seeds, values, store, root)
-    wall = time.monotonic() - started
     uri = resolve_uri(values["tracking.uri"], values["results_dir"])
+    import threading
+
+    stop = threading.Event()
+    runs = (len(jobs) - len(skipped)) * len(suite.seeds)
+    args = (uri, values["tracking.experiment"], suite.label, runs, started, stop)
+    watcher = threading.Thread(target=report_progress, args=args, daemon=True)
+    watcher.start()
+    try:
+        code = launch(jobs, suite.seeds, values, store, root)
+    finally:
+        stop.set()
+        watcher.join(timeout=5.0)
+    wall = time.monotonic() - started
     require_store(uri, "bench")
     out = Path(values["results_dir"]) / "bench" / (suite.name + ("-quick" if suite.quick else ""))
     write_outputs(suite, jobs, hashes, uri, values, out, wall, command)

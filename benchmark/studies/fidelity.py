@@ -61,9 +61,14 @@ from synths.dx7.reference import DexedRenderer
 from synths.dx7.sysex import FIELDS, read_voices, voice_values
 from synths.dx7.voice import Voice
 
-GOAL_MEDIAN_DB = 0.5  # median over voices of the top-60-dB LSD
-GOAL_WORST_DB = 1.5  # no voice above this
-GOAL_ENVELOPE_DB = 0.5  # median level-envelope error
+GOAL_MEDIAN_DB = 0.3  # median over voices of the top-60-dB LSD
+GOAL_ENVELOPE_DB = 0.3  # median level-envelope error
+
+
+def goal_worst_db(sample_rate: int) -> float:
+    """No voice above this top-60-dB LSD: 1.0 dB at 48 kHz (Dexed's own rate, where it is exact),
+    1.5 dB elsewhere (Dexed mistunes some pitches off 48 kHz)."""
+    return 1.0 if sample_rate == 48000 else 1.5
 ENVELOPE_FRAME = 0.010  # s
 ENVELOPE_RANGE_DB = 60.0
 LAG_WINDOW = 0.25  # s of onset the cross-correlation looks at
@@ -235,7 +240,7 @@ def compare_case(
     return case, FidelityPair(ours, ref)
 
 
-def summarise(voice: Voice, cases: list[FidelityCase], lost: list[str]) -> FidelityRow:
+def summarise(voice: Voice, cases: list[FidelityCase], lost: list[str], worst_db: float = 1.0) -> FidelityRow:
     """One voice's row from its cases; its likely cause when it misses the goal."""
     row = FidelityRow(
         voice=voice.name.strip(),
@@ -248,7 +253,7 @@ def summarise(voice: Voice, cases: list[FidelityCase], lost: list[str]) -> Fidel
         lag=max((c.lag for c in cases), key=abs),
         lost=lost,
     )
-    if row.lsd60 > GOAL_WORST_DB or row.envelope > 2 * GOAL_ENVELOPE_DB:
+    if row.lsd60 > worst_db or row.envelope > 2 * GOAL_ENVELOPE_DB:
         row.cause = likely_cause(voice)
     return row
 
@@ -296,7 +301,7 @@ def run_study(
                 if out is not None:
                     _write_pair(out, f"{i:02d}-{_file_word(case.voice)}-{note}-{velocity}", pair, settings)
         synth = synth_for_voice(settings.synth, voice, hold=settings.hold)
-        rows.append(summarise(voice, mine, lost_fields(synth, voice)))
+        rows.append(summarise(voice, mine, lost_fields(synth, voice), goal_worst_db(settings.sample_rate)))
         cases += mine
     if out is not None:
         for name, items in (("fidelity.csv", rows), ("fidelity_cases.csv", cases)):
@@ -335,11 +340,12 @@ def format_table(rows: list[FidelityRow], settings: FidelitySettings) -> str:
         )
     median, worst = median_lsd(rows), max(rows, key=lambda r: r.lsd60)
     envelope = statistics.median(r.envelope for r in rows)
-    met = median <= GOAL_MEDIAN_DB and worst.lsd60 <= GOAL_WORST_DB and envelope <= GOAL_ENVELOPE_DB
+    goal_worst = goal_worst_db(settings.sample_rate)
+    met = median <= GOAL_MEDIAN_DB and worst.lsd60 <= goal_worst and envelope <= GOAL_ENVELOPE_DB
     lines += [
         "",
         f"{len(rows)} voices: median LSD over the top 60 dB {median:.2f} dB (goal <= {GOAL_MEDIAN_DB}), "
-        f"worst {worst.voice} {worst.lsd60:.2f} dB (goal <= {GOAL_WORST_DB}); median level-envelope "
+        f"worst {worst.voice} {worst.lsd60:.2f} dB (goal <= {goal_worst}); median level-envelope "
         f"error {envelope:.2f} dB (goal <= {GOAL_ENVELOPE_DB}); over the top 80 dB "
         f"{statistics.median(r.lsd80 for r in rows):.2f} dB (noise floors included). "
         + ("Meets the goals." if met else "Misses a goal."),
@@ -408,6 +414,7 @@ def fidelity_cli(args: list[str]) -> int:
         "worst_lsd60": max(r.lsd60 for r in rows),
         "median_envelope_db": statistics.median(r.envelope for r in rows),
         "voices_over_1.5db": float(sum(r.lsd60 > 1.5 for r in rows)),
+        "voices_over_1.0db": float(sum(r.lsd60 > 1.0 for r in rows)),
     }
     run_id = log_study("fidelity", options, figures, [md])
     print(f"table: {md}  (MLflow run {run_id}, experiment 'fidelity')")

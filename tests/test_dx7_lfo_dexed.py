@@ -19,16 +19,21 @@ def level_db(audio: np.ndarray, hop: int = 240) -> np.ndarray:
     return 10.0 * np.log10((frames**2).mean(axis=1) + 1e-12)
 
 
-@pytest.mark.parametrize("wave", [1, 2, 4])  # saw down, saw up, sine: a polarity error shows on each
-def test_amplitude_lfo_follows_dexed(wave):
+def tremolo_in_both(duration: float = 0.6, hold: float = 0.5, **lfo) -> tuple[np.ndarray, np.ndarray]:
+    """A lone full-level carrier (AMS 3) under the LFO settings ``lfo``, by our engine and by Dexed."""
     from synths.dexed_synth import Dexed
 
     ops = [OperatorData(output_level=0) for _ in range(6)]
     ops[0] = OperatorData(output_level=99, amp_mod_sens=3)
-    voice = Voice(ops=ops, algorithm=31, lfo_speed=20, lfo_amd=60, lfo_wave=wave, lfo_sync=1)
-    kwargs = dict(sample_rate=SR, duration=0.6, note=Note(60), hold=0.5)
-    ours = DX7().render_voices([voice], **kwargs)[0].numpy()
-    ref = Dexed().render_voices([voice], **kwargs)[0].numpy()
+    voice = Voice(ops=ops, algorithm=31, **lfo)
+    kwargs = dict(sample_rate=SR, duration=duration, note=Note(60), hold=hold)
+    ours, ref = (engine().render_voices([voice], **kwargs)[0].numpy() for engine in (DX7, Dexed))
+    return ours, ref
+
+
+@pytest.mark.parametrize("wave", [1, 2, 4])  # saw down, saw up, sine: a polarity error shows on each
+def test_amplitude_lfo_follows_dexed(wave):
+    ours, ref = tremolo_in_both(lfo_speed=20, lfo_amd=60, lfo_wave=wave, lfo_sync=1)
     a, b = level_db(ours)[5:100], level_db(ref)[5:100]
     assert b.max() - b.min() > 6.0  # the LFO really swings the level
     assert np.mean(np.abs(a - b)) < 0.5
@@ -42,28 +47,15 @@ def test_full_depth_amplitude_steps_ramp_in_level_as_in_dexed(wave):
     step is an 84 dB ramp; moving it linearly in amplitude read 3.5 dB (square) and 2.3 dB (saw)
     LSD over the top 60 dB against Dexed."""
     from metrics.lsd import range_limited_lsd
-    from synths.dexed_synth import Dexed
 
-    ops = [OperatorData(output_level=0) for _ in range(6)]
-    ops[0] = OperatorData(output_level=99, amp_mod_sens=3)
-    voice = Voice(ops=ops, algorithm=31, lfo_speed=76, lfo_amd=99, lfo_wave=wave, lfo_sync=1)
-    kwargs = dict(sample_rate=SR, duration=1.0, note=Note(60), hold=0.9)
-    ours = DX7().render_voices([voice], **kwargs)[0].numpy()
-    ref = Dexed().render_voices([voice], **kwargs)[0].numpy()
+    ours, ref = tremolo_in_both(1.0, 0.9, lfo_speed=76, lfo_amd=99, lfo_wave=wave, lfo_sync=1)
     assert level_db(ref).min() < -100.0  # the operator really falls silent
     assert range_limited_lsd(ours, ref) < 0.6
 
 
 @pytest.mark.parametrize("sync", [0, 1])
 def test_lfo_key_sync_on_and_off_follow_dexed(sync):
-    from synths.dexed_synth import Dexed
-
-    ops = [OperatorData(output_level=0) for _ in range(6)]
-    ops[0] = OperatorData(output_level=99, amp_mod_sens=3)
-    voice = Voice(ops=ops, algorithm=31, lfo_speed=35, lfo_amd=60, lfo_wave=2, lfo_sync=sync)
-    kwargs = dict(sample_rate=SR, duration=0.6, note=Note(60), hold=0.5)
-    ours = DX7().render_voices([voice], **kwargs)[0].numpy()
-    ref = Dexed().render_voices([voice], **kwargs)[0].numpy()
+    ours, ref = tremolo_in_both(lfo_speed=35, lfo_amd=60, lfo_wave=2, lfo_sync=sync)
     assert np.mean(np.abs(level_db(ours)[5:100] - level_db(ref)[5:100])) < 0.5
 
 

@@ -113,6 +113,13 @@ def test_voice_sets() -> None:
     assert len(study_voices(["study", "random", "solvers"], 12, 0)) >= 40
 
 
+def test_the_strongest_partial_is_an_audible_one() -> None:
+    """A fixed-frequency operator at 1 Hz (the space voices have them) is not the note's partial."""
+    t = np.arange(48000) / 48000
+    audio = (np.sin(2 * np.pi * t) + 0.01 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+    assert strongest_partial_hz(audio, 48000) == pytest.approx(440.0, abs=0.05)
+
+
 def test_space_voices_cover_the_whole_parameter_space() -> None:
     from synths.dx7.sysex import FIELDS, voice_values
 

@@ -72,6 +72,7 @@ def goal_worst_db(sample_rate: int) -> float:
 ENVELOPE_FRAME = 0.010  # s
 ENVELOPE_RANGE_DB = 60.0
 LAG_WINDOW = 0.25  # s of onset the cross-correlation looks at
+AUDIBLE_HZ = 20.0  # the strongest partial is looked for from here up
 VOICE_SETS = ("study", "random", "space", "solvers")
 
 
@@ -150,11 +151,13 @@ def envelope_error(pred: np.ndarray, ref: np.ndarray, sample_rate: int) -> float
 
 
 def strongest_partial_hz(audio: np.ndarray, sample_rate: int) -> float:
-    """Frequency (Hz) of the loudest peak of the Hann-windowed spectrum, parabolically interpolated."""
+    """Frequency (Hz) of the loudest peak at or above 20 Hz of the Hann-windowed spectrum,
+    parabolically interpolated (a voice may sound a fixed-frequency operator at 1 Hz: not a pitch)."""
     x = audio.astype(np.float64) * np.hanning(len(audio))
     n = 1 << max(16, int(np.ceil(np.log2(len(x)))))
     mag = np.log(np.abs(np.fft.rfft(x, n)) + 1e-30)
-    k = int(np.clip(np.argmax(mag), 1, len(mag) - 2))
+    low = max(1, int(np.ceil(AUDIBLE_HZ * n / sample_rate)))
+    k = int(np.clip(low + np.argmax(mag[low:]), low, len(mag) - 2))
     a, b, c = mag[k - 1], mag[k], mag[k + 1]
     shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c != 0 else 0.0
     return (k + shift) * sample_rate / n

@@ -82,17 +82,9 @@ def _floored(x, steps):  # pragma: no cover - compiled
     return np.floor(x * steps) / steps if steps > 0 else x
 
 
-@njit(inline="always", fastmath=True, cache=True)
-def _gain_ends(a, b):  # pragma: no cover - compiled
-    """A block's gains at its ends, floored at ``GAIN_FLOOR`` unless both are 0 (a silent block: 0, 0)."""
-    if a <= 0.0 and b <= 0.0:
-        return 0.0, 0.0
-    return max(a, GAIN_FLOOR), max(b, GAIN_FLOOR)
-
-
 @njit(nogil=True, fastmath=True, cache=True)
 def _forward(  # pragma: no cover - compiled
-    base, step, gain, beta, mods, carrier, fb_src, fb_dst, steps, out_steps, out, fb_out, lo, hi,
+    base, step, start, rate, beta, mods, carrier, fb_src, fb_dst, steps, out_steps, out, fb_out, lo, hi,
 ):  # fmt: skip
     T = out.shape[1]
     nv = hi - lo
@@ -102,7 +94,7 @@ def _forward(  # pragma: no cover - compiled
     ph = np.zeros_like(y)
     st = np.zeros_like(y)
     gc = np.zeros_like(y)  # the gain at this sample
-    rate = np.zeros_like(y)  # its factor per sample
+    gr = np.zeros_like(y)  # its factor per sample
     arg = zero.copy()
     acc = zero.copy()
     y1 = zero.copy()
@@ -115,9 +107,8 @@ def _forward(  # pragma: no cover - compiled
                 for i in range(nv):
                     ph[k, i] = base[lo + i, k, m]
                     st[k, i] = step[lo + i, k, m]
-                    a, b = _gain_ends(gain[lo + i, k, m], gain[lo + i, k, m + 1])
-                    gc[k, i] = a
-                    rate[k, i] = (b / a) ** (1.0 / BLOCK) if a > 0.0 else 1.0
+                    gc[k, i] = start[lo + i, k, m]
+                    gr[k, i] = rate[lo + i, k, m]
         for i in range(nv):
             acc[i] = 0.0
         for k in range(5, -1, -1):
@@ -132,7 +123,8 @@ def _forward(  # pragma: no cover - compiled
                     arg[i] += half_beta[i] * (y1[i] + y2[i])
             for i in range(nv):
                 y[k, i] = gc[k, i] * _quantized(sin_cycles(arg[i]), steps)
-                gc[k, i] *= rate[k, i]
+            for i in range(nv):  # a loop of its own: one array written per loop keeps them SIMD
+                gc[k, i] *= gr[k, i]
             if carrier[k] != 0.0:
                 for i in range(nv):
                     acc[i] += carrier[k] * y[k, i]
@@ -145,8 +137,8 @@ def _forward(  # pragma: no cover - compiled
 
 @njit(nogil=True, fastmath=True, cache=True)
 def _backward(  # pragma: no cover - compiled
-    base, step, gain, beta, mods, carrier, fb_src, fb_dst, steps, fb_out, grad_out,
-    grad_base, grad_step, grad_gain, grad_beta, lo, hi,
+    base, step, entry, back_rate, d_start, d_end, beta, mods, carrier, fb_src, fb_dst, steps, fb_out,
+    grad_out, grad_base, grad_step, grad_gain, grad_beta, lo, hi,
 ):  # fmt: skip
     T = grad_out.shape[1]
     nv = hi - lo
@@ -171,8 +163,6 @@ def _backward(  # pragma: no cover - compiled
     st = np.zeros_like(y)
     gc = np.zeros_like(y)  # the gain at sample n
     back = np.zeros_like(y)  # its factor per sample backwards
-    da = np.zeros_like(y)  # d log g / d gain[m] per unit of (1 - w)
-    db = np.zeros_like(y)  # d log g / d gain[m + 1] per unit of w
     for n in range(T - 1, -1, -1):
         j = n % BLOCK
         m = n // BLOCK
@@ -182,16 +172,8 @@ def _backward(  # pragma: no cover - compiled
                 for i in range(nv):
                     ph[k, i] = base[lo + i, k, m]
                     st[k, i] = step[lo + i, k, m]
-                    a0, b0 = gain[lo + i, k, m], gain[lo + i, k, m + 1]
-                    a, b = _gain_ends(a0, b0)
-                    if a > 0.0:
-                        gc[k, i] = a * (b / a) ** w
-                        back[k, i] = (a / b) ** (1.0 / BLOCK)
-                    else:
-                        gc[k, i] = 0.0
-                        back[k, i] = 1.0
-                    da[k, i] = 1.0 / a if a0 > GAIN_FLOOR else 0.0  # a floored end has no gradient
-                    db[k, i] = 1.0 / b if b0 > GAIN_FLOOR else 0.0
+                    gc[k, i] = entry[lo + i, k, m]
+                    back[k, i] = back_rate[lo + i, k, m]
         for i in range(nv):
             f = fb_out[lo + i, n - 1] if n >= 1 else 0.0
             f += fb_out[lo + i, n - 2] if n >= 2 else 0.0
@@ -208,7 +190,9 @@ def _backward(  # pragma: no cover - compiled
                     arg[i] += half_beta[i] * fb_in[i]
             for i in range(nv):
                 gv[k, i] = gc[k, i]
+            for i in range(nv):
                 gc[k, i] *= back[k, i]
+            for i in range(nv):
                 sn[k, i] = _quantized(sin_cycles(arg[i]), steps)
                 cs[k, i] = sin_cycles(arg[i] + 0.25)
                 y[k, i] = gv[k, i] * sn[k, i]
@@ -227,9 +211,9 @@ def _backward(  # pragma: no cover - compiled
                 mu[k, i] = u
                 acc_base[k, i] += u
                 acc_step[k, i] += u * j
-                d = lam[i] * sn[k, i] * gv[k, i]
-                acc_g0[k, i] += d * (1.0 - w) * da[k, i]
-                acc_g1[k, i] += d * w * db[k, i]
+                d = lam[i] * sn[k, i] * gv[k, i]  # dL / d log g; times d log g / d gain at the end
+                acc_g0[k, i] += d * (1.0 - w)
+                acc_g1[k, i] += d * w
         for i in range(nv):
             gb[i] += mu[fb_dst, i] * 0.5 * fb_in[i]
             mu2[i] = mu1[i]
@@ -239,8 +223,8 @@ def _backward(  # pragma: no cover - compiled
                 for i in range(nv):
                     grad_base[lo + i, k, m] = acc_base[k, i]
                     grad_step[lo + i, k, m] = acc_step[k, i]
-                    grad_gain[lo + i, k, m] += acc_g0[k, i]
-                    grad_gain[lo + i, k, m + 1] += acc_g1[k, i]
+                    grad_gain[lo + i, k, m] += acc_g0[k, i] * d_start[lo + i, k, m]
+                    grad_gain[lo + i, k, m + 1] += acc_g1[k, i] * d_end[lo + i, k, m]
                     acc_base[k, i] = 0.0
                     acc_step[k, i] = 0.0
                     acc_g0[k, i] = 0.0
@@ -279,6 +263,21 @@ def _tables(algo: Algorithm, output_scale: float) -> tuple[np.ndarray, np.ndarra
     return mods, carrier, algo.feedback[0] - 1, algo.feedback[1] - 1
 
 
+def _gain_blocks(gain: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per block of ``gain [B, 6, N + 1]``: the start gain ``a``, the factor per sample
+    ``(b / a)^(1/64)`` and ``d log g / d a``, ``d log g / d b`` per unit of ``1 - w`` and ``w``
+    (``1/a``, ``1/b``; 0 at a floored end), each ``[B, 6, N]``. Ends are floored at
+    ``GAIN_FLOOR``; a block silent at both ends has start 0 and factor 1."""
+    a, b = gain[..., :-1], gain[..., 1:]
+    silent = (a <= 0.0) & (b <= 0.0)
+    af, bf = np.maximum(a, GAIN_FLOOR), np.maximum(b, GAIN_FLOOR)
+    start = np.where(silent, 0.0, af).astype(gain.dtype)
+    rate = np.where(silent, 1.0, (bf / af) ** (1.0 / BLOCK)).astype(gain.dtype)
+    d_start = np.where(a > GAIN_FLOOR, 1.0 / af, 0.0).astype(gain.dtype)
+    d_end = np.where(b > GAIN_FLOOR, 1.0 / bf, 0.0).astype(gain.dtype)
+    return start, rate, d_start, d_end
+
+
 def _np(x: Tensor, dtype: torch.dtype) -> np.ndarray:
     return x.detach().to("cpu", dtype).contiguous().numpy()
 
@@ -295,7 +294,8 @@ class OperatorNetwork(torch.autograd.Function):
         out = np.empty((b.shape[0], num_samples), dtype=b.dtype)
         fb_out = np.empty_like(out)
         steps, out_steps = float(sine_steps), float(output_steps)
-        args = (b, s, g, bt, mods, carrier, src, dst, steps, out_steps, out, fb_out)
+        start, rate, _, _ = _gain_blocks(g)
+        args = (b, s, start, rate, bt, mods, carrier, src, dst, steps, out_steps, out, fb_out)
         _run_sliced(_forward, *args, batch=b.shape[0])
         ctx.save_for_backward(base, step, gain, beta, torch.from_numpy(fb_out))
         ctx.tables = (mods, carrier, src, dst, steps)
@@ -310,7 +310,14 @@ class OperatorNetwork(torch.autograd.Function):
         gb_, gs_, gbeta = np.empty_like(b), np.empty_like(s), np.empty_like(bt)
         gg_ = np.zeros_like(g)
         mods, carrier, src, dst, steps = ctx.tables
-        args = (b, s, g, bt, mods, carrier, src, dst, steps, fb_out.numpy(), grad_t, gb_, gs_, gg_, gbeta)
+        start, rate, d_start, d_end = _gain_blocks(g)
+        # the adjoint enters each block at its last sample (the last block at the clip's end)
+        last = np.full(start.shape[-1], BLOCK - 1)
+        last[(grad_t.shape[1] - 1) // BLOCK] = (grad_t.shape[1] - 1) % BLOCK
+        entry = (start * rate ** last.astype(rate.dtype)).astype(rate.dtype)
+        blocks = (entry, (1.0 / rate).astype(rate.dtype), d_start, d_end)
+        outs = (gb_, gs_, gg_, gbeta)
+        args = (b, s, *blocks, bt, mods, carrier, src, dst, steps, fb_out.numpy(), grad_t, *outs)
         _run_sliced(_backward, *args, batch=b.shape[0])
         dev = base.device
         grads = [torch.from_numpy(a).to(dev) for a in (gb_, gs_, gg_, gbeta)]

@@ -25,6 +25,7 @@ import json
 import math
 import os
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,11 +284,9 @@ def bench(suite_name: str, values: dict[str, Any], command: str) -> int:
     size = f"{len(suite.tasks)} tasks x {len(solvers)} solvers x {len(suite.seeds)} seed(s)"
     print(f"bench {suite.label}: {size}; {len(jobs) - len(skipped)} pairs run, {len(skipped)} not applicable")
     uri = resolve_uri(values["tracking.uri"], values["results_dir"])
-    import threading
-
     stop = threading.Event()
-    runs = (len(jobs) - len(skipped)) * len(suite.seeds)
-    args = (uri, values["tracking.experiment"], suite.label, runs, started, stop)
+    invocations = (len(jobs) - len(skipped)) * len(suite.seeds)
+    args = (uri, values["tracking.experiment"], suite.label, invocations, started, stop)
     watcher = threading.Thread(target=report_progress, args=args, daemon=True)
     watcher.start()
     try:

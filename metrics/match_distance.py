@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -66,16 +67,45 @@ TIMBRE_WEIGHTS = {
 }
 
 # pitch
-PITCH_JND_CENTS = 3.0  # pitch-discrimination threshold of complex tones at mid frequencies (about 0.2%)
-# past it, with x the excess in cents: min(C, a sqrt(x) + C x^p / (x^p + h^p)). A mistuned note
-# (a sqrt(x)) costs 5 dB at 10 cents and 14 at a quarter tone; a wrong note (the steep Hill step
-# between 60 and 100 cents) costs C from a semitone on. Chosen on the ladder (10 cents between a
-# 6 dB gain change and a softer note, a wrong note beyond another instrument) together with the
-# listeners' ratings (leave-one-set-out; README "The yardstick against listeners")
-PITCH_MISTUNE_DB = 2.0  # a, dB per root cent
-PITCH_CAP_DB = 130.0  # C
-PITCH_HALF_CENTS = 80.0  # h
-PITCH_SLOPE = 10.0  # p
+
+
+@dataclass(frozen=True)
+class PitchCurve:
+    """The pitch charge of an interval of ``c`` cents, in dB, with ``x = max(0, |c| - jnd)``::
+
+        charge(c) = min(cap, mistune sqrt(x) + cap x^slope / (x^slope + half^slope))
+
+    A mistuned note costs the root of its size (the shipped curve: 10 cents 5.3 dB, a quarter
+    tone 14 dB); a wrong note, past the steep Hill step around ``half``, costs ``cap``. The shipped
+    constants were chosen on the metric ladder (10 cents between a 6 dB gain change and a softer
+    note, a wrong note beyond another instrument) together with listeners' ratings,
+    leave-one-set-out (``calibrate human=PATH fit=true``, :mod:`benchmark.studies.pitch_fit`).
+    """
+
+    jnd: float = 3.0  # cents: pitch discrimination of complex tones at mid frequencies (about 0.2%)
+    mistune: float = 2.0  # dB per root cent past it
+    cap: float = 130.0  # dB: a wrong note, and a pitched target matched by an unpitched sound
+    half: float = 80.0  # cents past the threshold where the wrong-note step is half way
+    slope: float = 10.0  # its steepness
+
+    def charge(self, cents: np.ndarray | float) -> np.ndarray:
+        """``charge(c)`` elementwise, dB (NaN cents: 0)."""
+        c = np.nan_to_num(np.abs(np.asarray(cents, dtype=np.float64)), nan=0.0)
+        x = np.maximum(0.0, c - self.jnd)
+        step = x**self.slope / (x**self.slope + self.half**self.slope)
+        return np.minimum(self.cap, self.mistune * np.sqrt(x) + self.cap * step)
+
+    def pitch_db(self, cents: np.ndarray | float, q_target: np.ndarray | float,
+                 q_match: np.ndarray | float) -> np.ndarray:
+        """The pitch term elementwise: ``q_t q_p charge(c) + cap max(0, q_t - q_p)``; cents NaN
+        where either sound has no pitch reading (then q_p is 0 for the match)."""
+        q_t, q_p = np.asarray(q_target, dtype=np.float64), np.asarray(q_match, dtype=np.float64)
+        return q_t * q_p * self.charge(cents) + self.cap * np.maximum(0.0, q_t - q_p)
+
+
+PITCH_CURVE = PitchCurve()
+PITCH_JND_CENTS = PITCH_CURVE.jnd
+PITCH_CAP_DB = PITCH_CURVE.cap
 PITCH_CAP_CENTS = 2400.0  # pitch errors beyond two octaves cost no more
 VOICED_FLOOR, VOICED_FULL = 0.5, 0.9  # share of sounding frames voiced: confidence 0 at 0.5, 1 at 0.9
 SOUNDING_DB = -30.0  # frames within this of the loudest count for the voiced share
@@ -272,15 +302,10 @@ def pitch_interval_cents(pred: np.ndarray, target: np.ndarray, sample_rate: int,
 
 
 def interval_charge_db(cents: float) -> float:
-    """``min(130, 2 sqrt(x) + 130 x^10 / (x^10 + 80^10))`` dB, ``x = max(0, |c| - 3)``: nothing
-    within the discrimination threshold; a mistuning grows with its root (10 cents 5.3 dB, a
-    quarter tone 14 dB, 75 cents 51 dB); a semitone or more is a wrong note, 130 dB."""
-    x = max(0.0, abs(cents) - PITCH_JND_CENTS)
-    step = 1.0 / (1.0 + (PITCH_HALF_CENTS / x) ** PITCH_SLOPE) if x > 0.0 else 0.0
-    return min(PITCH_CAP_DB, PITCH_MISTUNE_DB * math.sqrt(x) + PITCH_CAP_DB * step)
-
-
-MISSING_PITCH_DB = PITCH_CAP_DB  # a pitched target matched without pitch: as far as any wrong note
+    """:data:`PITCH_CURVE`'s charge of an interval, dB: nothing within 3 cents; a mistuning grows
+    with its root (10 cents 5.3 dB, a quarter tone 14 dB, 75 cents 51 dB); a semitone or more is a
+    wrong note, 130 dB."""
+    return float(PITCH_CURVE.charge(cents))
 
 
 def pitch_parts(pred: np.ndarray, target: np.ndarray, sample_rate: int) -> dict[str, float | None]:
@@ -304,11 +329,9 @@ def pitch_parts(pred: np.ndarray, target: np.ndarray, sample_rate: int) -> dict[
     cents = None
     if est_p.hz is None:
         q_p = 0.0
-        charge = 0.0
     else:
         cents = pitch_interval_cents(pred, target, sample_rate, est_p.hz, est_t.hz)
-        charge = q_t * q_p * interval_charge_db(cents)
-    charge += MISSING_PITCH_DB * max(0.0, q_t - q_p)
+    charge = float(PITCH_CURVE.pitch_db(math.nan if cents is None else cents, q_t, q_p))
     return {"pitch_cents": cents, "pitched_target": q_t, "pitched_match": q_p, "pitch_db": charge}
 
 

@@ -75,7 +75,7 @@ def test_calibrate_human_ranks_distances_by_agreement_with_listeners(tmp_path, c
     make_set(data, "bright_c", [0.1, 0.4, 0.55, 0.9])
     out = tmp_path / "results"
     rc = main(["calibrate", f"human={data}", "metrics=match_distance,lsd", "losses=l2", "fit=true",
-               f"results_dir={out}"])
+               "notes=6", f"results_dir={out}"])  # fmt: skip
     assert rc == 0
     table = (out / "human.md").read_text()
     rows = {ln.split("|")[1].strip(): ln for ln in table.splitlines() if ln.startswith("| ")}
@@ -83,12 +83,46 @@ def test_calibrate_human_ranks_distances_by_agreement_with_listeners(tmp_path, c
     spearman = float(rows["match_distance"].split("|")[3].split()[0])
     assert spearman > 0.8, rows["match_distance"]  # brightness differences are what it measures
     assert "leave-one-set-out" in table and "| bright_b |" in table
+    # the pitch curve: the shipped one is scored and checked on the (6-note) ladder, and unless no
+    # curve keeps that ladder, one is chosen per held-out set
+    pitch = table.split("Pitch curve of match_distance")[1]
+    shipped_row = next(ln for ln in pitch.splitlines() if ln.startswith("| shipped"))
+    assert shipped_row.split("|")[4].strip() in ("yes", "NO")
+    assert "| leave-one-set-out (chosen per held-out set) |" in pitch or "No curve of the grid" in pitch
     lines = list(csv.reader(io.StringIO((out / "human.csv").read_text())))
     assert lines[0] == ["distance", "kind", "set", "spearman", "anchor", "pearson", "triplet"]
     assert len(lines) == 1 + 4 * 3
     assert "experiment 'calibrate_human'" in capsys.readouterr().out
     assert main(["calibrate", f"human={tmp_path / 'nowhere'}", f"results_dir={out}"]) == 2
     assert main(["calibrate", f"human={data}", "sets=[nope]", f"results_dir={out}"]) == 2
+
+
+def test_the_pitch_curve_must_keep_the_ladder():
+    """A curve is admitted only if every adjacent rung stays ordered: a wrong note cheaper than
+    another instrument (a low cap) or 10 cents cheaper than a 6 dB gain (no mistuning charge) fails."""
+    from benchmark.studies.calibrate import RUNGS
+    from benchmark.studies.pitch_fit import Terms, ladder_holds
+    from metrics.match_distance import PITCH_CURVE, PitchCurve
+
+    n = 20
+    cents = {"detune_10c": 10.0, "semitone": 100.0, "octave": 1200.0}
+    level = {"gain_6db": 6.0, "velocity": 12.0}
+    timbre = {"detune_10c": 2.0, "velocity": 10.0, "other_instrument": 40.0, "semitone": 5.0,
+              "octave": 45.0, "noise_envelope": 60.0, "noise_floor": 150.0, "silence": 400.0,
+              "sine_envelope": 30.0}  # fmt: skip
+    unpitched = {"noise_envelope", "noise_floor", "silence"}
+
+    def rung(r: str) -> Terms:
+        full = np.ones(n)
+        pitched = r not in unpitched
+        interval = cents.get(r, 0.0) if pitched else np.nan
+        terms = level.get(r, 0.0) * full, timbre.get(r, 0.0) * full, interval * full
+        return Terms(*terms, full, pitched * full)
+
+    ladder = {r: rung(r) for r in RUNGS}
+    assert ladder_holds([ladder], PITCH_CURVE)
+    assert not ladder_holds([ladder], PitchCurve(cap=30.0))  # a semitone below another instrument
+    assert not ladder_holds([ladder], PitchCurve(mistune=0.5))  # 10 cents below a 6 dB gain
 
 
 def test_score_pairs_all_writes_a_matrix_per_metric(tmp_path, capsys):

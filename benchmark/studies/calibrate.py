@@ -115,7 +115,8 @@ OPTIONS = [
     Option("ladder", text, None, "a folder made by make_gm_notes --ladder (None: the bundled gm_notes one)"),
     Option("human", text, None, "a folder of human rating sets: study agreement with listeners instead"),
     Option("sets", words, [], "human=: only these rating sets ([]: every set found)"),
-    Option("fit", boolean, False, "human=: also refit match_distance's timbre constants, leave-one-set-out"),
+    Option("fit", boolean, False, "human=: also refit match_distance's timbre weights and choose its pitch "
+           "curve (under the ladder, with ladder= a second one), leave-one-set-out"),
     *store_options("where the tables and the MLflow store go")[:2],
 ]
 
@@ -412,9 +413,10 @@ def human_study(values: dict[str, Any]) -> int:
     table = markdown(rows, sets, values)
     fit_table = ""
     if values["fit"]:
-        from benchmark.studies.timbre_fit import fit_report
+        from benchmark.studies import pitch_fit, timbre_fit
 
-        fit_table = fit_report(sets, values)
+        ladders = [GM_DIR] + ([Path(values["ladder"])] if values["ladder"] else [])
+        fit_table = timbre_fit.fit_report(sets, values) + pitch_fit.fit_report(sets, values, ladders)
     print("\n" + table + fit_table)
     out = Path(values["results_dir"])
     out.mkdir(parents=True, exist_ok=True)

@@ -9,5 +9,15 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from benchmark.cli.main import main  # noqa: E402
 
+INTERRUPTED = (130, 143)  # Ctrl-C, SIGTERM
+
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if code in INTERRUPTED:
+        # the solver may still be running in its thread (it is abandoned, not joined): exit without
+        # the interpreter's teardown, which would destroy C++ thread pools under it and abort
+        # ("terminate called without an active exception", exit -6). What the run logged is written.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -100,8 +100,8 @@ def test_calibrate_human_ranks_distances_by_agreement_with_listeners(tmp_path, c
 def test_the_pitch_curve_must_keep_the_ladder():
     """A curve is admitted only if every adjacent rung stays ordered: a wrong note cheaper than
     another instrument (a low cap) or 10 cents cheaper than a 6 dB gain (no mistuning charge) fails."""
-    from benchmark.studies.calibrate import RUNGS
-    from benchmark.studies.pitch_fit import Terms, ladder_holds
+    from benchmark.studies.calibrate import CHAIN, RUNGS, SIDE
+    from benchmark.studies.pitch_fit import Ladder, Terms, ladder_holds
     from metrics.match_distance import PITCH_CURVE, PitchCurve
 
     n = 20
@@ -119,10 +119,12 @@ def test_the_pitch_curve_must_keep_the_ladder():
         terms = level.get(r, 0.0) * full, timbre.get(r, 0.0) * full, interval * full
         return Terms(*terms, full, pitched * full)
 
-    ladder = {r: rung(r) for r in RUNGS}
+    ladder = Ladder({r: rung(r) for r in RUNGS}, CHAIN, SIDE)
     assert ladder_holds([ladder], PITCH_CURVE)
     assert not ladder_holds([ladder], PitchCurve(cap=30.0))  # a semitone below another instrument
     assert not ladder_holds([ladder], PitchCurve(mistune=0.5))  # 10 cents below a 6 dB gain
+    assert not ladder_holds([ladder, Ladder({**ladder.terms, "sine_envelope": rung("silence")}, CHAIN, SIDE)],
+                            PITCH_CURVE)  # a second ladder whose sine is worse than its noise  # fmt: skip
 
 
 def test_score_pairs_all_writes_a_matrix_per_metric(tmp_path, capsys):

@@ -415,7 +415,10 @@ def human_study(values: dict[str, Any]) -> int:
     if values["fit"]:
         from benchmark.studies import pitch_fit, timbre_fit
 
-        ladders = [GM_DIR] + ([Path(values["ladder"])] if values["ladder"] else [])
+        folders = [GM_DIR] + ([Path(values["ladder"])] if values["ladder"] else [])
+        sr, notes = values["sample_rate"], values["notes"]
+        ladders = [pitch_fit.Ladder.of(ladder_notes(sr, values["duration"], notes, values["seed"], f), sr,
+                                       CHAIN, SIDE) for f in folders]  # fmt: skip
         fit_table = timbre_fit.fit_report(sets, values) + pitch_fit.fit_report(sets, values, ladders)
     print("\n" + table + fit_table)
     out = Path(values["results_dir"])

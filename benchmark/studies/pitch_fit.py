@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,27 +80,37 @@ def set_terms(s: RatingSet, sample_rate: int) -> tuple[list[tuple[int, int]], Te
     return pairs, Terms.of(parts)
 
 
-def ladder_terms(notes: list[Any], sample_rate: int) -> dict[str, Terms]:
-    """Per rung, the terms of every note's rung against the note (``LadderNote`` objects)."""
-    from benchmark.studies.calibrate import RUNGS
+@dataclass
+class Ladder:
+    """A ladder's terms per rung (each ``[notes]``), its chain of rungs nearest first (the first is
+    the note itself) and its side pairs (rung, the rung it must beat)."""
 
-    return {r: Terms.of([match_components(Evaluation(n.rungs[r], n.target, sample_rate)) for n in notes])
-            for r in RUNGS}  # fmt: skip
+    terms: dict[str, Terms]
+    chain: tuple[str, ...]
+    side: tuple[tuple[str, str], ...]
 
+    @classmethod
+    def of(cls, notes: list[Any], sample_rate: int, chain: tuple[str, ...],
+           side: tuple[tuple[str, str], ...]) -> Ladder:
+        """From ``LadderNote`` objects (``rungs``: audio per rung, ``target``: the note)."""
+        rungs = list(dict.fromkeys([*chain, *(r for pair in side for r in pair)]))
+        terms = {r: Terms.of([match_components(Evaluation(n.rungs[r], n.target, sample_rate)) for n in notes])
+                 for r in rungs}  # fmt: skip
+        return cls(terms, chain, side)
 
-def ladder_holds(ladders: list[dict[str, Terms]], curve: PitchCurve) -> bool:
-    """Whether ``curve`` keeps every ladder's adjacent pairs and its side pair above their floors."""
-    from benchmark.studies.calibrate import CHAIN, SIDE
-
-    for terms in ladders:
-        value = {r: t.distances(curve) for r, t in terms.items()}
-        value["identical"] = np.zeros_like(value["identical"])  # the metric's own shortcut
-        for near, far in zip(CHAIN[:-1], CHAIN[1:], strict=True):
-            if np.mean(value[near] < value[far]) < PAIR_FLOOR:
-                return False
-        if any(np.mean(value[near] < value[far]) < SIDE_FLOOR for near, far in SIDE):
+    def holds(self, curve: PitchCurve) -> bool:
+        """Whether ``curve`` keeps every adjacent pair and every side pair above their floors."""
+        value = {r: t.distances(curve) for r, t in self.terms.items()}
+        value[self.chain[0]] = np.zeros_like(value[self.chain[0]])  # the metric's own shortcut: 0
+        pairs = zip(self.chain[:-1], self.chain[1:], strict=True)
+        if any(np.mean(value[near] < value[far]) < PAIR_FLOOR for near, far in pairs):
             return False
-    return True
+        return all(np.mean(value[near] < value[far]) >= SIDE_FLOOR for near, far in self.side)
+
+
+def ladder_holds(ladders: list[Ladder], curve: PitchCurve) -> bool:
+    """Whether ``curve`` keeps every ladder."""
+    return all(ladder.holds(curve) for ladder in ladders)
 
 
 def set_figures(terms: dict[str, tuple[list[tuple[int, int]], Terms]], sets: list[RatingSet],
@@ -131,22 +140,19 @@ def grid_curves() -> list[PitchCurve]:
     return [PitchCurve(**dict(zip(keys, v, strict=True))) for v in itertools.product(*GRID.values())]
 
 
-def fit_report(sets: list[RatingSet], values: dict[str, Any], ladder_dirs: list[Path]) -> str:
-    """The shipped, in-sample and leave-one-set-out figures of the pitch curve, as markdown."""
-    from benchmark.studies.calibrate import ladder_notes
-
+def fit_report(sets: list[RatingSet], values: dict[str, Any], ladders: list[Ladder]) -> str:
+    """The shipped, in-sample and leave-one-set-out figures of the pitch curve under ``ladders``,
+    as markdown."""
     names = [s.name for s in sets]
     if len(names) < 3:
         return "\nfit=true needs at least 3 rating sets (one is held out at a time).\n"
     sr = values["sample_rate"]
-    print(f"choosing match_distance's pitch curve on {len(ladder_dirs)} ladder(s) and {len(names)} "
+    print(f"choosing match_distance's pitch curve on {len(ladders)} ladder(s) and {len(names)} "
           "sets, leave-one-set-out ...", flush=True)  # fmt: skip
-    ladders = [ladder_terms(ladder_notes(sr, values["duration"], values["notes"], values["seed"], d), sr)
-               for d in ladder_dirs]  # fmt: skip
     terms = {s.name: set_terms(s, sr) for s in sets}
     valid = [c for c in grid_curves() if ladder_holds(ladders, c)]
     lines = ["", f"Pitch curve of match_distance: {len(valid)} of {len(grid_curves())} curves keep the "
-             f"ladder ({len(ladder_dirs)} ladder(s); pairs >= {PAIR_FLOOR:.0%}, sine < noise >= "
+             f"ladder ({len(ladders)} ladder(s); pairs >= {PAIR_FLOOR:.0%}, sine < noise >= "
              f"{SIDE_FLOOR:.0%}).", ""]  # fmt: skip
     shipped = set_figures(terms, sets, PITCH_CURVE)
     fields = [f.name for f in dataclasses.fields(PitchCurve)]

@@ -14,9 +14,13 @@ INTERRUPTED = (130, 143)  # Ctrl-C, SIGTERM
 if __name__ == "__main__":
     code = main()
     if code in INTERRUPTED:
-        # the solver may still be running in its thread (it is abandoned, not joined): exit without
-        # the interpreter's teardown, which would destroy C++ thread pools under it and abort
+        # the solver may still be running in its thread (it is abandoned, not joined): run Python's
+        # exit handlers (a sweep's worker processes are shut down there), then exit without the
+        # interpreter's teardown, which would destroy C++ thread pools under that thread and abort
         # ("terminate called without an active exception", exit -6). What the run logged is written.
+        import atexit
+
+        atexit._run_exitfuncs()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

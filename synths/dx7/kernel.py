@@ -263,19 +263,25 @@ def _tables(algo: Algorithm, output_scale: float) -> tuple[np.ndarray, np.ndarra
     return mods, carrier, algo.feedback[0] - 1, algo.feedback[1] - 1
 
 
-def _gain_blocks(gain: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per block of ``gain [B, 6, N + 1]``: the start gain ``a``, the factor per sample
-    ``(b / a)^(1/64)`` and ``d log g / d a``, ``d log g / d b`` per unit of ``1 - w`` and ``w``
-    (``1/a``, ``1/b``; 0 at a floored end), each ``[B, 6, N]``. Ends are floored at
-    ``GAIN_FLOOR``; a block silent at both ends has start 0 and factor 1."""
+def _gain_ramps(gain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per block of ``gain [B, 6, N + 1]``: the start gain ``a`` and the factor per sample
+    ``(b / a)^(1/64)``, each ``[B, 6, N]``. Ends are floored at ``GAIN_FLOOR``; a block silent at
+    both ends has start 0 and factor 1."""
     a, b = gain[..., :-1], gain[..., 1:]
     silent = (a <= 0.0) & (b <= 0.0)
     af, bf = np.maximum(a, GAIN_FLOOR), np.maximum(b, GAIN_FLOOR)
     start = np.where(silent, 0.0, af).astype(gain.dtype)
     rate = np.where(silent, 1.0, (bf / af) ** (1.0 / BLOCK)).astype(gain.dtype)
-    d_start = np.where(a > GAIN_FLOOR, 1.0 / af, 0.0).astype(gain.dtype)
-    d_end = np.where(b > GAIN_FLOOR, 1.0 / bf, 0.0).astype(gain.dtype)
-    return start, rate, d_start, d_end
+    return start, rate
+
+
+def _log_gain_slopes(gain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``d log g / d a`` and ``d log g / d b`` per unit of ``1 - w`` and ``w`` for each block
+    (``1/a``, ``1/b``; 0 at a floored end), each ``[B, 6, N]``: only the backward pass needs them."""
+    a, b = gain[..., :-1], gain[..., 1:]
+    d_start = np.where(a > GAIN_FLOOR, 1.0 / np.maximum(a, GAIN_FLOOR), 0.0).astype(gain.dtype)
+    d_end = np.where(b > GAIN_FLOOR, 1.0 / np.maximum(b, GAIN_FLOOR), 0.0).astype(gain.dtype)
+    return d_start, d_end
 
 
 def _np(x: Tensor, dtype: torch.dtype) -> np.ndarray:
@@ -294,7 +300,7 @@ class OperatorNetwork(torch.autograd.Function):
         out = np.empty((b.shape[0], num_samples), dtype=b.dtype)
         fb_out = np.empty_like(out)
         steps, out_steps = float(sine_steps), float(output_steps)
-        start, rate, _, _ = _gain_blocks(g)
+        start, rate = _gain_ramps(g)
         args = (b, s, start, rate, bt, mods, carrier, src, dst, steps, out_steps, out, fb_out)
         _run_sliced(_forward, *args, batch=b.shape[0])
         ctx.save_for_backward(base, step, gain, beta, torch.from_numpy(fb_out))
@@ -310,7 +316,8 @@ class OperatorNetwork(torch.autograd.Function):
         gb_, gs_, gbeta = np.empty_like(b), np.empty_like(s), np.empty_like(bt)
         gg_ = np.zeros_like(g)
         mods, carrier, src, dst, steps = ctx.tables
-        start, rate, d_start, d_end = _gain_blocks(g)
+        start, rate = _gain_ramps(g)
+        d_start, d_end = _log_gain_slopes(g)
         # the adjoint enters each block at its last sample (the last block at the clip's end)
         last = np.full(start.shape[-1], BLOCK - 1)
         last[(grad_t.shape[1] - 1) // BLOCK] = (grad_t.shape[1] - 1) % BLOCK

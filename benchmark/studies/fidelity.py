@@ -243,7 +243,7 @@ def compare_case(
     return case, FidelityPair(ours, ref)
 
 
-def summarise(voice: Voice, cases: list[FidelityCase], lost: list[str], worst_db: float = 1.0) -> FidelityRow:
+def summarise(voice: Voice, cases: list[FidelityCase], lost: list[str], worst_db: float) -> FidelityRow:
     """One voice's row from its cases; its likely cause when it misses the goal."""
     row = FidelityRow(
         voice=voice.name.strip(),

@@ -70,14 +70,27 @@ def test_runs_without_plots_and_the_report_draws_them_from_the_wavs(main_cli, wo
     assert main_cli("run", "solver=random", *FAST, "artifacts.plots=maybe").returncode == 2
 
 
-def test_sweep_then_leaderboard(cli):
+def _files_under(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def test_sweep_then_leaderboard(cli, workdir):
     proc = cli("run", "-m", "solver=random,cma", *FAST)
     assert proc.returncode == 0, proc.stderr
     # the sweep ends with one table of both jobs, after each job's own
     combined = proc.stdout.split("this sweep: 2 jobs")
     assert len(combined) == 2 and "random" in combined[1] and "cma" in combined[1]
+    before = _files_under(workdir)
     board = cli("leaderboard", "format=csv")
     assert board.returncode == 0, board.stderr
+    # reading is side-effect free: no file written or touched outside the store's own
+    after = {k: v for k, v in _files_under(workdir).items() if not k.startswith("results/mlflow.db")}
+    assert after == {k: v for k, v in before.items() if not k.startswith("results/mlflow.db")}
+    written = cli("leaderboard", "out=board", "plots=false")
+    assert written.returncode == 0, written.stderr
+    files = {p.name for p in (workdir / "board").iterdir()}
+    assert files == {"leaderboard.csv", "leaderboard.md", "winrate.csv"}
+    assert "wrote leaderboard.csv, leaderboard.md, winrate.csv under board/" in written.stdout
     lines = board.stdout.strip().splitlines()
     assert lines[0].startswith("suite,synth,loss,solver,n,failed,failure_rate,match_distance")
     assert {ln.split(",")[3] for ln in lines[1:]} == {"random", "cma"}

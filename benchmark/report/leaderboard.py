@@ -1,10 +1,11 @@
 """The ``leaderboard`` command: normalised scores, intervals, ranks, win rates and curves.
 
 Reads the finished per-target runs of the store (the latest per config hash and
-target, so a forced re-run replaces rather than doubles) and writes, under the
-results folder: ``leaderboard.csv``, ``leaderboard.md``, ``winrate.csv`` and PNG
-plots in ``plots/`` (normalised scores, the win-rate "fight" matrix, anytime
-curves against renders and seconds, fixed-target ECDFs). See
+target, so a forced re-run replaces rather than doubles) and prints the table.
+Reading writes nothing; with ``out=DIR`` it also writes, into ``DIR``:
+``leaderboard.csv``, ``leaderboard.md``, ``winrate.csv``, PNG plots in ``plots/``
+(normalised scores, the win-rate "fight" matrix, anytime curves against renders
+and seconds, fixed-target ECDFs) and the IOHprofiler export. See
 :mod:`benchmark.report.scoring` for the definitions.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -389,7 +391,7 @@ def print_rich(lb: Leaderboard, title: str = "soundmatch leaderboard", wide: boo
 
 SUMMARY = (
     "Normalised scores (0 exact, 1 random search), bootstrap 95% intervals, ranks, win rates, anytime "
-    "curves and ECDFs of the finished runs in the store; tables and plots are written to results_dir."
+    "curves and ECDFs of the finished runs in the store; printed, and written as files only with out=DIR."
 )
 OPTIONS = (
     Option("metric", text, None, "metric to normalise and rank by (default match_distance, the default "
@@ -399,7 +401,9 @@ OPTIONS = (
            f"(default {','.join(DEFAULT_GROUPS)} plus every task key and solver option that varies)"),
     Option("versus", text, "solver", "key whose values the win-rate matrix compares"),
     Option("seed", integer(0), 0, "seed of the bootstrap"),
-    Option("plots", boolean, True, "write the PNG plots and the IOHprofiler export"),
+    Option("out", text, None, "folder to write leaderboard.csv, leaderboard.md, winrate.csv, plots/ and "
+           "iohprofiler/ into (without it nothing is written)"),
+    Option("plots", boolean, True, "with out=: also write the PNG plots and the IOHprofiler export"),
     Option("format", choice("table", "wide", "csv", "markdown"), "table",
            "table (the short one: ranking metric, pitch, time), wide (every metric), csv or markdown"),
     *store_options(),
@@ -430,31 +434,43 @@ def leaderboard_cli(args: list[str]) -> int:
     if values is None:
         return 0
     lb = from_options(values)
-    out_dir = Path(values["results_dir"])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    lb.table.to_csv(out_dir / "leaderboard.csv", index=False)
-    lb.wins.to_csv(out_dir / "winrate.csv")
     markdown = to_markdown(lb)
-    (out_dir / "leaderboard.md").write_text(markdown + "\n")
-    ioh: list[Path] = []
-    if values["plots"]:
-        from benchmark.report.ioh_export import write_iohprofiler
-
-        histories = load_histories(lb.uri, list(lb.runs["run_id"]))
-        write_plots(lb, out_dir / "plots", histories)
-        ioh = write_iohprofiler(lb.runs, histories, lb.group_by, out_dir / "iohprofiler")
     if values["format"] == "csv":
         print(lb.table.to_csv(index=False), end="")
     elif values["format"] == "markdown":
         print(markdown)
     else:
         print_rich(lb, wide=values["format"] == "wide")
-        written = ["leaderboard.csv", "leaderboard.md", "winrate.csv"]
+    if values["out"] is not None:
+        written = write_files(lb, Path(values["out"]), markdown, plots=bool(values["plots"]))
+        # the listing goes where it does not mix with a csv or markdown table piped elsewhere
+        stream = sys.stdout if values["format"] in ("table", "wide") else sys.stderr
+        print(f"wrote {', '.join(written)} under {values['out']}/", file=stream)
+    return 0
+
+
+def write_files(lb: Leaderboard, out_dir: Path, markdown: str, plots: bool = True) -> list[str]:
+    """``leaderboard.csv``, ``leaderboard.md``, ``winrate.csv`` and, with ``plots``, the PNG plots
+    and the IOHprofiler export, into ``out_dir`` (created); what was written, relative to it."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot write the leaderboard into out={out_dir}: {err.strerror}; "
+                        f"choose a folder you can write to") from None
+    lb.table.to_csv(out_dir / "leaderboard.csv", index=False)
+    lb.wins.to_csv(out_dir / "winrate.csv")
+    (out_dir / "leaderboard.md").write_text(markdown + "\n")
+    written = ["leaderboard.csv", "leaderboard.md", "winrate.csv"]
+    if plots:
+        from benchmark.report.ioh_export import write_iohprofiler
+
+        histories = load_histories(lb.uri, list(lb.runs["run_id"]))
+        write_plots(lb, out_dir / "plots", histories)
+        ioh = write_iohprofiler(lb.runs, histories, lb.group_by, out_dir / "iohprofiler")
         written += [str(p.relative_to(out_dir)) for p in lb.plots.values()]
         if ioh:
             written.append(f"iohprofiler/ ({len(ioh)} .info files, for IOHanalyzer)")
-        print(f"wrote {', '.join(written)} under {out_dir}/")
-    return 0
+    return written
 
 
 def print_sweep_summary(cfg: Any, config_hashes: set[str]) -> None:

@@ -268,6 +268,11 @@ class Problem:
             return self._bound_loss(self._stages(x))
         return self._bound_loss(self.render(x))
 
+    def loss_of_audio(self, audio: Tensor) -> Tensor:
+        """Loss ``[B]`` of audio ``[B, T]`` against the target (nothing rendered, nothing counted):
+        what the harness scores a solver's time-varying match with."""
+        return self._bound_loss(audio)
+
     def render_controls(self, controls: dict[str, Tensor]) -> Tensor:
         """Audio ``[B, T]`` of time-varying controls through ``synth.render_controls`` (no budget spent)."""
         if not hasattr(self.synth, "render_controls"):

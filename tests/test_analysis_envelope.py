@@ -9,7 +9,7 @@ import torch
 from analysis.envelope import HOP_SECONDS, segment
 from analysis.partials import analyse_partials
 from analysis.target import analyse
-from benchmark.run.runner import synth_for_target
+from benchmark.run.solve import synth_for_target
 from solvers.base import Target
 from synths.base import Note
 from synths.fm2 import FM2

@@ -17,7 +17,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from benchmark.run.runner import build, score, solve_one
+from benchmark.run.solve import score, solve_one
+from benchmark.run.spec import build
 from metrics.mss import MultiScaleSpectral
 from solvers.base import Budget, Problem, Target, Task, solver_registry
 from synths.base import Note, synth_registry

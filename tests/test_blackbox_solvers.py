@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from benchmark.run.runner import solve_one
+from benchmark.run.solve import solve_one
 from metrics.l2 import L2
 from solvers.base import Budget, BudgetExhausted, Problem, Result, Solver, Target, Task
 from solvers.cma_es import CMAES

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.run.runner import solve_one
+from benchmark.run.solve import solve_one
 from metrics.mss import MultiScaleSpectral
 from solvers.base import Budget, Problem, Target
 from solvers.cma_es import CMAES

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.run.runner import score
+from benchmark.run.solve import score
 from metrics.mss import MultiScaleSpectral
 from solvers import resynthesis
 from solvers.base import Budget, Problem, Target, Task

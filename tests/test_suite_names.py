@@ -5,16 +5,17 @@ from __future__ import annotations
 import pytest
 from hydra import compose, initialize_config_dir
 
-from benchmark.run import runner
+from benchmark.run import identity
 from benchmark.run.app import CONF_DIR
+from benchmark.run.spec import build
 from benchmark.run.targets import suite_registry
 
 
 def named(*overrides: str) -> tuple[str, str]:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
         cfg = compose("config", overrides=list(overrides))
-    suite = runner.build(suite_registry, cfg.target)
-    return runner.suite_id(cfg, suite), runner.suite_hash(cfg, suite.uses_synth)
+    suite = build(suite_registry, cfg.target)
+    return identity.suite_id(cfg, suite), identity.suite_hash(cfg, suite.uses_synth)
 
 
 @pytest.mark.parametrize(

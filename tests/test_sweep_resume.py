@@ -114,7 +114,7 @@ def report(swept):
     results = str(work / "results")
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        assert leaderboard_cli(["format=csv", f"results_dir={results}"]) == 0
+        assert leaderboard_cli(["format=csv", f"results_dir={results}", f"out={results}"]) == 0
         assert report_cli(["max_targets=2", f"results_dir={results}"]) == 0
     return work, buffer.getvalue().split("wrote ")[0], work / "results" / "report.html"
 
@@ -177,15 +177,15 @@ def test_report_opens_in_chromium_with_working_audio(report, tmp_path):
 def test_the_resume_key_holds_the_code_version_but_not_the_metrics(monkeypatch):
     from hydra import compose, initialize_config_dir
 
-    from benchmark.run import runner
+    from benchmark.run import identity
     from benchmark.run.app import CONF_DIR
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
         base = compose("config", overrides=["synth=fm2"])
         more_metrics = compose("config", overrides=["synth=fm2", "metrics=[lsd,mss]"])
         other_budget = compose("config", overrides=["synth=fm2", "budget.renders=10"])
-    assert runner.config_hash(base) == runner.config_hash(more_metrics)
-    assert runner.config_hash(base) != runner.config_hash(other_budget)
-    before = runner.config_hash(base)
-    monkeypatch.setattr(runner, "code_version", lambda: "another-commit")
-    assert runner.config_hash(base) != before
+    assert identity.config_hash(base) == identity.config_hash(more_metrics)
+    assert identity.config_hash(base) != identity.config_hash(other_budget)
+    before = identity.config_hash(base)
+    monkeypatch.setattr(identity, "code_version", lambda: "another-commit")
+    assert identity.config_hash(base) != before

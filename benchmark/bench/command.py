@@ -113,14 +113,15 @@ def check_jobs(jobs: list[Job], searchpath: str, seeds: list[int], store: list[s
     """Mark the jobs whose solver refuses the task's synth; check the others' configs (one line on
     the first bad one) and return the config hashes of every run the benchmark makes."""
     from benchmark.run.config_check import check_run_config
-    from benchmark.run.runner import _without_auto_hold, build, config_hash
+    from benchmark.run.identity import config_hash
+    from benchmark.run.spec import build, without_auto_hold
     from solvers.base import solver_registry
     from synths.base import synth_registry
 
     hashes: set[str] = set()
     for job in jobs:
         cfg = compose_job(job, searchpath, seeds[0], store)
-        synth = build(synth_registry, _without_auto_hold(cfg.synth))
+        synth = build(synth_registry, without_auto_hold(cfg.synth))
         try:
             build(solver_registry, cfg.solver).check_synth(synth)
         except UserError as err:
@@ -253,8 +254,8 @@ def report_progress(uri: str, experiment: str, label: str, jobs: int, started: f
 
 
 def machine() -> str:
-    """The machine in words, from the tags every run carries (:func:`benchmark.run.runner.machine_tags`)."""
-    from benchmark.run.runner import machine_tags
+    """The machine in words, from the tags every run carries (:func:`benchmark.run.identity.machine_tags`)."""
+    from benchmark.run.identity import machine_tags
 
     tags = {k.rsplit(".", 1)[-1]: v for k, v in machine_tags().items()}
     return (f"{tags['cpu']}, {tags['cores']} cores, torch {tags['torch']} on {tags['device']}, "
@@ -308,7 +309,7 @@ def write_outputs(
     from benchmark.report import html as report
     from benchmark.report import leaderboard
     from benchmark.report.ioh_export import write_iohprofiler
-    from benchmark.run.runner import code_version
+    from benchmark.run.identity import code_version
 
     out.mkdir(parents=True, exist_ok=True)
     lb = None

@@ -66,11 +66,11 @@ class Matched:
 
 def best_solver(synth_node: Any) -> str:
     """The first of :data:`PREFERRED_SOLVERS` that takes the synth ``synth_node`` (a config)."""
-    from benchmark.run.runner import _without_auto_hold, build
+    from benchmark.run.spec import build, without_auto_hold
     from solvers.base import solver_registry
     from synths.base import synth_registry
 
-    synth = build(synth_registry, _without_auto_hold(synth_node))
+    synth = build(synth_registry, without_auto_hold(synth_node))
     for name in PREFERRED_SOLVERS:
         solver = solver_registry.create(name)
         check = getattr(solver, "check_synth", None)
@@ -188,7 +188,7 @@ def match_cli(args: list[str]) -> int:
     """``python -m benchmark match FILE_OR_FOLDER [key=value ...]``."""
     from benchmark.match.page import write_page
     from benchmark.run.app import check_overrides, compose_check, run_cli
-    from benchmark.run.runner import config_hash
+    from benchmark.run.identity import config_hash
     from benchmark.run.tracking import Tracker, resolve_uri
 
     if not args or args[0] in ("-h", "--help"):

@@ -157,7 +157,7 @@ def rescore(
 
 def _update_means(tracker: Tracker, parent: str, metrics: list[str]) -> None:
     """``mean_<metric>`` of a parent run over its finished children, as ``run`` logs it."""
-    from benchmark.run.runner import mean_metrics
+    from benchmark.run.record import mean_metrics
 
     children = tracker.search(f"tags.`mlflow.parentRunId` = '{parent}' and attributes.status = 'FINISHED'")
     tracker.log_metrics(parent, mean_metrics([dict(c.data.metrics) for c in children], metrics))

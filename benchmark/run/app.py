@@ -277,7 +277,7 @@ def _hydra_main(cfg: DictConfig) -> None:
     if not os.environ.get(QUIET_ENV):
         print_summary(cfg, outcome)
     if os.environ.get(JOBS_ENV):
-        from benchmark.run.runner import config_hash
+        from benchmark.run.identity import config_hash
 
         with open(os.environ[JOBS_ENV], "a") as fh:
             fh.write(f"{config_hash(cfg)}\n")

@@ -6,7 +6,8 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.run.runner import RunOutcome, synth_config_name
+from benchmark.run.identity import synth_config_name
+from benchmark.run.runner import RunOutcome
 from metrics.base import DEFAULT_METRIC
 
 

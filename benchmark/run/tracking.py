@@ -16,7 +16,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -548,6 +548,32 @@ class Tracker:
                     and (run.info.start_time, run.info.run_id) < my_key):  # fmt: skip
                 return f"being run by process {owner}"
         return None
+
+    @contextmanager
+    def claim(
+        self, config_hash: str, target: str, params: Mapping[str, Any], tags: Mapping[str, str],
+        parent_id: str, force: bool = False,
+    ) -> Iterator[str | None]:  # fmt: skip
+        """Take ``target`` of this config for this process: yield its new run's id (ended as
+        :meth:`run` ends it), or None when another process has finished it or is running it (said
+        in one line). With ``force`` the target is taken whatever the store holds."""
+        with ExitStack() as claimed:
+            run_id = busy = None
+            # checked and created under the store's lock: two sweeps never both take a target
+            with store_lock(self.uri):
+                busy = None if force else self.taken(config_hash, target)
+                if busy is None:
+                    run_id = claimed.enter_context(self.run(target, params, tags, parent_id=parent_id))
+            if run_id is not None and not force and sqlite_path(self.uri) is None:
+                # no file lock (a server): check after claiming; under a sqlite store's lock the
+                # claim above was atomic already
+                busy = self.lost_claim(config_hash, target, run_id)
+                if busy is not None:
+                    self.withdraw(run_id)
+            if busy is not None:
+                print(f"{target}: not run here, {busy} (same config {config_hash})")
+                run_id = None
+            yield run_id
 
     def withdraw(self, run_id: str) -> None:
         """Delete ``run_id`` when its ``run`` block exits (a claim lost to another process: it did

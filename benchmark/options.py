@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,7 +55,6 @@ def split_key_values(args: Sequence[str], command: str) -> dict[str, str]:
 
 
 # old key -> its name now (accepted until 0.2 with a deprecation line)
-RENAMED = {"tracking_uri": "tracking.uri", "experiment": "tracking.experiment"}
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str:
@@ -65,18 +63,9 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
     return f" (did you mean '{near[0]}'?)" if near else ""
 
 
-def parse_options(
-    raw: dict[str, str], options: Sequence[Option], command: str, renamed: dict[str, str] = RENAMED
-) -> dict[str, Any]:
-    """Typed values for every option (defaults filled in) from ``raw`` strings; a key of ``renamed``
-    is read as its new name, with a deprecation line."""
+def parse_options(raw: dict[str, str], options: Sequence[Option], command: str) -> dict[str, Any]:
+    """Typed values for every option (defaults filled in) from ``raw`` strings."""
     known = {o.key: o for o in options}
-    for old, new in renamed.items():
-        if old in raw and old not in known and new in known:
-            if new in raw:
-                raise UserError(f"{command}: '{old}' and '{new}' are the same option; give '{new}' once")
-            print(f"{command}: '{old}=' is deprecated, use '{new}=' (accepted until 0.2)", file=sys.stderr)
-            raw = {(new if k == old else k): v for k, v in raw.items()}
     unknown = sorted(set(raw) - set(known))
     if unknown:
         raise UserError(
@@ -188,41 +177,13 @@ def store_options(results_dir_help: str = "the store, artifacts and tables") -> 
     )
 
 
-def flags_to_keys(args: Sequence[str], command: str, flags: dict[str, str]) -> list[str]:
-    """``--flag value`` / ``--switch`` spellings (``flags``: flag -> key, a key ending in ``=false``
-    for a switch) turned into ``key=value``, with one deprecation line when any was used."""
-    out: list[str] = []
-    used = []
-    items = list(args)
-    i = 0
-    while i < len(items):
-        arg = items[i]
-        name, eq, inline = arg.partition("=")
-        if arg.startswith("--") and name in flags:
-            used.append(name)
-            key = flags[name]
-            if key.endswith("=false") or key.endswith("=true"):
-                out.append(key)
-            elif eq:
-                out.append(f"{key}={inline}")
-            elif i + 1 < len(items):
-                out.append(f"{key}={items[i + 1]}")
-                i += 1
-            else:
-                raise UserError(f"{command}: {name} needs a value (now spelled {key}=VALUE)")
-        elif arg.startswith("--"):
-            raise UserError(
-                f"{command}: unknown option '{arg}'{did_you_mean(name, list(flags))}; "
-                f"options are key=value (see `python -m benchmark {command} --help`)"
-            )
-        else:
-            out.append(arg)
-        i += 1
-    if used:
-        spelled = ", ".join(f"{f} -> {flags[f].split('=')[0]}=" for f in dict.fromkeys(used))
-        print(f"{command}: --flags are deprecated, use key=value ({spelled}); accepted until 0.2",
-              file=sys.stderr)  # fmt: skip
-    return out
+def refuse_flags(args: Sequence[str], command: str) -> None:
+    """One line for a ``--flag`` where ``key=value`` is meant (``--group-by x`` -> ``group_by=x``)."""
+    flag = next((a for a in args if a.startswith("--")), None)
+    if flag is not None:
+        key = flag[2:].split("=", 1)[0].replace("-", "_")
+        raise UserError(f"{command}: options are key=value, not --flags: write {key}=VALUE for '{flag}' "
+                        f"(see `python -m benchmark {command} --help`)")  # fmt: skip
 
 
 def parse_command(
@@ -230,7 +191,6 @@ def parse_command(
     options: Sequence[Option],
     command: str,
     summary: str,
-    flags: dict[str, str] | None = None,
 ) -> dict[str, Any] | None:
     """Typed option values of ``command``'s arguments; None after printing ``--help`` (the summary
     and one line per key with its default)."""
@@ -238,6 +198,5 @@ def parse_command(
         print(f"usage: python -m benchmark {command} [key=value ...]\n\n{summary.strip()}\n\n"
               f"options:\n{usage(options)}")  # fmt: skip
         return None
-    if flags:
-        args = flags_to_keys(args, command, flags)
+    refuse_flags(args, command)
     return parse_options(split_key_values(args, command), options, command)

@@ -98,9 +98,15 @@ def test_sweep_then_leaderboard(cli, workdir):
     header = lines[0].split(",")
     fad = [float(ln.split(",")[header.index("fad")]) for ln in lines[1:]]
     assert all(np.isfinite(fad)) and all(v >= 0 for v in fad), fad
-    md = cli("leaderboard", "--format", "markdown")  # the flag of earlier releases still works, and says so
+    md = cli("leaderboard", "format=markdown")
     assert "| rank | suite |" in md.stdout
-    assert "--flags are deprecated, use key=value (--format -> format=)" in md.stderr
+    # --flags are not options: one line naming the key=value to write
+    flag = cli("leaderboard", "--group-by", "solver")
+    assert flag.returncode == 2 and flag.stdout == ""
+    assert flag.stderr.strip() == (
+        "error: leaderboard: options are key=value, not --flags: write group_by=VALUE for '--group-by' "
+        "(see `python -m benchmark leaderboard --help`)"
+    )
 
 
 def test_a_synth_preset_is_its_own_row_on_the_leaderboard(cli, workdir):

@@ -38,11 +38,9 @@ def test_render_writes_the_voice_close_to_dexed(bank: Path, tmp_path: Path, caps
     assert np.abs(audio[16000:]).max() > 0  # the release tail is rendered
 
 
-def test_render_with_dexed_is_dexed(bank: Path, tmp_path: Path, capsys) -> None:
+def test_render_with_dexed_is_dexed(bank: Path, tmp_path: Path) -> None:
     out = tmp_path / "bass.wav"
-    # duration= is the old name of hold=: still read, with one deprecation line
-    assert main(["render", "synth=dexed", f"patch={bank}", "voice=3", "duration=0.5", f"out={out}"]) == 0
-    assert "'duration=' is deprecated, use 'hold='" in capsys.readouterr().err
+    assert main(["render", "synth=dexed", f"patch={bank}", "voice=3", "hold=0.5", f"out={out}"]) == 0
     audio, _ = sf.read(str(out), dtype="float32")
     voice = sysex.read_voices(bank)[3]
     ref = DexedRenderer().render(voice, pitch=60, velocity=100, hold=0.5, duration=0.5, sample_rate=16000)

@@ -20,7 +20,6 @@ import numpy as np
 import soundfile as sf
 
 from benchmark.options import (
-    RENAMED,
     Option,
     did_you_mean,
     integer,
@@ -106,8 +105,7 @@ def render_cli(args: list[str]) -> int:
         return 0
     raw = split_key_values(args, "render")
     every = list(dict.fromkeys(o.key for m in RENDER_MODES.values() for o in (*m.options, OUT)))
-    renamed = {**RENAMED, "duration": "hold"}
-    unknown = [k for k in raw if k not in every and k not in renamed]
+    unknown = [k for k in raw if k not in every]
     if unknown:  # named before the mode is chosen: a typo in the source's key is one too
         raise UserError(f"render: unknown option '{unknown[0]}'{did_you_mean(unknown[0], every)}; "
                         "see `python -m benchmark render --help`")  # fmt: skip
@@ -117,7 +115,7 @@ def render_cli(args: list[str]) -> int:
         found = f"got {', '.join(chosen)}" if chosen else "got none"
         raise UserError(f"render: give exactly one source, {keys} ({found}); see `render --help`")
     mode = RENDER_MODES[chosen[0]]
-    values = parse_options(raw, [*mode.options, OUT], "render", renamed=renamed)
+    values = parse_options(raw, [*mode.options, OUT], "render")
     out = checked_out_path(Path(values["out"]))  # before any rendering: a wrong path costs nothing
     rendered = mode.render(values)
     try:

@@ -193,10 +193,6 @@ OPTIONS = (
     Option("max_targets", integer(1), 8, "targets shown per suite"),
     Option("title", text, "soundmatch report", "the page's title"),
 )
-FLAGS = {
-    **{f: k for f, k in leaderboard.FLAGS.items() if k != "format"},
-    "--output": "out", "--max-targets": "max_targets", "--title": "title",
-}  # fmt: skip
 SUMMARY = (
     "Write one self-contained HTML page: the leaderboard, its plots, and per target the target and match "
     "audio with spectrograms."
@@ -204,7 +200,7 @@ SUMMARY = (
 
 
 def report_cli(args: list[str]) -> int:
-    values = parse_command(args, OPTIONS, "report", SUMMARY, FLAGS)
+    values = parse_command(args, OPTIONS, "report", SUMMARY)
     if values is None:
         return 0
     lb = leaderboard.from_options(values)

@@ -408,12 +408,6 @@ OPTIONS = (
            "table (the short one: ranking metric, pitch, time), wide (every metric), csv or markdown"),
     *store_options(),
 )  # fmt: skip
-# the --flag spellings of earlier releases (accepted until 0.2)
-FLAGS = {
-    "--metric": "metric", "--metrics": "metrics", "--group-by": "group_by", "--versus": "versus",
-    "--seed": "seed", "--no-plots": "plots=false", "--format": "format", "--tracking-uri": "tracking.uri",
-    "--experiment": "tracking.experiment", "--results-dir": "results_dir",
-}  # fmt: skip
 
 
 def from_options(values: dict[str, Any]) -> Leaderboard:
@@ -430,7 +424,7 @@ def from_options(values: dict[str, Any]) -> Leaderboard:
 
 
 def leaderboard_cli(args: list[str]) -> int:
-    values = parse_command(args, OPTIONS, "leaderboard", SUMMARY, FLAGS)
+    values = parse_command(args, OPTIONS, "leaderboard", SUMMARY)
     if values is None:
         return 0
     lb = from_options(values)

@@ -36,10 +36,6 @@ OPTIONS = (
     Option("allowed_hosts", text, None, "Host headers accepted when bound beyond localhost (mlflow's)"),
     *store_options(),
 )
-FLAGS = {
-    "--host": "host", "--port": "port", "--workers": "workers", "--allowed-hosts": "allowed_hosts",
-    "--tracking-uri": "tracking.uri", "--results-dir": "results_dir", "--experiment": "tracking.experiment",
-}  # fmt: skip
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -64,7 +60,7 @@ def check_port_free(host: str, port: int) -> None:
 
 def ui_cli(args: list[str]) -> int:
     values = parse_command(
-        args, OPTIONS, "ui", "Start the MLflow UI (and tracking server) on the benchmark's store.", FLAGS
+        args, OPTIONS, "ui", "Start the MLflow UI (and tracking server) on the benchmark's store."
     )
     if values is None:
         return 0

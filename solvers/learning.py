@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import os
 import tempfile
@@ -21,7 +22,8 @@ from typing import Any
 
 import torch
 
-from solvers.base import Task
+from solvers.base import Problem, Task, solver_registry
+from soundmatch.errors import UserError
 
 
 def options_of(obj: Any) -> dict[str, Any]:
@@ -110,3 +112,14 @@ def render_batches(task: Task, params: torch.Tensor, batch_size: int) -> torch.T
             )
             out.append(audio.cpu())
     return torch.cat(out)
+
+
+def refine_from(problem: Problem, refine: str, options: dict[str, Any], x0: torch.Tensor) -> dict[str, Any]:
+    """Go on from starting points ``x0[K, D]`` with the registered solver ``refine`` (one that takes
+    ``solve(problem, x0=...)``, e.g. adam) for the rest of the budget; its info."""
+    refiner = solver_registry.create(refine, **options)
+    if "x0" not in inspect.signature(refiner.solve).parameters:
+        raise UserError(f"solver.refine='{refine}' takes no starting points (x0); use a gradient solver "
+                        "such as adam")  # fmt: skip
+    result = refiner.solve(problem, x0=x0)
+    return dict(result.info) if result is not None else {}

@@ -14,7 +14,6 @@ at its own note).
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 
 from solvers.base import Problem, Result, Solver, Task, solver_registry
-from solvers.learning import Stopwatch, cached_fit, fit_key, render_batches, training_metrics
+from solvers.learning import Stopwatch, cached_fit, fit_key, refine_from, render_batches, training_metrics
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed
 
@@ -183,12 +182,5 @@ class PCAKMeans(Solver):
         if self.refine == "none":
             problem.evaluate(x0)
             return Result(problem.best_x, info)
-        refiner = solver_registry.create(self.refine, **self.refine_options)
-        if "x0" not in inspect.signature(refiner.solve).parameters:
-            raise UserError(
-                f"solver.refine='{self.refine}' takes no starting points (x0); "
-                "use a gradient solver such as adam"
-            )
-        result = refiner.solve(problem, x0=x0)
-        info.update(result.info if result is not None else {})
+        info.update(refine_from(problem, self.refine, self.refine_options, x0))
         return Result(problem.best_x, info)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,8 @@ import torch
 from omegaconf import OmegaConf
 
 from benchmark.run.solve import score, solve_one
-from benchmark.run.spec import build
+from benchmark.run.spec import build, suite_loader
+from benchmark.run.targets.base import SuiteContext
 from metrics.mss import MultiScaleSpectral
 from solvers.base import Budget, Problem, Target, Task, solver_registry
 from synths.base import Note, synth_registry
@@ -35,13 +37,27 @@ TINY = {
     "encoder": {"steps": 2, "batch_size": 4, "hidden": 16, "n_mels": 16},
     "pca_kmeans": {"n_samples": 48, "n_clusters": 3, "n_components": 3, "starts": 2, "render_batch": 48},
     "hybrid": {"split": 0.5, "top_k": 2, "explore": {"name": "ga", "population": 8}},
+    "retrieval": {"notes": [60.0], "candidates": 4, "split": "all"},
 }
 # solvers tied to one synth run on a small one of it; every other one runs on fm2
-SYNTH = {"implicit_fm": {"name": "implicit_fm", "n_nodes": 8}}
+SYNTH = {
+    "implicit_fm": {"name": "implicit_fm", "n_nodes": 8},
+    "retrieval": {"name": "dx7", "algorithm": None},
+}
 # resynthesis solvers train on a recorded corpus and return time-varying controls, not a point of the
 # cube: their budget and honest-score checks are in tests/test_resynth_solvers.py
 CONTROL_SOLVERS = {"ddx7", "hpn"}
 POINT_SOLVERS = [name for name in solver_registry.names() if name not in CONTROL_SOLVERS]
+
+
+def made_corpus(synth: Any, folder: Path) -> Path:
+    """A folder with one bank of 32 voices drawn from ``synth``'s prior (seeded)."""
+    from synths.dx7.sysex import write_bank
+
+    voices = [synth.unit_to_voice(x) for x in synth.sample(32, torch.Generator().manual_seed(3))]
+    folder.mkdir(parents=True, exist_ok=True)
+    write_bank(folder / "made.syx", voices)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +70,12 @@ def fitted(tmp_path_factory) -> Callable[[str], tuple[Any, Any, Any]]:
         if name not in cache:
             synth = build(synth_registry, OmegaConf.create(SYNTH.get(name, {"name": "fm2"})))
             loss = MultiScaleSpectral(SR, fft_sizes=[512, 128])
-            solver = build(solver_registry, OmegaConf.create({"name": name, **TINY.get(name, {})}))
-            solver.fit(Task(synth, loss, SR, DURATION, NOTE, "cpu", folder))
+            options = dict(TINY.get(name, {}))
+            if name == "retrieval":  # a gallery of made presets (one bank of the synth's own voices)
+                options["corpus"] = str(made_corpus(synth, folder / "corpus"))
+            solver = build(solver_registry, OmegaConf.create({"name": name, **options}))
+            context = SuiteContext(synth, SR, DURATION, NOTE, torch.device("cpu"))
+            solver.fit(Task(synth, loss, SR, DURATION, NOTE, "cpu", folder, suite_loader(context)))
             cache[name] = (solver, synth, loss)
         return cache[name]
 

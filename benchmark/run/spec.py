@@ -7,6 +7,7 @@ the logging take the typed fields below.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,11 +189,17 @@ class RunSpec:
 
     def task(self) -> Task:
         """What a learning solver's ``fit`` sees: synth, loss, clip, note, device, its cache folder
-        (``results_dir/cache``) and a loader for any suite (built from a config dict)."""
+        (``results_dir/cache``) and a loader for any suite (:func:`suite_loader`)."""
         ctx = self.context
-
-        def load_suite(options: dict[str, Any]) -> list[Target]:
-            return build(suite_registry, OmegaConf.create(dict(options))).targets(ctx)
-
         return Task(self.synth, self.loss, ctx.sample_rate, ctx.duration, ctx.note, ctx.device,
-                    self.results_dir / "cache", load_suite)  # fmt: skip
+                    self.results_dir / "cache", suite_loader(ctx))  # fmt: skip
+
+
+def suite_loader(context: SuiteContext) -> Callable[[dict[str, Any]], list[Target]]:
+    """``load_suite(options) -> targets``: any suite, built from a config dict (``{"name":
+    "dx7_presets", "path": ..., "split": "train"}``) and listed in ``context``."""
+
+    def load_suite(options: dict[str, Any]) -> list[Target]:
+        return build(suite_registry, OmegaConf.create(dict(options))).targets(context)
+
+    return load_suite

@@ -1,0 +1,97 @@
+"""``retrieval``: the nearest presets of a DX7 corpus, found from their sound at any note."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.run.spec import suite_loader
+from benchmark.run.targets.base import SuiteContext
+from metrics.mss import MultiScaleSpectral
+from solvers.base import Budget, Problem, Task
+from solvers.retrieval import Retrieval, embed, preset_of, transposed
+from synths.base import Note, synth_registry
+from synths.dx7.sysex import write_bank
+
+SR = 16000
+
+
+def harmonic_tone(midi: float, seconds: float = 0.5) -> np.ndarray:
+    """Eight harmonics falling 6 dB each, at ``midi``."""
+    t = np.arange(int(seconds * SR)) / SR
+    f0 = 440.0 * 2 ** ((midi - 69) / 12)
+    return sum(0.5**k * np.sin(2 * np.pi * (k + 1) * f0 * t) for k in range(8)).astype(np.float32)
+
+
+def test_a_note_played_higher_is_the_embedding_shifted_by_its_semitones():
+    low, high = embed(np.stack([harmonic_tone(60.0), harmonic_tone(63.0)]), SR)
+    moved = transposed(torch.from_numpy(low), 3).numpy()
+    other = transposed(torch.from_numpy(low), 5).numpy()
+    assert low.shape == high.shape and low.max() == 0.0 and low.min() >= -60.0
+    # shifted by the interval it matches the higher note far better than unshifted or shifted wrong
+    assert np.abs(moved - high).mean() < 0.25 * np.abs(low - high).mean()
+    assert np.abs(moved - high).mean() < 0.25 * np.abs(other - high).mean()
+    # level is left out: a quieter copy embeds the same
+    np.testing.assert_allclose(embed(0.1 * harmonic_tone(60.0)[None], SR)[0], low, atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def gallery(tmp_path_factory):
+    """Two banks of 32 made voices, a retrieval solver fitted on all of them at note 60, the loader."""
+    synth = synth_registry.create("dx7", algorithm=None)
+    root = tmp_path_factory.mktemp("banks")
+    for seed in (1, 2):
+        voices = [synth.unit_to_voice(x) for x in synth.sample(32, torch.Generator().manual_seed(seed))]
+        write_bank(root / f"bank{seed}.syx", voices)
+    context = SuiteContext(synth, SR, 0.5, Note(60.0, 100), torch.device("cpu"))
+    load = suite_loader(context)
+    task = Task(synth, MultiScaleSpectral(SR), SR, 0.5, Note(60.0, 100), torch.device("cpu"),
+                tmp_path_factory.mktemp("cache"), load)  # fmt: skip
+    solver = Retrieval(corpus=str(root), split="all", notes=[60.0], candidates=1)
+    figures = solver.fit(task)
+    return solver, load, root, figures, synth
+
+
+@pytest.mark.parametrize("note, share", [(60.0, 0.95), (62.0, 0.75)])
+def test_the_exact_preset_comes_first_at_the_gallery_note_and_two_semitones_off(gallery, note, share):
+    solver, load, root, figures, _ = gallery
+    queries = load({"name": "dx7_presets", "path": str(root), "split": "all", "notes": [note]})
+    assert figures["gallery_presets"] == len(queries) >= 60
+    hits = [solver.nearest(q.audio.numpy(), SR, note)[1][0] == preset_of(q.name) for q in queries]
+    assert np.mean(hits) >= share, np.mean(hits)
+
+
+def test_solving_plays_the_candidates_within_the_budget_and_names_them(gallery):
+    solver, load, root, _, synth = gallery
+    query = load({"name": "dx7_presets", "path": str(root), "split": "all", "n": 1, "seed": 5})[0]
+    solver.candidates = 4
+    try:
+        problem = Problem(synth, query, MultiScaleSpectral(SR), Budget(3), seed=0)
+        result = solver.solve(problem)
+    finally:
+        solver.candidates = 1
+    assert problem.renders == 3 and len(result.info["retrieved"]) == 3  # 4 candidates, 3 renders
+    assert result.info["retrieved"][0] == result.info["retrieved_best"] == preset_of(query.name)
+    assert torch.allclose(result.x, query.params, atol=1e-6)  # the preset itself, found
+
+
+def test_run_through_the_cli_and_a_missing_corpus_is_one_line(gallery, main_cli, workdir):
+    root = gallery[2]
+    common = ["synth=dx7", "synth.algorithm=null", "target=dx7_presets", f"target.path={root}", "target.n=2",
+              "duration=0.5", "budget.renders=4", "metrics=[lsd]", "progress=false"]  # fmt: skip
+    proc = main_cli("run", "solver=retrieval", f"solver.corpus={root}", "solver.notes=[60]", *common)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    infos = list((workdir / "results").rglob("params.json"))
+    assert len(infos) == 2
+    for info in infos:
+        record = json.loads(Path(info).read_text())["solver_info"]
+        assert len(record["retrieved"]) == 4 and record["gallery_note"] == 60.0
+    missing = main_cli("run", "solver=retrieval", *common)
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines()[-1] == (
+        "error: solver=retrieval needs solver.corpus=FOLDER (DX7 .syx banks: the gallery)"
+    )

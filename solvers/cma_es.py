@@ -93,7 +93,10 @@ class CMAES(Solver):
             return float(self.sigma0)
         return ANALYSIS_SIGMA0 if self.x0 == "analysis" else SIGMA0
 
-    def solve(self, problem: Problem) -> Result:
+    def solve(self, problem: Problem, x0: torch.Tensor | None = None) -> Result:
+        """CMA-ES runs until the budget is spent. ``x0[K, D]``: starting points another solver found
+        (e.g. ``retrieval``'s presets, best first): the first run starts at ``x0[0]`` with the step
+        of an analysis start; restarts start as ``self.x0`` says."""
         default = self.popsize or 4 + int(3 * math.log(problem.dim))
         rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=problem.generator)))
         spent = {"large": 0, "small": 0}
@@ -102,8 +105,10 @@ class CMAES(Solver):
         for restart in range(self.max_restarts + 1):
             if problem.exhausted:
                 break
+            given = x0 is not None and restart == 0
             if restart == 0 or self.restarts == "none":
-                run = _Run(default, self.step, "large")
+                step = ANALYSIS_SIGMA0 if given and self.sigma0 is None else self.step
+                run = _Run(default, step, "large")
             elif self.restarts == "ipop" or spent["large"] <= spent["small"]:
                 large_pop = self._grow(large_pop)
                 run = _Run(large_pop, self.step, "large")
@@ -114,7 +119,8 @@ class CMAES(Solver):
             before = problem.renders
             try:
                 seed = int(rng.integers(1, 2**31))
-                stop = self._run_once(problem, run, self._start(problem), {**self.options, "seed": seed})
+                start = x0[0].double().clamp(0, 1).numpy() if given else self._start(problem)  # type: ignore[index]
+                stop = self._run_once(problem, run, start, {**self.options, "seed": seed})
             except BudgetExhausted:
                 stop = "budget"
             used = problem.renders - before

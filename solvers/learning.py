@@ -116,10 +116,10 @@ def render_batches(task: Task, params: torch.Tensor, batch_size: int) -> torch.T
 
 def refine_from(problem: Problem, refine: str, options: dict[str, Any], x0: torch.Tensor) -> dict[str, Any]:
     """Go on from starting points ``x0[K, D]`` with the registered solver ``refine`` (one that takes
-    ``solve(problem, x0=...)``, e.g. adam) for the rest of the budget; its info."""
+    ``solve(problem, x0=...)``: cma, adam ...) for the rest of the budget; its info."""
     refiner = solver_registry.create(refine, **options)
     if "x0" not in inspect.signature(refiner.solve).parameters:
-        raise UserError(f"solver.refine='{refine}' takes no starting points (x0); use a gradient solver "
-                        "such as adam")  # fmt: skip
+        raise UserError(f"solver.refine='{refine}' takes no starting points (x0); use one that does, "
+                        "such as cma or adam")  # fmt: skip
     result = refiner.solve(problem, x0=x0)
     return dict(result.info) if result is not None else {}

@@ -108,8 +108,8 @@ class Retrieval(Solver):
         notes: MIDI notes the gallery is rendered at; a target is compared at the nearest.
         velocity: the gallery's velocity.
         candidates: nearest presets played (one render each).
-        refine: a gradient solver that goes on from the candidates (it must accept
-            ``solve(problem, x0=Tensor[K, D])``, e.g. ``adam``), or ``none``.
+        refine: a solver that goes on from the candidates, best first, with the rest of the budget
+            (one that takes ``solve(problem, x0=Tensor[K, D])``: ``cma``, ``adam`` ...), or ``none``.
         refine_options: options for that solver.
     """
 
@@ -216,5 +216,5 @@ class Retrieval(Solver):
             "corpus_hash": self._require_state()["corpus_hash"],
         }
         if self.refine != "none" and not problem.exhausted:
-            info.update(refine_from(problem, self.refine, self.refine_options, x0))
+            info.update(refine_from(problem, self.refine, self.refine_options, x0[torch.argsort(losses)]))
         return Result(problem.best_x, info)

@@ -79,6 +79,20 @@ def test_solving_plays_the_candidates_within_the_budget_and_names_them(gallery):
     assert torch.allclose(result.x, query.params, atol=1e-6)  # the preset itself, found
 
 
+def test_refined_by_cma_from_the_best_candidate_within_the_budget(gallery):
+    solver, load, root, _, synth = gallery
+    query = load({"name": "dx7_presets", "path": str(root), "split": "all", "n": 1, "seed": 9,
+                  "notes": [63.0]})[0]  # fmt: skip
+    refined = Retrieval(corpus=str(root), split="all", notes=[60.0], candidates=3, refine="cma",
+                        refine_options={"popsize": 6})  # fmt: skip
+    refined._state = solver._state  # the same gallery
+    problem = Problem(synth, query, MultiScaleSpectral(SR), Budget(30), seed=0)
+    result = refined.solve(problem)
+    assert problem.renders == 30 and "runs" in result.info  # cma's own record of its runs
+    candidates = next(p.best_loss for p in problem.curve if p.renders == 3)  # the 3 presets, one batch
+    assert problem.best_loss <= candidates
+
+
 def test_run_through_the_cli_and_a_missing_corpus_is_one_line(gallery, main_cli, workdir):
     root = gallery[2]
     common = ["synth=dx7", "synth.algorithm=null", "target=dx7_presets", f"target.path={root}", "target.n=2",

@@ -126,3 +126,34 @@ def test_a_stuck_holder_of_the_store_lock_is_named_not_waited_on_forever(tmp_pat
                 pass
         assert time.perf_counter() - t0 < 5
     assert "waiting for the store's lock" in capsys.readouterr().err
+
+
+@pytest.fixture
+def read_only_store(main_cli, workdir: Path):
+    """A finished run's store, then the same folder bind-mounted read-only (root and a mount
+    namespace needed: skipped where mounting is not allowed)."""
+    import subprocess
+
+    assert main_cli(*RUN).returncode == 0
+    mounted = workdir / "read-only"
+    mounted.mkdir()
+    steps = (["mount", "--bind", str(workdir / "results"), str(mounted)],
+             ["mount", "-o", "remount,ro,bind", str(mounted)])  # fmt: skip
+    for step in steps:
+        if subprocess.run(step, capture_output=True).returncode != 0:
+            subprocess.run(["umount", str(mounted)], capture_output=True)
+            pytest.skip("cannot bind-mount read-only here (needs root in a mount namespace)")
+    yield mounted
+    subprocess.run(["umount", str(mounted)], capture_output=True)
+
+
+def test_a_read_only_store_is_read_by_the_reading_commands_and_named_read_only(main_cli, read_only_store):
+    board = main_cli("leaderboard", f"results_dir={read_only_store}", "format=csv")
+    assert board.returncode == 0, board.stderr[-1500:]
+    assert len(board.stdout.strip().splitlines()) == 2  # header and the one run's row
+    page = main_cli("report", f"results_dir={read_only_store}", f"out={read_only_store.parent / 'page.html'}")
+    assert page.returncode == 0, page.stderr[-1500:]
+    for writer in (["rescore", "metrics=[mss]"], RUN):
+        line = one_error_line(main_cli(*writer, f"results_dir={read_only_store}"))
+        assert "read-only" in line or "not writable" in line, line
+        assert "damaged" not in line

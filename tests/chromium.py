@@ -1,8 +1,10 @@
 """Headless Chromium driven over the DevTools protocol on a pipe (no port, no extra package).
 
 ``--remote-debugging-pipe`` makes Chromium read NUL-terminated JSON commands on
-file descriptor 3 and write replies and events on descriptor 4. Debian's
-``chromium`` is installed when missing (apt-get, as root).
+file descriptor 3 and write replies and events on descriptor 4. A missing
+Chromium is installed (Debian's ``chromium``, apt-get as root) only when asked:
+``SOUNDMATCH_INSTALL_BROWSER=1`` (CI's ``.ci/run`` sets it); otherwise the browser
+tests skip with a line saying so.
 """
 
 from __future__ import annotations
@@ -34,12 +36,19 @@ FLAGS = [
 ERROR_EVENTS = ("Runtime.consoleAPICalled", "Runtime.exceptionThrown", "Log.entryAdded")
 
 
+INSTALL_ENV = "SOUNDMATCH_INSTALL_BROWSER"
+SKIP_REASON = (f"no chromium: install it (apt-get install chromium) or set {INSTALL_ENV}=1 to let the "
+               "tests install it (root and apt-get needed)")  # fmt: skip
+
+
 def find_or_install() -> str | None:
-    """Path of a Chromium binary, installing Debian's package when missing (needs root and apt)."""
+    """Path of a Chromium binary; with ``SOUNDMATCH_INSTALL_BROWSER=1`` Debian's package is installed
+    when missing (root and apt-get needed). None when there is none (the caller skips with
+    :data:`SKIP_REASON`)."""
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if found := shutil.which(name):
             return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
+    if os.environ.get(INSTALL_ENV) != "1" or os.geteuid() != 0 or not shutil.which("apt-get"):
         return None
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     lock = ["-o", "DPkg::Lock::Timeout=600"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from chromium import AUDIO_STATE_JS, IMAGES_JS, Browser, find_or_install, page_url
+from chromium import AUDIO_STATE_JS, IMAGES_JS, SKIP_REASON, Browser, find_or_install, page_url
 
 from analysis.pitch import midi_to_hz
 from synths.dx7.sysex import read_voices
@@ -69,7 +69,7 @@ def test_match_writes_the_patch_audio_picture_and_page(matched):
 def test_match_page_plays_in_chromium(matched):
     exe = find_or_install()
     if exe is None:
-        pytest.skip("no chromium and no way to install it (needs root and apt-get)")
+        pytest.skip(SKIP_REASON)
     browser = Browser(exe)
     try:
         page = browser.open(page_url(matched[0] / "index.html"))

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from chromium import AUDIO_STATE_JS, IMAGES_JS, Browser, find_or_install, page_url
+from chromium import AUDIO_STATE_JS, IMAGES_JS, SKIP_REASON, Browser, find_or_install, page_url
 from sweep_support import finished_target_keys, run_cli, status_counts
 
 from benchmark.report.html import report_cli
@@ -148,7 +148,7 @@ def test_leaderboard_and_report_present_the_sweep(report):
 def test_report_opens_in_chromium_with_working_audio(report, tmp_path):
     exe = find_or_install()
     if exe is None:
-        pytest.skip("no chromium and no way to install it (needs root and apt-get)")
+        pytest.skip(SKIP_REASON)
     html = report[2]
     broken = tmp_path / "broken.html"  # the detector itself must see errors
     broken.write_text(

@@ -202,6 +202,21 @@ def test_score_pairs_folders_by_name(tmp_path, capsys):
     assert main(["score", str(tmp_path / "nope.wav"), str(tmp_path / "t" / "x.wav")]) == 2
 
 
+@pytest.mark.parametrize("samples, rate, ok", [(5, SR, False), (1000, SR, False), (2400, SR, True),
+                                               (3000, 8000, False), (4096, 8000, True)])  # fmt: skip
+def test_score_of_clips_too_short_to_analyse_is_one_line(tmp_path, capsys, samples, rate, ok):
+    """Every metric runs on the shortest overlap allowed; anything shorter is one line, exit 2."""
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    sf.write(a, harmonic_tone(440.0), SR)
+    sf.write(b, harmonic_tone(330.0)[:samples], SR)
+    code = main(["score", str(a), str(b), f"sample_rate={rate}", "format=json"])
+    err = capsys.readouterr().err
+    assert code == (0 if ok else 2), err[-1500:]
+    if not ok:
+        (line,) = err.strip().splitlines()
+        assert line.startswith("error: score:") and "scoring needs at least" in line
+
+
 def test_values_with_intervals_print_the_digits_they_support():
     from benchmark.run.summary import suite_line
     from metrics.fad import significant

@@ -104,6 +104,19 @@ def pairs(first: Path, second: Path) -> list[tuple[str, Path, Path]]:
     return [(name, targets[name], matches[name]) for name in common]
 
 
+# the shortest overlap every metric can analyse: its longest frame (2048 samples: 0.128 s at 16 kHz)
+MIN_SCORE_SECONDS, MIN_SCORE_SAMPLES = 0.15, 2048
+
+
+def check_overlap(samples: int, sample_rate: int, what: str) -> None:
+    """One line when ``what`` overlap for fewer samples than the metrics can analyse."""
+    need = max(round(MIN_SCORE_SECONDS * sample_rate), MIN_SCORE_SAMPLES)
+    if samples < need:
+        raise UserError(f"score: {what} overlap for {samples / sample_rate:.3f} s; scoring needs at "
+                        f"least {need / sample_rate:.3f} s (pad the shorter with silence or remove it; "
+                        "duration= cuts both)")  # fmt: skip
+
+
 def score_pair(
     target: Path, match: Path, names: list[str], sample_rate: int, duration: float, note: float
 ) -> dict[str, float | None]:
@@ -112,6 +125,7 @@ def score_pair(
     n = min(len(t), len(m))
     if duration:
         n = min(n, int(round(duration * sample_rate)))
+    check_overlap(n, sample_rate, f"{target} and {match}")
     note_hz = 440.0 * 2.0 ** ((note - 69.0) / 12.0) if note >= 0 else None
     ev = Evaluation(pred=m[:n], target=t[:n], sample_rate=sample_rate, note_hz=note_hz)
     out: dict[str, float | None] = {}
@@ -163,6 +177,8 @@ def all_pairs(
     if values["duration"]:
         keep = int(round(values["duration"] * values["sample_rate"]))
         sounds = [s[:keep] for s in sounds]
+    shortest = min(range(len(sounds)), key=lambda i: len(sounds[i]))
+    check_overlap(len(sounds[shortest]), values["sample_rate"], f"{files[shortest]} and the others")
     note = values["note"]
     note_hz = 440.0 * 2.0 ** ((note - 69.0) / 12.0) if note >= 0 else None
     rate = values["sample_rate"]

@@ -100,6 +100,8 @@ def test_sweep_then_leaderboard(cli, workdir):
     assert all(np.isfinite(fad)) and all(v >= 0 for v in fad), fad
     md = cli("leaderboard", "format=markdown")
     assert "| rank | suite |" in md.stdout
+    versus = cli("leaderboard", "versus=nope")  # a key no run has: said, not an empty matrix
+    assert versus.returncode == 2 and "versus='nope': no run has it" in versus.stderr
     # --flags are not options: one line naming the key=value to write
     flag = cli("leaderboard", "--group-by", "solver")
     assert flag.returncode == 2 and flag.stdout == ""
@@ -143,6 +145,8 @@ def test_unknown_solver_is_one_line_exit_2_without_traceback(cli):
         (["run", "solver.no_such_option=3"], "unknown config key 'solver.no_such_option'"),
         (["run", "solver.sigma=0.2"], "unknown config key 'solver.sigma' (did you mean 'solver.sigma0'?)"),
         (["run", "solver=random", "budget.renders=0", "progress=false"], "budget.renders=0 is out of range"),
+        (["run", "solver=random", "budget.renders=true"], "budget.renders=true is not a number"),  # not 1
+        (["run", "solver=random", "seed=false"], "seed=false is not a number"),
         (["run", "metrics=[lsd,nope]", "progress=false"], "unknown metric 'nope'"),
         (["frobnicate"], "unknown command 'frobnicate'"),
     ],

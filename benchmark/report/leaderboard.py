@@ -155,6 +155,8 @@ def compute(
     for key in group_by:
         if not scoring.has_key(runs, key):
             raise UserError(f"cannot group by '{key}': no run has it (try solver, loss, synth, seed)")
+    if not scoring.has_key(runs, versus):
+        raise UserError(f"cannot compare by versus='{versus}': no run has it (try solver, loss, synth)")
     group_by, split_notes = comparable_groups(runs, group_by, explicit)
     if metric is None:  # the default metric ranks, as in every run's and sweep's table; else the loss
         metric = DEFAULT_METRIC if f"metrics.{DEFAULT_METRIC}" in runs.columns else "loss"

@@ -25,6 +25,8 @@ def _get(cfg: DictConfig, key: str) -> Any:
 
 def _number(cfg: DictConfig, key: str, *, integer: bool, low: float, high: float, hint: str) -> float | int:
     raw = _get(cfg, key)
+    if isinstance(raw, bool):  # float(True) is 1.0: a yes/no where a count goes is a typo, not 1
+        raise UserError(f"{key}={str(raw).lower()} is not a number; {hint}")
     try:
         value = float(raw)
     except (TypeError, ValueError):

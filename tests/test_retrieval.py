@@ -93,17 +93,25 @@ def test_refined_by_cma_from_the_best_candidate_within_the_budget(gallery):
     assert problem.best_loss <= candidates
 
 
-def test_run_through_the_cli_and_a_missing_corpus_is_one_line(gallery, main_cli, workdir):
+def test_run_through_the_cli_scores_only_targets_not_in_the_gallery(gallery, main_cli, workdir):
+    """The gallery holds the train split; a run on the test split scores every target, a run on
+    all presets only those of the test split; a missing corpus is one line."""
     root = gallery[2]
-    common = ["synth=dx7", "synth.algorithm=null", "target=dx7_presets", f"target.path={root}", "target.n=2",
-              "duration=0.5", "budget.renders=4", "metrics=[lsd]", "progress=false"]  # fmt: skip
-    proc = main_cli("run", "solver=retrieval", f"solver.corpus={root}", "solver.notes=[60]", *common)
+    common = ["synth=dx7", "synth.algorithm=null", "target=dx7_presets", f"target.path={root}",
+              "target.test_fraction=0.5", "target.seed=1", "duration=0.5", "budget.renders=4",
+              "metrics=[lsd]", "progress=false"]  # fmt: skip
+    solver = ["solver=retrieval", f"solver.corpus={root}", "solver.notes=[60]", "solver.test_fraction=0.5",
+              "solver.seed=1"]  # one bank of two in each split  # fmt: skip
+    proc = main_cli("run", *solver, *common, "target.split=test", "target.n=2")
     assert proc.returncode == 0, proc.stderr[-2000:]
     infos = list((workdir / "results").rglob("params.json"))
     assert len(infos) == 2
     for info in infos:
         record = json.loads(Path(info).read_text())["solver_info"]
         assert len(record["retrieved"]) == 4 and record["gallery_note"] == 60.0
+    both = main_cli("run", *solver, *common, "target.split=all", "force=true")
+    assert both.returncode == 0, both.stderr[-2000:]
+    assert "retrieval: scoring the 32 held-out targets (32 trained on)" in both.stdout
     missing = main_cli("run", "solver=retrieval", *common)
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines()[-1] == (

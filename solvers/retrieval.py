@@ -210,6 +210,11 @@ class Retrieval(Solver):
                 kept.append(t)
         return kept
 
+    @property
+    def gallery_size(self) -> int:
+        """Presets in the fitted gallery."""
+        return len(self._require_state()["presets"])
+
     def _require_state(self) -> dict[str, Any]:
         if self._state is None:
             raise UserError("solver retrieval was not fitted; the runner calls fit(task) before solve()")

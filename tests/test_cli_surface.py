@@ -24,9 +24,10 @@ MISTYPED = {
     "calibrate": ("nots=3", "notes"),
     "bench": ("solver=[cma]", "solvers"),
     "match": ("budget.rendrs=3", "budget.renders"),
+    "retrieval": ("candidate=3", "candidates"),
 }
 STORE_COMMANDS = ["leaderboard", "rescore", "report", "ui", "gradcheck", "calibrate", "fidelity", "landscape",
-                  "bench", "match"]  # fmt: skip
+                  "bench", "match", "retrieval"]  # fmt: skip
 
 
 def test_every_command_is_in_this_test():

@@ -117,3 +117,17 @@ def test_run_through_the_cli_scores_only_targets_not_in_the_gallery(gallery, mai
     assert missing.stderr.strip().splitlines()[-1] == (
         "error: solver=retrieval needs solver.corpus=FOLDER (DX7 .syx banks: the gallery)"
     )
+
+
+def test_the_retrieval_study_counts_exact_presets_found(gallery, main_cli, workdir):
+    root = gallery[2]
+    proc = main_cli("retrieval", f"corpus={root}", "queries=[60:100,61:90]", "gallery_notes=[60]",
+                    "test_fraction=0.5", "seed=1", "duration=0.5", "candidates=3")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = (workdir / "results" / "retrieval.csv").read_text().splitlines()
+    assert lines[0] == "note,velocity,queries,top1,top3"
+    rows = [line.split(",") for line in lines[1:]]
+    assert [(r[0], r[1], r[2]) for r in rows] == [("60", "100", "32"), ("61", "90", "32")]
+    assert float(rows[0][3]) >= 0.95 and float(rows[1][4]) >= float(rows[1][3]) >= 0.5
+    bad = main_cli("retrieval", f"corpus={root}", "queries=[sixty]")
+    assert bad.returncode == 2 and "queries= takes note:velocity items" in bad.stderr

@@ -23,12 +23,13 @@ commands:
   report [options]           self-contained HTML report: leaderboard, plots, audio (--help)
   ui [port=N] [host=H]       the MLflow UI / tracking server on the store (127.0.0.1)
   render key=value ...       write a DX7 voice (patch=FILE.syx) as WAV (--help for options)
-  fidelity [key=value ...]   the dx7 engine against Dexed on 54 voices x 6 cases, per voice (--help)
+  fidelity [key=value ...]   the dx7 engine against Dexed, curated and whole-space voices (--help)
   gradcheck [key=value ...]  gradient-direction study of losses on oscillators (--help)
   landscape key=value ...    a loss on a 2-D grid of two synth parameters, as a PNG (--help)
   match FILE_OR_FOLDER [..]  a recording to a patch: match.syx/preset, audio, picture, page (--help)
   score A B [key=value ...]  every metric of match B against target A (files, or folders by name)
   calibrate [key=value ...]  the metric ladder: how every metric and loss orders known cases (--help)
+  retrieval corpus=DIR [..]  how often solver=retrieval finds the exact DX7 preset in its gallery (--help)
   bench SUITE [--quick]      the standard benchmark (e.g. v1): every solver on its fixed tasks (--help)
 
 examples:
@@ -121,6 +122,12 @@ def _bench(args: list[str]) -> int:
     return bench_cli(args)
 
 
+def _retrieval(args: list[str]) -> int:
+    from benchmark.studies.retrieval_check import retrieval_cli
+
+    return retrieval_cli(args)
+
+
 def _calibrate(args: list[str]) -> int:
     from benchmark.studies.calibrate import calibrate_cli
 
@@ -141,6 +148,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "score": _score,
     "match": _match,
     "calibrate": _calibrate,
+    "retrieval": _retrieval,
     "bench": _bench,
 }
 

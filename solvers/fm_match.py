@@ -289,7 +289,9 @@ class FMMatch(Solver):
                 f"not '{synth.name}'"
             )
 
-    def solve(self, problem: Problem) -> Result:
+    def solve(self, problem: Problem, x0: Tensor | None = None) -> Result:
+        """Render the analytic starts (and ``x0[K, D]``, starting points another solver found, e.g.
+        ``retrieval``'s presets), fit the finalists' levels, refine the best with CMA-ES, polish."""
         self.check_synth(problem.synth)
         total = problem.remaining
         # small budgets render fewer structures and fit fewer finalists, so the refinement has renders
@@ -297,6 +299,10 @@ class FMMatch(Solver):
         n_final = self.finalists if total is None else min(self.finalists, max(1, total // 150))
         sampled = 0 if total is None else min(self.sampled_starts, total // 8)
         plan = analytic_plan(problem, keep=keep, level_box=self.level_box, sampled=sampled)
+        if x0 is not None:  # given starts compete with the analytic ones, in the same boxes
+            given = x0.reshape(-1, problem.dim).float().clamp(0.0, 1.0)
+            plan.x = torch.cat([plan.x, given])
+            plan.info["structures"] = [*plan.info["structures"], *["given start"] * given.shape[0]]
         info: dict[str, Any] = dict(plan.info)
         seeds = iter(torch.randint(1, 2**31 - 1, (64,), generator=problem.generator).tolist())
         try:

@@ -93,6 +93,19 @@ def test_refined_by_cma_from_the_best_candidate_within_the_budget(gallery):
     assert problem.best_loss <= candidates
 
 
+def test_refined_by_fm_match_whose_analytic_starts_compete_with_the_presets(gallery):
+    solver, load, root, _, synth = gallery
+    query = load({"name": "dx7_presets", "path": str(root), "split": "all", "n": 1, "seed": 4})[0]
+    refined = Retrieval(corpus=str(root), split="all", notes=[60.0], candidates=2, refine="fm_match")
+    refined._state = solver._state
+    problem = Problem(synth, query, MultiScaleSpectral(SR), Budget(40), seed=0)
+    result = refined.solve(problem)
+    assert problem.renders == 40
+    assert result.info["structures"][-2:] == ["given start", "given start"]
+    assert result.info["chosen_structure"] == "given start"  # the exact preset beats any analysis
+    assert problem.best_loss == pytest.approx(0.0, abs=1e-6)
+
+
 def test_run_through_the_cli_scores_only_targets_not_in_the_gallery(gallery, main_cli, workdir):
     """The gallery holds the train split; a run on the test split scores every target, a run on
     all presets only those of the test split; a missing corpus is one line."""

@@ -135,18 +135,20 @@ class Retrieval(Solver):
         self._state: dict[str, Any] | None = None
 
     def check_synth(self, synth: Any) -> None:
+        """Refuses a synth outside the DX7 family, and any synth without a corpus (the gallery):
+        a run says so before any work, ``bench`` marks the solver n/a."""
         from synths.dx7.family import require_dx7_family
 
+        if not self.corpus:
+            raise UserError("solver=retrieval needs solver.corpus=FOLDER (DX7 .syx banks: the gallery)")
         require_dx7_family(synth, synth.name, "solver=retrieval")
         if self.refine != "none":
             solver_registry.create(self.refine, **self.refine_options).check_synth(synth)
 
     def fit(self, task: Task) -> dict[str, float]:
-        if not self.corpus:
-            raise UserError("solver=retrieval needs solver.corpus=FOLDER (DX7 .syx banks: the gallery)")
+        self.check_synth(task.synth)
         if task.load_suite is None:
             raise UserError("solver=retrieval reads its corpus through the harness; run it with `run`")
-        self.check_synth(task.synth)
         clock = Stopwatch()
         key = fit_key(self, task, solve_only=("candidates", "refine", "refine_options"))
         state, from_cache = cached_fit(task, self.name, key, lambda: self._gallery(task))

@@ -144,6 +144,8 @@ def test_quick_bench_runs_every_solver_and_writes_its_table(quick_bench):
     assert set(rows) == set(info["solvers"]) and len(rows) >= 14
     # a solver that cannot work on a task's synth is n/a there, and the note says why
     assert rows["hpn"] == ["n/a"] * 5 and rows["implicit_fm"] == ["n/a"] * 5
+    assert rows["retrieval"] == ["n/a"] * 5  # no corpus given: its gallery
+    assert "n/a: retrieval does not apply to" in table and "needs solver.corpus=FOLDER" in table
     assert rows["fm_match"][TASKS.index("moog_fm")] == "n/a"
     assert "n/a: fm_match does not apply to moog_fm" in table
     assert rows["ddx7"][TASKS.index("dx7_flute")] != "n/a"

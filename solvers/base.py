@@ -446,6 +446,11 @@ class Solver(ABC):
         """
         return {}
 
+    def held_out(self, targets: list[Target]) -> list[Target]:
+        """The targets this solver has not learnt from (the runner scores only these and says how
+        many it left out). The default: all of them."""
+        return list(targets)
+
     @abstractmethod
     def solve(self, problem: Problem) -> Result:
         """Search for parameters matching ``problem.target``; stop when the budget is spent."""

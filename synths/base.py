@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -265,6 +266,11 @@ class Synth(ABC):
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """``n`` random parameter sets ``[n, D]`` in the unit cube (uniform by default)."""
         return torch.rand(n, self.dim, generator=generator)
+
+    def export_patch(self, x: Tensor, folder: Path) -> None:
+        """Write the patch of ``x [D]`` in the instrument's own format into ``folder`` (the DX7
+        family: ``match.syx``), beside the run's ``params.json``. The default writes nothing."""
+        return None
 
 
 def note_off_time(duration: float, hold: float | None = None) -> float:

@@ -71,9 +71,7 @@ def log_target(
             "solver_info": {k: v for k, v in outcome.info.items() if k != "x"},
         }
         artifacts.write_json(folder / "params.json", record)
-        export = getattr(synth, "export_patch", None)
-        if export is not None:
-            export(x, folder)
+        synth.export_patch(x, folder)
         tracker.log_artifacts(run_id, folder)
 
 

@@ -98,11 +98,9 @@ def _still_to_do(spec: RunSpec, tracker: Tracker) -> tuple[list[Target], list[Ta
 
 
 def _held_out(spec: RunSpec, targets: list[Target]) -> list[Target]:
-    """Solvers trained on recordings (ddx7, hpn) are scored only on the targets they never saw."""
-    held_out = getattr(spec.solver, "held_out", None)
-    if not callable(held_out):
-        return targets
-    kept = held_out(targets)
+    """Solvers that learnt from recordings or presets (ddx7, hpn, retrieval) are scored only on the
+    targets they never saw (:meth:`solvers.base.Solver.held_out`)."""
+    kept = spec.solver.held_out(targets)
     if len(kept) < len(targets):
         trained = len(targets) - len(kept)
         print(f"{spec.solver_name}: scoring the {len(kept)} held-out targets ({trained} trained on)")

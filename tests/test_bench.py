@@ -57,6 +57,24 @@ def test_a_suite_made_with_another_metric_version_is_refused(tmp_path):
         load_suite(str(path))
 
 
+@pytest.mark.parametrize("edit, says", [
+    (lambda b: b.update(seeds=["a"]), "malformed (ValueError"),
+    (lambda b: b["tasks"].update(fm2=5), "task 'fm2' is int, not a mapping"),
+    (lambda b: b.update(solver_config={"cma": 3}), "malformed (TypeError"),
+    (lambda b: b.update(quick=[1, 2]), "malformed (AttributeError"),
+])  # fmt: skip
+def test_a_malformed_suite_file_is_one_line_naming_it(tmp_path, edit, says):
+    """A suite edited by hand with a value of the wrong kind (its hash set, so the check passes)."""
+    body = yaml.safe_load((SUITES_DIR / "v1.2.yaml").read_text())
+    edit(body)
+    body["hash"] = content_hash(body)
+    path = tmp_path / "edited.yaml"
+    path.write_text(yaml.safe_dump(body))
+    with pytest.raises(UserError, match="bench: edited.yaml") as err:
+        load_suite(str(path), quick=True)
+    assert says in str(err.value)
+
+
 def test_a_running_bench_says_how_far_it_is(tmp_path, monkeypatch, capsys):
     import threading
     import time

@@ -131,6 +131,21 @@ def load_suite(name: str, quick: bool = False) -> BenchSuite:
             f"bench: suite {path.name} says hash {body.get('hash')!r} but its content hashes to {actual!r}: "
             "a changed suite is a new version; give it a new name and set hash: " + actual
         )
+    try:
+        return _parse(path, body, actual, quick)
+    except (TypeError, ValueError, AttributeError) as err:  # a value of the wrong kind somewhere
+        raise UserError(
+            f"bench: {path.name} is malformed ({type(err).__name__}: {err}); keep the layout of a shipped "
+            f"suite (e.g. {SUITES_DIR / 'v1.2.yaml'}): tasks and solver_config map names to mappings, "
+            "seeds are whole numbers"
+        ) from None
+
+
+def _parse(path: Path, body: dict[str, Any], actual: str, quick: bool) -> BenchSuite:
+    """The suite of a YAML body whose hash was checked (errors of kind raise as they are)."""
+    for task_name, spec in body["tasks"].items():
+        if spec is not None and not isinstance(spec, dict):
+            raise TypeError(f"task '{task_name}' is {type(spec).__name__}, not a mapping")
     defaults = body.get("defaults") or {}
     solver_config = {k: dict(v) for k, v in (body.get("solver_config") or {}).items()}
     metric = str(body.get("metric", "match_distance"))

@@ -27,7 +27,9 @@ hop 512 at 16 kHz, pooled to 16 frames), in dB under the clip's loudest band-fra
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -88,6 +90,14 @@ def transposed(emb: torch.Tensor, semitones: int) -> torch.Tensor:
     return out
 
 
+def corpus_digest(folder: Path) -> str:
+    """sha1 of every ``.syx`` file under ``folder``: its path there and its bytes."""
+    digest = hashlib.sha1()
+    for path in sorted(folder.rglob("*.syx")) if folder.is_dir() else []:
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def preset_of(target_name: str) -> str:
     """A ``dx7_presets`` target's preset (its name without the ``-n<note>v<velocity>`` suffix)."""
     return target_name.rsplit("-n", 1)[0]
@@ -96,7 +106,7 @@ def preset_of(target_name: str) -> str:
 @solver_registry.register("retrieval")
 @dataclass
 class Retrieval(Solver):
-    """The nearest presets of a DX7 corpus by a log-mel embedding (see the module docstring).
+    """The nearest presets of a DX7 corpus by a semitone-band spectrogram (see the module docstring).
 
     Args:
         corpus: folder of DX7 ``.syx`` banks and single voices (the gallery; read as
@@ -150,7 +160,9 @@ class Retrieval(Solver):
         if task.load_suite is None:
             raise UserError("solver=retrieval reads its corpus through the harness; run it with `run`")
         clock = Stopwatch()
-        key = fit_key(self, task, solve_only=("candidates", "refine", "refine_options"))
+        # the folder's content is in the key: banks added, removed or edited make a new gallery
+        key = fit_key(self, task, corpus_digest(Path(self.corpus).expanduser()),  # type: ignore[arg-type]
+                      solve_only=("candidates", "refine", "refine_options"))  # fmt: skip
         state, from_cache = cached_fit(task, self.name, key, lambda: self._gallery(task))
         self._state = state
         metrics = training_metrics(state, clock.seconds, from_cache)

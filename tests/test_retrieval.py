@@ -56,6 +56,22 @@ def gallery(tmp_path_factory):
     return solver, load, root, figures, synth
 
 
+def test_the_gallery_cache_follows_the_corpus_content(gallery, tmp_path):
+    """A cached gallery is reused for the same banks and rebuilt when a bank changes."""
+    solver, load, root, _, synth = gallery
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.syx").write_bytes((root / "bank1.syx").read_bytes())
+    task = Task(synth, MultiScaleSpectral(SR), SR, 0.5, Note(60.0, 100), torch.device("cpu"),
+                tmp_path / "cache", load)  # fmt: skip
+    first = Retrieval(corpus=str(corpus), split="all", notes=[60.0]).fit(task)
+    again = Retrieval(corpus=str(corpus), split="all", notes=[60.0]).fit(task)
+    assert first["fit_from_cache"] == 0.0 and again["fit_from_cache"] == 1.0
+    (corpus / "b.syx").write_bytes((root / "bank2.syx").read_bytes())
+    grown = Retrieval(corpus=str(corpus), split="all", notes=[60.0]).fit(task)
+    assert grown["fit_from_cache"] == 0.0 and grown["gallery_presets"] == 2 * first["gallery_presets"]
+
+
 @pytest.mark.parametrize("note, share", [(60.0, 0.95), (62.0, 0.75)])
 def test_the_exact_preset_comes_first_at_the_gallery_note_and_two_semitones_off(gallery, note, share):
     solver, load, root, figures, _ = gallery

@@ -71,8 +71,9 @@ def embed(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     spec = np.fft.rfft(frames * np.hanning(n_fft), axis=-1)
     power = np.einsum("bk,ntk->nbt", bank, spec.real**2 + spec.imag**2)
     edges = np.linspace(0, power.shape[-1], FRAMES + 1).round().astype(int)
-    spans = zip(edges[:-1], edges[1:], strict=True)
-    pooled = np.stack([power[..., a : max(b, a + 1)].mean(axis=-1) for a, b in spans], axis=-1)
+    last = power.shape[-1] - 1  # a clip shorter than FRAMES frames repeats its frames
+    spans = [(min(a, last), max(b, min(a, last) + 1)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    pooled = np.stack([power[..., a:b].mean(axis=-1) for a, b in spans], axis=-1)
     db = 10.0 * np.log10(np.maximum(pooled, 1e-30))
     return np.maximum(db - db.max(axis=(1, 2), keepdims=True), -RANGE_DB).astype(np.float32)
 

@@ -147,7 +147,16 @@ def test_faulty_targets_fail_alone_and_a_resume_runs_only_them(tmp_path, flaky, 
     assert board.table["n"].tolist() == [3]
 
 
-def test_ctrl_c_kills_the_current_run_and_keeps_the_finished_ones(tmp_path, flaky):
+@pytest.fixture
+def foreground_sigint():
+    """SIGINT raising KeyboardInterrupt, as in a foreground program, also where the tests run in a
+    background job (which ignores SIGINT, and Python then keeps ignoring it); restored after."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_kills_the_current_run_and_keeps_the_finished_ones(tmp_path, flaky, foreground_sigint):
     results = tmp_path / "results"
     fresh_store(results)
     flaky.interrupt_on = {"fm2-001"}

@@ -74,7 +74,7 @@ def _files_under(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
 
 
-def test_sweep_then_leaderboard(cli, workdir):
+def test_sweep_then_leaderboard(cli, main_cli, workdir):
     proc = cli("run", "-m", "solver=random,cma", *FAST)
     assert proc.returncode == 0, proc.stderr
     # the sweep ends with one table of both jobs, after each job's own
@@ -86,7 +86,7 @@ def test_sweep_then_leaderboard(cli, workdir):
     # reading is side-effect free: no file written or touched outside the store's own
     after = {k: v for k, v in _files_under(workdir).items() if not k.startswith("results/mlflow.db")}
     assert after == {k: v for k, v in before.items() if not k.startswith("results/mlflow.db")}
-    written = cli("leaderboard", "out=board", "plots=false")
+    written = main_cli("leaderboard", "out=board", "plots=false")
     assert written.returncode == 0, written.stderr
     files = {p.name for p in (workdir / "board").iterdir()}
     assert files == {"leaderboard.csv", "leaderboard.md", "winrate.csv"}
@@ -100,10 +100,10 @@ def test_sweep_then_leaderboard(cli, workdir):
     assert all(np.isfinite(fad)) and all(v >= 0 for v in fad), fad
     md = cli("leaderboard", "format=markdown")
     assert "| rank | suite |" in md.stdout
-    versus = cli("leaderboard", "versus=nope")  # a key no run has: said, not an empty matrix
+    versus = main_cli("leaderboard", "versus=nope")  # a key no run has: said, not an empty matrix
     assert versus.returncode == 2 and "versus='nope': no run has it" in versus.stderr
     # --flags are not options: one line naming the key=value to write
-    flag = cli("leaderboard", "--group-by", "solver")
+    flag = main_cli("leaderboard", "--group-by", "solver")
     assert flag.returncode == 2 and flag.stdout == ""
     assert flag.stderr.strip() == (
         "error: leaderboard: options are key=value, not --flags: write group_by=VALUE for '--group-by' "

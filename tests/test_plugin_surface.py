@@ -80,7 +80,7 @@ def statuses(experiment: str) -> list[str]:
         return [row[0] for row in con.execute(query, (experiment,))]
 
 
-@settings(max_examples=16, deadline=None, derandomize=True,
+@settings(max_examples=10, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
 @given(
     renders=st.integers(0, 3),

@@ -111,3 +111,23 @@ def test_group_yaml_files_repeat_the_code_defaults_or_are_presets():
                     found = code.get(key, "<no such option>")
                     drift.append(f"{group}/{path.name}: {key}={value!r}, code {found!r}")
     assert not drift, drift
+
+
+def test_list_name_shows_every_entry_s_options_as_run_spells_them(capsys):
+    """``list name=X`` for every registered entry: its options as ``group.key=default``, each
+    documented option with its meaning; a name in two registries (implicit_fm) shows both."""
+    from benchmark.cli.listing import SECTIONS
+
+    for _, registry, _, _ in SECTIONS:
+        for name in registry.names():
+            assert main(["list", f"name={name}"]) == 0, name
+    capsys.readouterr()
+    assert main(["list", "name=cma"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("solver=cma  (solver, builtin): CMA-ES")
+    assert "  solver.sigma0=null    initial step size" in out and "  solver.restarts=ipop" in out
+    assert main(["list", "name=implicit_fm"]) == 0
+    both = capsys.readouterr().out
+    assert "solver=implicit_fm" in both and "synth=implicit_fm" in both
+    assert main(["list", "name=cmaa"]) == 2
+    assert "did you mean 'cma'?" in capsys.readouterr().err

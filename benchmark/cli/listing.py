@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 
@@ -9,11 +10,12 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.options import Option, choice, parse_command
+from benchmark.options import Option, choice, did_you_mean, parse_command, text
 from benchmark.paths import CONF_DIR
 from benchmark.run.targets import suite_registry
 from metrics.base import loss_registry, metric_registry
 from solvers.base import solver_registry
+from soundmatch.errors import UserError
 from soundmatch.registry import Registry
 from synths.base import synth_registry
 
@@ -55,13 +57,84 @@ def presets(group: str, registry: Registry) -> list[tuple[str, str, str]]:
 
 
 KINDS = ("all", *(title for title, *_ in SECTIONS))
-OPTIONS = (Option("kind", choice(*KINDS), "all", "one section: solvers, synths, losses, metrics or targets"),)
+OPTIONS = (
+    Option("kind", choice(*KINDS), "all", "one section: solvers, synths, losses, metrics or targets"),
+    Option("name", text, None, "one entry (e.g. name=cma): its options, defaults and what each means"),
+)
+
+
+def option_defaults(factory: object) -> dict[str, object]:
+    """The constructor options of a registered entry and their defaults (dataclass fields, else the
+    signature's keyword defaults)."""
+    if dataclasses.is_dataclass(factory):
+        out: dict[str, object] = {}
+        for f in dataclasses.fields(factory):
+            if f.init and not f.name.startswith("_"):
+                if f.default is not dataclasses.MISSING:
+                    out[f.name] = f.default
+                elif f.default_factory is not dataclasses.MISSING:
+                    out[f.name] = f.default_factory()
+                else:
+                    out[f.name] = "(required)"
+        return out
+    try:
+        params = inspect.signature(factory).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return {}
+    return {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+
+
+def option_help(factory: object) -> dict[str, str]:
+    """``{option: text}`` from the ``Args:`` section of the entry's docstring (continuation lines
+    joined)."""
+    doc = inspect.getdoc(factory) or ""
+    if "Args:" not in doc:
+        return {}
+    helps: dict[str, str] = {}
+    current = None
+    for line in doc.split("Args:", 1)[1].splitlines():
+        found = re.match(r"^\s{4}(\w+):\s*(.*)$", line)
+        if found:
+            current = found.group(1)
+            helps[current] = found.group(2).strip()
+        elif current and line.startswith(" " * 8):
+            helps[current] += " " + line.strip()
+        elif line.strip() and not line.startswith(" "):
+            break
+    return {k: plain(v) for k, v in helps.items()}
+
+
+def describe_entry(name: str) -> None:
+    """Print one registered entry: where it comes from, its summary and every option with its
+    default, as ``group.key=default`` (the spelling ``run`` takes), and what it means."""
+    found = [(title, registry, usage) for title, registry, usage, _ in SECTIONS if name in registry]
+    if not found:
+        every = sorted({n for _, registry, _, _ in SECTIONS for n in registry.names()})
+        raise UserError(f"list: no solver, synth, loss, metric or target suite named '{name}'"
+                        f"{did_you_mean(name, every)}; `python -m benchmark list` shows all")  # fmt: skip
+    for title, registry, usage in found:
+        factory = registry.get(name)
+        key = usage.rstrip("=").split("=")[0]
+        print(f"{usage.replace('[...]', f'[{name}]') if '[' in usage else usage + name}  "
+              f"({title[:-1]}, {registry.origin(name)}): {summary_line(factory)}")
+        helps = option_help(factory)
+        defaults = option_defaults(factory)
+        if not defaults:
+            print("  no options")
+        for option, default in defaults.items():
+            shown = "null" if default is None else default
+            prefix = f"{key}." if title != "metrics" else f"metric_options.{name}."
+            print(f"  {prefix}{option}={shown}" + (f"    {helps[option]}" if option in helps else ""))
+        print()
 
 
 def list_cli(args: list[str]) -> int:
     summary = "Solvers, synths (and their presets), losses, metrics and target suites, plugins too."
     values = parse_command(args, OPTIONS, "list", summary)
     if values is None:
+        return 0
+    if values["name"] is not None:
+        describe_entry(values["name"])
         return 0
     console = Console()
     for title, registry, usage, group in SECTIONS:

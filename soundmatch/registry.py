@@ -10,6 +10,7 @@ name) or a module whose import registers things with the decorator.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import pkgutil
@@ -155,3 +156,23 @@ class Registry(Generic[T]):
 
 def _is_module(obj: object) -> bool:
     return type(obj).__name__ == "module"
+
+
+def option_defaults(factory: Any) -> dict[str, Any]:
+    """The options of a registry entry that have a default, and that default: a dataclass's init
+    fields (a default factory called), else its constructor's keyword arguments."""
+    if dataclasses.is_dataclass(factory):
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(factory):
+            if not f.init or f.name.startswith("_"):
+                continue
+            if f.default is not dataclasses.MISSING:
+                out[f.name] = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                out[f.name] = f.default_factory()
+        return out
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import re
 
@@ -16,7 +15,7 @@ from benchmark.run.targets import suite_registry
 from metrics.base import loss_registry, metric_registry
 from solvers.base import solver_registry
 from soundmatch.errors import UserError
-from soundmatch.registry import Registry
+from soundmatch.registry import Registry, option_defaults
 from synths.base import synth_registry
 
 # title, registry, how a run names one, and the config group whose YAML presets are listed too
@@ -61,27 +60,6 @@ OPTIONS = (
     Option("kind", choice(*KINDS), "all", "one section: solvers, synths, losses, metrics or targets"),
     Option("name", text, None, "one entry (e.g. name=cma): its options, defaults and what each means"),
 )
-
-
-def option_defaults(factory: object) -> dict[str, object]:
-    """The constructor options of a registered entry and their defaults (dataclass fields, else the
-    signature's keyword defaults)."""
-    if dataclasses.is_dataclass(factory):
-        out: dict[str, object] = {}
-        for f in dataclasses.fields(factory):
-            if f.init and not f.name.startswith("_"):
-                if f.default is not dataclasses.MISSING:
-                    out[f.name] = f.default
-                elif f.default_factory is not dataclasses.MISSING:
-                    out[f.name] = f.default_factory()
-                else:
-                    out[f.name] = "(required)"
-        return out
-    try:
-        params = inspect.signature(factory).parameters  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return {}
-    return {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
 
 
 def option_help(factory: object) -> dict[str, str]:

@@ -430,22 +430,21 @@ def leaderboard_cli(args: list[str]) -> int:
     if values is None:
         return 0
     lb = from_options(values)
-    markdown = to_markdown(lb)
     if values["format"] == "csv":
         print(lb.table.to_csv(index=False), end="")
     elif values["format"] == "markdown":
-        print(markdown)
+        print(to_markdown(lb))
     else:
         print_rich(lb, wide=values["format"] == "wide")
     if values["out"] is not None:
-        written = write_files(lb, Path(values["out"]), markdown, plots=bool(values["plots"]))
+        written = write_files(lb, Path(values["out"]), plots=bool(values["plots"]))
         # the listing goes where it does not mix with a csv or markdown table piped elsewhere
         stream = sys.stdout if values["format"] in ("table", "wide") else sys.stderr
         print(f"wrote {', '.join(written)} under {values['out']}/", file=stream)
     return 0
 
 
-def write_files(lb: Leaderboard, out_dir: Path, markdown: str, plots: bool = True) -> list[str]:
+def write_files(lb: Leaderboard, out_dir: Path, plots: bool = True) -> list[str]:
     """``leaderboard.csv``, ``leaderboard.md``, ``winrate.csv`` and, with ``plots``, the PNG plots
     and the IOHprofiler export, into ``out_dir`` (created); what was written, relative to it."""
     try:
@@ -455,7 +454,7 @@ def write_files(lb: Leaderboard, out_dir: Path, markdown: str, plots: bool = Tru
                         f"choose a folder you can write to") from None
     lb.table.to_csv(out_dir / "leaderboard.csv", index=False)
     lb.wins.to_csv(out_dir / "winrate.csv")
-    (out_dir / "leaderboard.md").write_text(markdown + "\n")
+    (out_dir / "leaderboard.md").write_text(to_markdown(lb) + "\n")
     written = ["leaderboard.csv", "leaderboard.md", "winrate.csv"]
     if plots:
         from benchmark.report.ioh_export import write_iohprofiler

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from benchmark.paths import CONF_DIR
 from benchmark.run.presets import synth_preset
 from solvers.base import Target
+from soundmatch.registry import option_defaults
 
 # config keys that do not change what a run solves (left out of its hash): where it is logged, how it
 # is shown, and which metrics score it (adding a metric does not re-solve finished targets; force=true does)
@@ -83,8 +84,6 @@ def suite_id(cfg: DictConfig, suite: Any) -> str:
     and 1 s. Two configs with the same name have the same targets (the suite's
     hash, kept as a tag, tells defaults changed in code apart).
     """
-    import dataclasses
-
     _, synth_name = suite_key(cfg, suite.uses_synth)
     if synth_name == str(cfg.synth.name):  # the run's synth renders the targets: name its preset
         synth_name = synth_config_name(cfg)
@@ -94,11 +93,7 @@ def suite_id(cfg: DictConfig, suite: Any) -> str:
     for k in suite.label_keys:
         value = options.get(k)
         parts.append(f"{k}{value}" if isinstance(value, (int, float)) else _label_value(value))
-    defaults = {
-        f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        for f in dataclasses.fields(suite)
-        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
-    }
+    defaults = option_defaults(suite)
     for k, value in sorted(options.items()):
         shown = k in suite.label_keys or k in ("name", "synth") or k not in defaults
         if not shown and value != defaults[k]:

@@ -135,3 +135,19 @@ def test_fm_match_on_a_folder_of_off_grid_recordings_finishes_every_target(main_
         assert check.startswith("ran at MIDI ") or check.startswith("skipped: "), check
         if check.startswith("ran"):
             assert "dexed_lsd" in child.data.metrics
+
+
+def test_a_results_folder_inside_the_recordings_is_not_read_as_recordings(tmp_path: Path, capsys):
+    """Running from the recordings' folder puts results/ (a store and every run's target.wav and
+    match.wav) under target.path=.: the folder suite leaves it out, and says so."""
+    tone = np.sin(2 * np.pi * 220 * np.arange(8000) / 16000).astype(np.float32)
+    sf.write(tmp_path / "take_1.wav", tone, 16000)
+    run = tmp_path / "results" / "artifacts" / "1" / "abc" / "artifacts"
+    run.mkdir(parents=True)
+    (tmp_path / "results" / "mlflow.db").write_bytes(b"")
+    for name in ("target.wav", "match.wav"):
+        sf.write(run / name, tone, 16000)
+    root, files = FolderSuite(path=str(tmp_path)).files()
+    assert [f.name for f in files] == ["take_1.wav"]
+    err = capsys.readouterr().err
+    assert f"skipped {tmp_path / 'results'}: a results folder (it holds mlflow.db)" in err

@@ -59,8 +59,14 @@ class FolderSuite(RecordedSuite):
         # os.walk, not rglob: a sub-folder that cannot be listed is reported, not skipped in silence
         unlisted: list[OSError] = []
         files = []
-        for folder, _, names in os.walk(root, onerror=unlisted.append):
+        for folder, subfolders, names in os.walk(root, onerror=unlisted.append):
             files += [Path(folder) / n for n in names if Path(n).suffix.lower() in AUDIO_SUFFIXES]
+            # a results folder inside the recordings' one (results_dir's default, run from there) holds
+            # every run's target.wav and match.wav: those are not the user's recordings
+            for store in [d for d in subfolders if (Path(folder) / d / "mlflow.db").exists()]:
+                subfolders.remove(store)
+                print(f"warning: skipped {Path(folder) / store}: a results folder (it holds mlflow.db)",
+                      file=sys.stderr)  # fmt: skip
         files.sort()
         self.unlisted = [(str(err.filename), f"cannot list the folder ({err.strerror})") for err in unlisted]
         for folder, reason in self.unlisted:

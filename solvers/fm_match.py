@@ -13,14 +13,15 @@ after Horner, Beauchamp & Haken (1993):
    (coarse / fine / detune chosen through the engine at the note played),
    output levels from the fitted gains and the target's peak level, envelopes
    from the segmented envelope through the engine's rate and level tables,
-   pitch EG and LFO neutral.
+   pitch EG neutral, the LFO drawing the target's vibrato (if any).
 3. **Rendered choice**: the ``candidates`` best structures are rendered in one
    batch; the ``finalists`` best get a short CMA-ES over their output levels
    only (``fit_share`` of the budget between them).
 4. **Refinement**: the winner's levels, envelopes and output levels (ratios,
    algorithm and feedback kept; output levels within ``level_box`` steps of the
-   start, so the structure's balance of partials holds) by CMA-ES with small steps, restarting while
-   budget remains, then, for a differentiable synth, a gradient polish with
+   start, so the structure's balance of partials holds; a vibrato's LFO speed,
+   depth and delay) by CMA-ES with small steps, restarting while budget
+   remains, then, for a differentiable synth, a gradient polish with
    Adam on the run's loss over the same coordinates (``polish_share``).
 
 Every render goes through ``problem.evaluate`` / ``problem.value_and_grad``, so
@@ -45,6 +46,7 @@ from solvers.base import BudgetExhausted, Problem, Result, Solver, solver_regist
 from solvers.fm_spectrum import MOD_RATIOS, Slot, Stack, Structure, search, target_grid
 from solvers.fm_voice import (
     DEFAULT_ALGORITHM,
+    VIBRATO_LFO,
     algorithm_slots,
     dx7_voice,
     fm2_values,
@@ -117,9 +119,7 @@ def _harmonic_target(analysis: TargetAnalysis) -> tuple[np.ndarray, list[tuple[f
     return target_grid(p.harmonics, inharmonic, 2 * len(p.harmonics)), inharmonic[:3]
 
 
-def analytic_plan(
-    problem: Problem, keep: int = 8, level_box: int = LEVEL_BOX, sampled: int = 0
-) -> StartPlan:
+def analytic_plan(problem: Problem, keep: int = 8, level_box: int = LEVEL_BOX, sampled: int = 0) -> StartPlan:
     """Analyse the target and build the start points of ``problem``'s synth (no render spent).
 
     ``level_box``: DX7 output levels stay within this many steps of the start
@@ -148,7 +148,9 @@ def analytic_plan(
         tune_ratios = fixed_ratios is None and "op1_coarse" in names
         rows = []
         for s in structures:
-            voice = dx7_voice(synth.base, number, ops, s, analysis, note.pitch, hold, tune_ratios)
+            voice = dx7_voice(
+                synth.base, number, ops, s, analysis, note.pitch, hold, tune_ratios, target.sample_rate
+            )
             rows.append(synth.voice_to_unit(voice))
         if fixed_ratios is not None and sampled > 0:
             rows += list(synth.sample(sampled, problem.generator))
@@ -168,6 +170,8 @@ def analytic_plan(
             and ("_rate" in n[3:8] or "_level" in n[3:9] or n.endswith("_output"))
             and not n.endswith("rate_scaling")
         ]
+        if analysis.vibrato is not None:  # the LFO that draws it is refined too
+            free += [names.index(n) for n in VIBRATO_LFO if n in names]
     elif synth.name == "fm2":
         ratio_param = problem.spec["ratio"]
         low, high = float(ratio_param.low), float(ratio_param.high)

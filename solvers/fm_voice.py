@@ -18,11 +18,13 @@ import numpy as np
 import torch
 
 from analysis.target import TargetAnalysis
+from analysis.vibrato import Vibrato
 from solvers.fm_spectrum import CARRIER_RATIOS, FEEDBACKS, MOD_RATIOS, Slot, Stack, Structure
 from synths.base import note_off_time
 from synths.dx7 import engine
 from synths.dx7.algorithms import algorithm
 from synths.dx7.envelope import ATTACK_JUMP, RISE_CEILING, amp_rate, amp_target, scale_level
+from synths.dx7.lfo import PMS_TABLE, WAVES, delay_ramp, lfo_hz
 from synths.dx7.voice import Voice
 
 DB_PER_OCTAVE = 20.0 * math.log10(2.0)
@@ -206,6 +208,46 @@ def plan_envelope(analysis: TargetAnalysis, output_level: int, hold: float) -> E
     return EnvelopePlan([r1, r2, r3, r4], [99, l2, l3, 0], [r1, 99, 99, r4], [99, 99, 99, 0])
 
 
+# ---- the LFO: a vibrato --------------------------------------------------------------------------
+
+VIBRATO_LFO = ("lfo_speed", "lfo_pmd", "lfo_delay")  # what the search refines of a vibrato's LFO
+
+
+@dataclass(frozen=True)
+class LfoPlan:
+    """LFO settings that draw a vibrato: speed, delay, pitch-mod depth 0..99 and sensitivity 0..7."""
+
+    speed: int
+    delay: int
+    pmd: int
+    pms: int
+
+
+def _vibrato_cents(pmd: int, pms: int) -> float:
+    """Peak pitch swing (cents) of a sine LFO at PMD and PMS (:func:`synths.dx7.lfo.pitch_modulation`)."""
+    return math.floor(165 * pmd / 64) * PMS_TABLE[pms] / 2.0**15 * 0.5 * 1200.0
+
+
+@cache
+def _delay_half_times(sample_rate: float) -> np.ndarray:
+    """Seconds after note-on at which the LFO delay's fade-in reaches half depth, for delays 0..99."""
+    t = torch.arange(0.0, 12.0, 0.002, dtype=torch.float64)
+    ramp = delay_ramp(t, torch.arange(100, dtype=torch.float64), sample_rate)
+    return t[(ramp >= 0.5).double().argmax(dim=1)].numpy()
+
+
+def plan_lfo(vibrato: Vibrato, sample_rate: float) -> LfoPlan:
+    """The DX7 LFO (sine wave) nearest ``vibrato``: the speed whose rate (as Dexed runs it at
+    ``sample_rate``) is nearest, the smallest PMS whose PMD (<= 99) reaches the depth (the finest
+    steps), and the delay whose fade-in reaches half depth nearest the vibrato's onset."""
+    rates = lfo_hz(torch.arange(100, dtype=torch.float64), sample_rate).numpy()
+    speed = int(np.argmin(np.abs(np.log(rates / vibrato.rate_hz))))
+    pms = next((p for p in range(1, 8) if _vibrato_cents(99, p) >= vibrato.depth_cents), 7)
+    pmd = min(range(100), key=lambda d: abs(_vibrato_cents(d, pms) - vibrato.depth_cents))
+    delay = int(np.argmin(np.abs(_delay_half_times(float(sample_rate)) - vibrato.onset)))
+    return LfoPlan(speed, delay, pmd, pms)
+
+
 # ---- the voice ----------------------------------------------------------------------------------
 
 
@@ -235,18 +277,26 @@ def dx7_voice(
     note_pitch: float,
     hold: float,
     tune_ratios: bool,
+    sample_rate: float = 48000.0,
 ) -> Voice:
     """The DX7 voice of ``structure`` on algorithm ``number``; see the module docstring.
 
     ``note_pitch``: the MIDI note the synth plays (before transpose). With
     ``tune_ratios`` every operator's coarse / fine / detune is chosen so that
     ratio r sounds at r * f0 (the measured f0); otherwise the base voice's
-    frequencies are kept.
+    frequencies are kept. A vibrato the analysis found is drawn by the LFO
+    (:func:`plan_lfo`, the synth running at ``sample_rate``); otherwise its
+    pitch depth is 0.
     """
     voice = copy.deepcopy(base)
     voice.algorithm = number - 1
     voice.pitch_levels, voice.pitch_rates = [50, 50, 50, 50], [99, 99, 99, 99]
     voice.lfo_pmd = voice.lfo_amd = 0
+    if analysis.vibrato is not None:
+        lfo = plan_lfo(analysis.vibrato, sample_rate)
+        voice.lfo_wave, voice.lfo_sync = WAVES.index("sine"), 1
+        voice.lfo_speed, voice.lfo_delay, voice.lfo_pmd = lfo.speed, lfo.delay, lfo.pmd
+        voice.pitch_mod_sens = lfo.pms
     voice.feedback = 0
     played = note_pitch + voice.transpose - 24
     f0 = analysis.f0_hz or 440.0 * 2 ** ((played - 69) / 12)

@@ -1,0 +1,133 @@
+"""Vibrato of a held note: a periodic pitch modulation, read from one strong harmonic's frequency track.
+
+The harmonic with the most energy among the first ``TRACKED_HARMONICS`` (below
+0.45 of the sample rate) is tracked frame by frame (``FRAME_SECONDS`` Hann
+frames, zero-padded 4x, hop ``HOP_SECONDS``; peak refined by a parabola on
+log magnitudes) within +-``SEARCH_CENTS`` of its place, over the note's body
+(attack end to note-off) where it stands within ``TRACK_DB`` of its loudest.
+The track, in cents about its own median and with a straight line removed, is
+a vibrato when one sinusoid of rate ``RATE_HZ`` explains at least
+``MIN_EXPLAINED`` of its variance with a peak depth of at least
+``MIN_DEPTH_CENTS``. That sinusoid is then fitted in sliding windows of 1.5
+cycles: the depth reported is their median over the body's second half, and the
+onset is where they first reach half that depth (a delayed vibrato, as players
+and the DX7's LFO delay make it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from analysis.partials import refined_peak
+
+TRACKED_HARMONICS = 8
+FRAME_SECONDS = 0.064
+HOP_SECONDS = 0.01
+SEARCH_CENTS = 150.0
+TRACK_DB = 30.0
+RATE_HZ = (3.0, 12.0)  # vibrato rates looked for
+MIN_DEPTH_CENTS = 4.0
+MIN_EXPLAINED = 0.5
+MIN_CYCLES = 2.0  # the body must hold this many cycles of the slowest rate
+
+
+@dataclass(frozen=True)
+class Vibrato:
+    """A periodic pitch modulation: ``rate_hz``, peak ``depth_cents`` (half the swing), ``onset`` in s
+    from the clip's start (where it reaches half depth), and the share of the pitch track's variance
+    it explains (0..1)."""
+
+    rate_hz: float
+    depth_cents: float
+    onset: float
+    explained: float
+
+    def as_log(self) -> dict[str, float]:
+        return {
+            "vibrato_hz": round(self.rate_hz, 3),
+            "vibrato_cents": round(self.depth_cents, 2),
+            "vibrato_onset_s": round(self.onset, 3),
+        }
+
+
+def harmonic_track(
+    audio: np.ndarray, sample_rate: int, hz: float, start: float, stop: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frame times (s) and the frequency (Hz) of the spectral peak near ``hz`` per frame, over
+    ``start..stop`` s, keeping frames where that peak is within ``TRACK_DB`` of its loudest."""
+    x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    n = int(2 ** math.ceil(math.log2(FRAME_SECONDS * sample_rate)))
+    n_fft = 4 * n
+    hop = max(1, int(round(HOP_SECONDS * sample_rate)))
+    first = max(0, int(start * sample_rate) - n // 2)
+    last = min(len(x) - n, int(stop * sample_rate) - n // 2)
+    if last <= first:
+        return np.zeros(0), np.zeros(0)
+    starts = np.arange(first, last + 1, hop)
+    frames = x[starts[:, None] + np.arange(n)[None, :]] * np.hanning(n)[None, :]
+    mag = np.abs(np.fft.rfft(frames, n=n_fft, axis=1))
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    width = hz * (2.0 ** (SEARCH_CENTS / 1200.0) - 1.0)
+    lo = max(1, int(math.floor((hz - width) * n_fft / sample_rate)))
+    hi = min(len(freqs) - 2, int(math.ceil((hz + width) * n_fft / sample_rate)))
+    if hi <= lo:
+        return np.zeros(0), np.zeros(0)
+    ks = lo + np.argmax(mag[:, lo : hi + 1], axis=1)
+    peaks = np.array([refined_peak(freqs, m, int(k)) for m, k in zip(mag, ks, strict=True)])
+    level = 20.0 * np.log10(np.maximum(peaks[:, 1], 1e-12))
+    keep = level >= level.max() - TRACK_DB
+    times = (starts + n // 2) / sample_rate
+    return times[keep], peaks[keep, 0]
+
+
+def _sinusoid(t: np.ndarray, y: np.ndarray, hz: float) -> tuple[float, float]:
+    """Least-squares ``a sin + b cos`` at ``hz`` (with a constant) on ``y(t)``: amplitude and the share
+    of ``y``'s variance it explains."""
+    w = 2.0 * math.pi * hz * t
+    basis = np.stack([np.sin(w), np.cos(w), np.ones_like(t)], axis=1)
+    coef, *_ = np.linalg.lstsq(basis, y, rcond=None)
+    resid = y - basis @ coef
+    var = float(np.var(y))
+    return float(math.hypot(coef[0], coef[1])), (1.0 - float(np.var(resid)) / var) if var > 0 else 0.0
+
+
+def find_vibrato(
+    audio: np.ndarray, sample_rate: int, f0_hz: float, harmonics: np.ndarray, start: float, stop: float
+) -> Vibrato | None:
+    """The vibrato of a note of fundamental ``f0_hz`` whose harmonic amplitudes are ``harmonics [H]``,
+    read over its body ``start..stop`` s; None when there is none (see the module docstring)."""
+    top = min(TRACKED_HARMONICS, len(harmonics))
+    usable = [h for h in range(1, top + 1) if h * f0_hz < 0.45 * sample_rate]
+    if not usable or stop - start < MIN_CYCLES / RATE_HZ[0]:
+        return None
+    k = max(usable, key=lambda h: harmonics[h - 1])
+    t, hz = harmonic_track(audio, sample_rate, k * f0_hz, start, stop)
+    if len(t) < 8 or t[-1] - t[0] < MIN_CYCLES / RATE_HZ[0]:
+        return None
+    cents = 1200.0 * np.log2(hz / np.median(hz))
+    cents = cents - np.polyval(np.polyfit(t, cents, 1), t)
+    rates = np.arange(RATE_HZ[0], RATE_HZ[1] + 1e-9, 0.05)
+    fits = [_sinusoid(t, cents, r) for r in rates]
+    best = int(np.argmax([f[1] for f in fits]))
+    rate, (depth, explained) = float(rates[best]), fits[best]
+    if depth < MIN_DEPTH_CENTS or explained < MIN_EXPLAINED:
+        return None
+    # onset: the sliding fit's depth first reaching half the depth of the body's second half
+    span = 1.5 / rate
+    centres = t[(t >= t[0] + span / 2) & (t <= t[-1] - span / 2)]
+    local = []
+    for c in centres:
+        inside = np.abs(t - c) <= span / 2
+        local.append(_sinusoid(t[inside], cents[inside], rate)[0] if inside.sum() >= 5 else 0.0)
+    onset, full = start, depth
+    if len(local):
+        local_arr = np.array(local)
+        later = local_arr[centres >= (t[0] + t[-1]) / 2]
+        full = float(np.median(later)) if len(later) else depth
+        reached = np.nonzero(local_arr >= 0.5 * full)[0]
+        if len(reached) and reached[0] > 0:
+            onset = float(centres[reached[0]])
+    return Vibrato(rate, full, onset, explained)

@@ -8,7 +8,9 @@ after Horner, Beauchamp & Haken (1993):
    search over the discrete genes (each stack's carrier and modulator ratios,
    DX7-representable; feedback) with the indices and stack gains fitted to the
    target's partials for each choice; the algorithm's slots stay empty unless
-   the spectrum needs them.
+   the spectrum needs them. Where the synth may play algorithm 32
+   (``synth.algorithm=null`` or 32), one more start puts a sine on each of the
+   six strongest partials, at its own frequency and with its own decay.
 2. **Start points** (:mod:`solvers.fm_voice`): carriers on the measured f0
    (coarse / fine / detune chosen through the engine at the note played),
    output levels from the fitted gains and the target's peak level, envelopes
@@ -45,8 +47,10 @@ from analysis.target import TargetAnalysis, analyse
 from solvers.base import BudgetExhausted, Problem, Result, Solver, solver_registry
 from solvers.fm_spectrum import MOD_RATIOS, Slot, Stack, Structure, search, target_grid
 from solvers.fm_voice import (
+    ADDITIVE_ALGORITHM,
     DEFAULT_ALGORITHM,
     VIBRATO_LFO,
+    additive_voice,
     algorithm_slots,
     dx7_voice,
     fm2_values,
@@ -152,6 +156,13 @@ def analytic_plan(problem: Problem, keep: int = 8, level_box: int = LEVEL_BOX, s
                 synth.base, number, ops, s, analysis, note.pitch, hold, tune_ratios, target.sample_rate
             )
             rows.append(synth.voice_to_unit(voice))
+        # a sine per partial on algorithm 32, where the synth may play it: bells and bars, whose
+        # partials no stack on the f0/2 grid places
+        if tune_ratios and ("algorithm" in names or number == ADDITIVE_ALGORITHM):
+            additive = additive_voice(synth.base, analysis, note.pitch, hold, target.sample_rate)
+            if additive is not None:
+                rows.append(synth.voice_to_unit(additive[0]))
+                structures = [*structures, additive[1]]
         if fixed_ratios is not None and sampled > 0:
             rows += list(synth.sample(sampled, problem.generator))
             structures = structures + [Structure([]) for _ in range(sampled)]

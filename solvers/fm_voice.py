@@ -268,6 +268,22 @@ def _body_amplitudes(structure: Structure, analysis: TargetAnalysis) -> list[flo
     return [0.0 if s is None else s.gain * lift for s in structure.stacks]
 
 
+def _start_voice(base: Voice, number: int, analysis: TargetAnalysis, sample_rate: float) -> Voice:
+    """A copy of ``base`` on algorithm ``number`` with no feedback, the pitch EG neutral, no amplitude
+    modulation and the LFO drawing the target's vibrato (:func:`plan_lfo`; none: no pitch depth)."""
+    voice = copy.deepcopy(base)
+    voice.algorithm = number - 1
+    voice.pitch_levels, voice.pitch_rates = [50, 50, 50, 50], [99, 99, 99, 99]
+    voice.lfo_pmd = voice.lfo_amd = 0
+    voice.feedback = 0
+    if analysis.vibrato is not None:
+        lfo = plan_lfo(analysis.vibrato, sample_rate)
+        voice.lfo_wave, voice.lfo_sync = WAVES.index("sine"), 1
+        voice.lfo_speed, voice.lfo_delay, voice.lfo_pmd = lfo.speed, lfo.delay, lfo.pmd
+        voice.pitch_mod_sens = lfo.pms
+    return voice
+
+
 def dx7_voice(
     base: Voice,
     number: int,
@@ -288,16 +304,7 @@ def dx7_voice(
     (:func:`plan_lfo`, the synth running at ``sample_rate``); otherwise its
     pitch depth is 0.
     """
-    voice = copy.deepcopy(base)
-    voice.algorithm = number - 1
-    voice.pitch_levels, voice.pitch_rates = [50, 50, 50, 50], [99, 99, 99, 99]
-    voice.lfo_pmd = voice.lfo_amd = 0
-    if analysis.vibrato is not None:
-        lfo = plan_lfo(analysis.vibrato, sample_rate)
-        voice.lfo_wave, voice.lfo_sync = WAVES.index("sine"), 1
-        voice.lfo_speed, voice.lfo_delay, voice.lfo_pmd = lfo.speed, lfo.delay, lfo.pmd
-        voice.pitch_mod_sens = lfo.pms
-    voice.feedback = 0
+    voice = _start_voice(base, number, analysis, sample_rate)
     played = note_pitch + voice.transpose - 24
     f0 = analysis.f0_hz or 440.0 * 2 ** ((played - 69) / 12)
     for op in voice.ops:
@@ -324,6 +331,52 @@ def dx7_voice(
                 mod.mode = 0
                 mod.coarse, mod.fine, mod.detune = tune(stack.m * f0, played)
     return voice
+
+
+# ---- algorithm 32: partials side by side ----------------------------------------------------------
+
+ADDITIVE_ALGORITHM = 32  # six carriers side by side (OP6 feeds back on itself; kept at 0 here)
+PARTIAL_SPAN_DB = 40.0  # a partial's decay is fitted while it stays within this of its loudest
+
+
+def partial_decay(times: np.ndarray, track: np.ndarray, until: float) -> tuple[float, float]:
+    """A partial's loudest amplitude (linear full scale) and the slope (dB/s) of its level from there
+    on, fitted while it stays within ``PARTIAL_SPAN_DB`` of its loudest and before ``until`` s."""
+    db = 20.0 * np.log10(np.maximum(track, 1e-12))
+    top = int(np.argmax(db))
+    after = np.arange(top, len(db))
+    keep = after[(db[after] >= db[top] - PARTIAL_SPAN_DB) & (times[after] <= until)]
+    if len(keep) < 3:
+        return float(track[top]), 0.0
+    return float(track[top]), float(np.polyfit(times[keep], db[keep], 1)[0])
+
+
+def additive_voice(
+    base: Voice, analysis: TargetAnalysis, note_pitch: float, hold: float, sample_rate: float = 48000.0
+) -> tuple[Voice, Structure] | None:
+    """Algorithm 32 with each of its six carriers on one of the target's strongest partials: its own
+    frequency (harmonic or not: a bell's or a bar's partials), its loudest level, its own decay
+    (each operator's EG: a fast-dying upper partial, a long hum), the note's attack and release.
+    With the structure it stands for (lone carriers); None when the target has no partials.
+    (A sine per partial: what FM stacks cannot place, inharmonic partials, it can.)"""
+    p = analysis.partials
+    if p is None or not p.peaks or not len(p.tracks):
+        return None
+    voice = _start_voice(base, ADDITIVE_ALGORITHM, analysis, sample_rate)
+    played = note_pitch + voice.transpose - 24
+    stacks = []
+    for op, (k, partial) in zip(voice.ops, enumerate(p.peaks[:6]), strict=False):
+        amp, slope = partial_decay(p.times, p.tracks[:, k], analysis.envelope.note_off)
+        op.output_level = output_level_for_gain(2.0 * amp)  # a carrier sounds at half its gain
+        plan = plan_envelope(analysis, op.output_level, hold)
+        r3, l3 = (rate_for_slope(-slope), 0) if slope < -0.5 else (99, 99)
+        op.rates, op.levels = [plan.carrier_rates[0], 99, r3, plan.carrier_rates[3]], [99, 99, l3, 0]
+        op.mode, op.amp_mod_sens = 0, 0
+        op.coarse, op.fine, op.detune = tune(partial.hz, played)
+        stacks.append(Stack(partial.ratio, None, gain=amp))
+    for op in voice.ops[len(stacks) :]:
+        op.output_level = 0
+    return voice, Structure(stacks)
 
 
 # ---- fm2 ----------------------------------------------------------------------------------------

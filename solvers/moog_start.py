@@ -51,7 +51,7 @@ def nearest_waveform(harmonics: np.ndarray, choices: tuple[str, ...]) -> str:
         return "sine"
     if even < ODD_ONLY_SHARE * upper:  # a saw's even harmonics hold 64% of its upper energy
         steep = len(harmonics) > 2 and harmonics[2] < 0.2 * max(harmonics[0], 1e-30)
-        for kind in (("triangle", "square") if steep else ("square", "triangle")):
+        for kind in ("triangle", "square") if steep else ("square", "triangle"):
             if kind in choices:
                 return kind
     return "saw" if "saw" in choices else choices[0]

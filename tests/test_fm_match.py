@@ -193,3 +193,49 @@ def test_fm_match_recovers_fm2s_continuous_ratio():
     best = FMMatch().solve(problem).x
     found = fm2.spec.to_physical(best.unsqueeze(0))["ratio"].item()
     assert abs(math.log(found / 2.37)) < 0.01, found
+
+
+def test_a_bell_gets_a_sine_per_partial_on_algorithm_32():
+    """A bell-like DX7 voice (algorithm 32, four sines at inharmonic ratios, each decaying at its own
+    rate): where the synth may choose its algorithm, fm_match offers a start with a carrier on each
+    partial (frequency within 10 cents, the fast-dying upper partial decaying faster than the
+    fundamental), and that start sounds nearer the bell than the best FM-stack start."""
+    from solvers.fm_match import analytic_plan
+    from solvers.fm_voice import ADDITIVE_ALGORITHM
+
+    bell = Voice(algorithm=ADDITIVE_ALGORITHM - 1)
+    for op in bell.ops:
+        op.output_level = 0
+    for op, (coarse, fine, level, decay_rate) in zip(
+        bell.ops, [(1, 0, 95, 35), (2, 38, 92, 45), (5, 8, 90, 55), (8, 12, 88, 65)], strict=False
+    ):
+        op.coarse, op.fine, op.output_level = coarse, fine, level
+        op.rates, op.levels = [99, 99, decay_rate, 60], [99, 99, 0, 0]
+    synth = DX7(algorithm=None, hold=0.9)
+    with torch.no_grad():
+        audio = synth.render_voices([bell], sample_rate=SR, duration=1.0, note=Note(60.0))[0]
+    problem = Problem(
+        synth,
+        Target(audio, SR, "bell", note=Note(60.0)),
+        MultiScaleSpectral(SR, fft_sizes=[1024, 256]),
+        Budget(20),
+    )
+    plan = analytic_plan(problem, keep=4)
+    additive = [  # lone carriers, more than the three stacks of the FM starts
+        i for i, s in enumerate(plan.structures) if len(s.stacks) > 3 and all(st.m is None for st in s.stacks)
+    ]
+    assert len(additive) == 1 and len(plan.structures[additive[0]].stacks) >= 4
+    values = synth.spec.to_physical(plan.x[additive[0] : additive[0] + 1])
+    assert int(values["algorithm"][0]) == ADDITIVE_ALGORITHM - 1  # the choice index of algorithm 32
+    wanted = [1.0, 2.76, 5.40, 8.96]
+    placed = [s.c for s in plan.structures[additive[0]].stacks]
+    for r in wanted:
+        assert min(abs(1200 * math.log2(r / p)) for p in placed) <= 10.0
+    rates = {
+        round(s.c, 1): float(values[f"op{k + 1}_rate3"][0])
+        for k, s in enumerate(plan.structures[additive[0]].stacks)
+    }
+    assert rates[9.0] > rates[1.0]  # the upper partial dies faster
+    losses = problem.evaluate(plan.x)
+    fm_best = min(float(losses[i]) for i in range(len(plan.structures)) if i not in additive)
+    assert float(losses[additive[0]]) < fm_best

@@ -36,7 +36,7 @@ from benchmark.run.audio import AUDIO_SUFFIXES
 from soundmatch.errors import UserError
 
 PREFERRED_SOLVERS = ("fm_match", "cma")  # the first whose check_synth takes the synth
-DEFAULT_RENDERS = 1000  # about 7 s per 1 s note with fm_match on this 2-core machine
+DEFAULT_RENDERS = 400  # about 3 s per 1 s note with fm_match on this 2-core machine
 SHOWN_METRICS = ("match_distance", "timbre_distance", "pitch_error_cents", "loudness_envelope_error", "lsd")
 USAGE = f"""usage: python -m benchmark match FILE_OR_FOLDER [synth=dx7] [out=DIR] [key=value ...]
 
@@ -47,7 +47,8 @@ a notes table (notes.csv: file,note[,velocity]) or the file names (flute_C#5.wav
 estimated. Any `run` key applies (budget.renders, solver, duration, sample_rate, ...).
 
   out=DIR            where the files go (default: <results_dir>/match/<name>)
-  synth=NAME         default dx7; solver default: the best one for the synth (fm_match for FM)
+  synth=NAME         default dx7 (with synth.algorithm=null: fm_match picks the algorithm);
+                     solver default: the best one for the synth (fm_match for FM)
   budget.renders=N   default {DEFAULT_RENDERS}
   results_dir=DIR    the store and artifacts, as for run (default results)
   tracking.uri=URI   another MLflow store; tracking.experiment default: match
@@ -96,6 +97,9 @@ def overrides_for(source: Path, given: list[str], searchpath: str) -> list[str]:
     keys = {o.split("=", 1)[0].lstrip("+~") for o in given}
     base = ["target=folder", f"target.path={_quoted(str(source))}"]
     base += [] if "synth" in keys else ["synth=dx7"]
+    synth = next((o.split("=", 1)[1] for o in given if o.split("=", 1)[0] == "synth"), "dx7")
+    if synth == "dx7" and "synth.algorithm" not in keys:  # any algorithm: 32 for bells and bars
+        base.append("synth.algorithm=null")
     base += [] if "budget.renders" in keys else [f"budget.renders={DEFAULT_RENDERS}"]
     base += [] if "metrics" in keys else [f"metrics=[{','.join(SHOWN_METRICS)}]"]
     base += [] if "tracking.experiment" in keys else ["tracking.experiment=match"]

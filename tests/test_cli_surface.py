@@ -131,3 +131,20 @@ def test_list_name_shows_every_entry_s_options_as_run_spells_them(capsys):
     assert "solver=implicit_fm" in both and "synth=implicit_fm" in both
     assert main(["list", "name=cmaa"]) == 2
     assert "did you mean 'cma'?" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """``python -m benchmark list name=cma | head -1``: the pipe closes before the output ends; the
+    command stops quietly (exit 141, as a shell reports SIGPIPE), no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmark", "list", "name=cma"], stdout=write, stderr=subprocess.PIPE, timeout=120
+    )
+    os.close(write)
+    assert "Traceback" not in done.stderr.decode()
+    assert done.returncode == 141

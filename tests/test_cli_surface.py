@@ -143,7 +143,10 @@ def test_a_reader_that_stops_early_gets_no_traceback():
     read, write = os.pipe()
     os.close(read)  # the reader is gone before the first line
     done = subprocess.run(
-        [sys.executable, "-m", "benchmark", "list", "name=cma"], stdout=write, stderr=subprocess.PIPE, timeout=120
+        [sys.executable, "-m", "benchmark", "list", "name=cma"],
+        stdout=write,
+        stderr=subprocess.PIPE,
+        timeout=120,
     )
     os.close(write)
     assert "Traceback" not in done.stderr.decode()

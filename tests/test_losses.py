@@ -197,3 +197,34 @@ def test_fast_stft_power_matches_torch_stft_and_its_gradient():
         assert torch.autograd.gradcheck(
             lambda z, n=n_fft, h=hop: stft_power_fast(z, n, h), (xr,), fast_mode=True
         )
+
+
+def test_timbre_loss_is_the_default_metric_without_its_pitch_term():
+    """loss=timbre against the metric's own numpy code (float64, to 1e-6 relative) on known cases,
+    which it orders: identical < gain change < a noisy copy < another note < noise < silence."""
+    import numpy as np
+
+    from metrics.match_distance import level_difference_db, timbre_components, timbre_distance_db
+    from metrics.timbre_loss import TimbreLoss
+
+    sr = 16000
+    rng = np.random.default_rng(0)
+    t = np.arange(sr) / sr
+    target = 0.3 * np.sin(2 * np.pi * 440 * t) * np.exp(-3 * t) + 0.3 * np.sin(2 * np.pi * 880 * t) * np.exp(
+        -6 * t
+    )
+    cases = [
+        target,
+        0.5 * target,
+        target + 0.01 * rng.standard_normal(sr),
+        0.3 * np.sin(2 * np.pi * 660 * t) * np.exp(-3 * t),
+        0.1 * rng.standard_normal(sr),
+        np.zeros(sr),
+    ]
+    got = TimbreLoss(sr)(torch.tensor(np.stack(cases)), torch.tensor(target)[None]).numpy()
+    want = [
+        abs(level_difference_db(p, target)) + timbre_distance_db(timbre_components(p, target, sr))
+        for p in cases
+    ]
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+    assert got[0] < 1e-9 and list(np.argsort(got)) == list(range(len(cases)))

@@ -94,7 +94,7 @@ def describe_entry(name: str) -> None:
         factory = registry.get(name)
         key = usage.rstrip("=").split("=")[0]
         print(f"{usage.replace('[...]', f'[{name}]') if '[' in usage else usage + name}  "
-              f"({title[:-1]}, {registry.origin(name)}): {summary_line(factory)}")
+              f"({registry.kind}, {registry.origin(name)}): {summary_line(factory)}")
         helps = option_help(factory)
         defaults = option_defaults(factory)
         if not defaults:

@@ -5,11 +5,12 @@
 Each recording (one file, or every audio file under a folder, read as the
 ``folder`` suite reads them: notes from a notes table or the file names, else
 estimated) is matched by the best solver for the synth (the first of
-:data:`PREFERRED_SOLVERS` that takes it: ``fm_match`` for the FM family), under
-:data:`DEFAULT_RENDERS` renders unless ``budget.renders=`` says otherwise. It is
-an ordinary ``run`` (logged to the store, resumed when already done; any ``run``
-override applies), and then ``out`` (default ``<results_dir>/match/<name>``)
-receives per recording:
+:data:`PREFERRED_SOLVERS` that takes it: ``fm_match`` for the FM family), with
+:data:`DEFAULT_RENDERS` renders and the loss :data:`DEFAULT_LOSS` unless
+``budget.renders=`` or ``loss=`` say otherwise; the plain ``dx7`` may use any
+algorithm (``synth.algorithm=null``). It is an ordinary ``run`` (logged to the
+store, resumed when already done; any ``run`` override applies), and then
+``out`` (default ``<results_dir>/match/<name>``) receives per recording:
 
 - ``<name>.syx`` (the DX7 family: one voice, loads in Dexed or a DX7) or
   ``<name>.preset.json`` (other synths: every parameter in its own units);
@@ -37,6 +38,7 @@ from soundmatch.errors import UserError
 
 PREFERRED_SOLVERS = ("fm_match", "cma")  # the first whose check_synth takes the synth
 DEFAULT_RENDERS = 400  # about 3 s per 1 s note with fm_match on this 2-core machine
+DEFAULT_LOSS = "timbre"  # what match_distance scores, less its pitch term (which fm_match tunes)
 SHOWN_METRICS = ("match_distance", "timbre_distance", "pitch_error_cents", "loudness_envelope_error", "lsd")
 USAGE = f"""usage: python -m benchmark match FILE_OR_FOLDER [synth=dx7] [out=DIR] [key=value ...]
 
@@ -50,6 +52,7 @@ estimated. Any `run` key applies (budget.renders, solver, duration, sample_rate,
   synth=NAME         default dx7 (with synth.algorithm=null: fm_match picks the algorithm);
                      solver default: the best one for the synth (fm_match for FM)
   budget.renders=N   default {DEFAULT_RENDERS}
+  loss=NAME          default {DEFAULT_LOSS} (the default metric's level and timbre terms)
   results_dir=DIR    the store and artifacts, as for run (default results)
   tracking.uri=URI   another MLflow store; tracking.experiment default: match
 """
@@ -101,6 +104,7 @@ def overrides_for(source: Path, given: list[str], searchpath: str) -> list[str]:
     if synth == "dx7" and "synth.algorithm" not in keys:  # any algorithm: 32 for bells and bars
         base.append("synth.algorithm=null")
     base += [] if "budget.renders" in keys else [f"budget.renders={DEFAULT_RENDERS}"]
+    base += [] if "loss" in keys else [f"loss={DEFAULT_LOSS}"]
     base += [] if "metrics" in keys else [f"metrics=[{','.join(SHOWN_METRICS)}]"]
     base += [] if "tracking.experiment" in keys else ["tracking.experiment=match"]
     if "solver" not in keys:

@@ -278,3 +278,25 @@ def test_split_of_is_a_stable_share() -> None:
     assert share == pytest.approx(0.2, abs=0.03)
     assert [split_of(k, 0, 0.2) for k in keys[:50]] == [split_of(k, 0, 0.2) for k in keys[:50]]
     assert all(split_of(k, 0, 0.0) == "train" for k in keys[:50])
+
+
+def test_synthetic_targets_are_drawn_over_notes_and_velocities() -> None:
+    """target.notes / target.velocities: each target is played at a drawn note and velocity, which it
+    keeps (a solver renders at it: re-rendering its true patch at its note gives its audio back), the
+    draws are the seed's, and a suite without them plays every target at the task's note."""
+    from synths.fm2 import FM2
+
+    ctx = SuiteContext(FM2(), 16000, 0.25, Note(60.0, 100), torch.device("cpu"))
+    suite = suite_registry.create("synthetic", n=12, seed=3, notes=[48, 60, 72], velocities=[40, 127])
+    targets = suite.targets(ctx)
+    played = {(t.note.pitch, t.note.velocity) for t in targets}
+    assert {p for p, _ in played} == {48.0, 60.0, 72.0} and {v for _, v in played} == {40, 127}
+    for t in targets[:4]:
+        again = ctx.synth.render(t.params[None], sample_rate=16000, duration=0.25, note=t.note)[0]
+        torch.testing.assert_close(again, t.audio)
+    same = suite_registry.create("synthetic", n=12, seed=3, notes=[48, 60, 72], velocities=[40, 127])
+    assert [t.note for t in same.targets(ctx)] == [t.note for t in targets]
+    plain = suite_registry.create("synthetic", n=4, seed=3).targets(ctx)
+    assert all(t.note == Note(60.0, 100) for t in plain)
+    with pytest.raises(UserError, match="target.velocities"):
+        suite_registry.create("synthetic", velocities=[0])

@@ -52,13 +52,11 @@ class SyntheticSuite(TargetSuite):
         if self.seed < 0:
             raise UserError(f"target.seed={self.seed}: a whole number >= 0")
         if self.notes is not None and (not self.notes or any(not 0 <= float(p) <= 127 for p in self.notes)):
-            raise UserError(f"target.notes={self.notes}: MIDI notes in [0, 127], e.g. target.notes=[48,60,72]")
+            raise UserError(f"target.notes={self.notes}: MIDI notes in [0, 127], e.g. [48,60,72]")
         if self.velocities is not None and (
             not self.velocities or any(isinstance(v, bool) or not 1 <= int(v) <= 127 for v in self.velocities)
         ):
-            raise UserError(
-                f"target.velocities={self.velocities}: velocities in [1, 127], e.g. target.velocities=[64,100,127]"
-            )
+            raise UserError(f"target.velocities={self.velocities}: velocities in [1, 127], e.g. [64,100,127]")
 
     def _played(self, count: int, ctx: SuiteContext, gen: torch.Generator) -> list[Note]:
         """The note each of ``count`` draws is played at (drawn from ``notes`` x ``velocities``)."""

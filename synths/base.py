@@ -211,6 +211,22 @@ def _metered(method: Callable) -> Callable:
     return counted
 
 
+@dataclass
+class ReferenceRender:
+    """A patch as a sound designer will hear it: played by this synth and by the outside engine that
+    defines the instrument (the DX7's: Dexed), each ``[T]`` float at ``sample_rate`` Hz, at the whole
+    MIDI ``note`` it will be played at. When the reference cannot play it, ``skipped`` says why and
+    ``engine_missing`` whether that is only because the engine is not installed."""
+
+    engine: str
+    sample_rate: int = 0
+    note: int | None = None
+    ours: Any = None
+    reference: Any = None
+    skipped: str | None = None
+    engine_missing: bool = False
+
+
 class Synth(ABC):
     """A stateless, batched, differentiable renderer.
 
@@ -270,6 +286,13 @@ class Synth(ABC):
     def export_patch(self, x: Tensor, folder: Path) -> None:
         """Write the patch of ``x [D]`` in the instrument's own format into ``folder`` (the DX7
         family: ``match.syx``), beside the run's ``params.json``. The default writes nothing."""
+        return None
+
+    def reference_render(self, x: Tensor, *, note: Note | None, duration: float) -> ReferenceRender | None:
+        """The patch of ``x [D]`` (as :meth:`export_patch` writes it) played by this synth and by the
+        instrument's reference engine, for the harness's check of what a user will hear; None (the
+        default) when the synth has no outside reference. It never raises for a patch the reference
+        cannot play: that is a ``skipped`` result."""
         return None
 
 

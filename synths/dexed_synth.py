@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from synths.base import Note, note_off_time, num_samples, synth_registry
+from synths.base import Note, ReferenceRender, note_off_time, num_samples, synth_registry
 from synths.dx7.reference import DexedRenderer, load_dexed
-from synths.dx7.synth import DX7
+from synths.dx7.synth import DX7, decimate
 from synths.dx7.voice import Voice
 
 
@@ -41,10 +41,16 @@ class Dexed(DX7):
     def render(
         self, params: Tensor, *, sample_rate: int, duration: float, note: Note | None = None
     ) -> Tensor:
-        """Each row's voice played by Dexed: ``[B, T]`` float32 on ``params``' device."""
+        """Each row's voice played by Dexed: ``[B, T]`` float32 on ``params``' device (at
+        ``oversample`` times the rate and brought down, as ``dx7`` does)."""
         voices = [self.unit_to_voice(row) for row in params.detach().cpu()]
-        audio = self.render_voices(voices, sample_rate=sample_rate, duration=duration, note=note)
-        return audio.to(params.device)
+        rate = sample_rate * self.oversample
+        audio = self.render_voices(voices, sample_rate=rate, duration=duration, note=note)
+        return decimate(audio, self.oversample, num_samples(sample_rate, duration)).to(params.device)
+
+    def reference_render(self, x: Tensor, *, note: Note | None, duration: float) -> ReferenceRender | None:
+        """None: this synth is the reference engine itself."""
+        return None
 
     def render_voices(
         self,

@@ -1,4 +1,5 @@
-"""dexed_check: the exported voice played by Dexed against our engine (the sound designer's check)."""
+"""reference_check: the exported voice played by Dexed against our engine (the sound designer's check),
+through the synth's reference_render hook."""
 
 from __future__ import annotations
 
@@ -7,35 +8,41 @@ import math
 import pytest
 import torch
 
-from benchmark.run.dexed_check import dexed_check
+from benchmark.run.reference_check import reference_check
 from synths.base import Note, synth_registry
 
 
 def dexed_lsd(synth, x, note, duration):
-    return dexed_check(synth, x, note, duration).values
+    return reference_check(synth, x, note, duration).values
 
 
 def test_a_check_that_cannot_run_is_skipped_with_its_reason(monkeypatch):
-    """Dexed absent, or a note off the keyboard: skipped and said why, never an error."""
-    import benchmark.run.dexed_check as check
+    """Dexed absent, or a note off the keyboard: skipped and said why, never an error (quietly when
+    only the engine is missing); a synth without a reference engine has no check."""
+    import importlib.util
 
     dx7 = synth_registry.create("dx7", hold=0.3)
     x = dx7.sample(1, torch.Generator().manual_seed(3))[0]
-    off = dexed_check(dx7, x, Note(131.0), 0.5)
-    assert off.values == {} and "outside the keyboard" in off.skipped
+    off = reference_check(dx7, x, Note(131.0), 0.5)
+    assert off.values == {} and "outside the keyboard" in off.skipped and not off.quiet
     assert off.tags() == {"soundmatch.dexed_check": f"skipped: {off.skipped}"}
-    monkeypatch.setattr(check, "dexed_available", lambda: False)
-    absent = dexed_check(dx7, x, Note(60.0), 0.5)
-    assert absent.values == {} and "dexed-py is not installed" in absent.skipped
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "dexed" else find_spec(name, *a)
+    )
+    absent = reference_check(dx7, x, Note(60.0), 0.5)
+    assert absent.values == {} and "dexed-py is not installed" in absent.skipped and absent.quiet
     fm2 = synth_registry.create("fm2")
-    assert dexed_check(fm2, fm2.sample(1, torch.Generator().manual_seed(0))[0], Note(60.0), 0.5).tags() == {}
+    assert (
+        reference_check(fm2, fm2.sample(1, torch.Generator().manual_seed(0))[0], Note(60.0), 0.5).tags() == {}
+    )
 
 
 def test_a_fractional_note_is_checked_at_its_nearest_key():
     pytest.importorskip("dexed")
     dx7 = synth_registry.create("dx7", hold=0.3)
     x = dx7.sample(1, torch.Generator().manual_seed(3))[0]
-    check = dexed_check(dx7, x, Note(36.0203), 0.5)
+    check = reference_check(dx7, x, Note(36.0203), 0.5)
     assert check.skipped is None and check.note == 36
     assert check.tags() == {"soundmatch.dexed_check": "ran at MIDI 36"}
     at_key = dexed_lsd(dx7, x, Note(36.0), 0.5)["dexed_lsd"]

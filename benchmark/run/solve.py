@@ -1,5 +1,5 @@
 """Solve and score one target: the solver's search under the harness's meter and clock, then every
-metric of its match (and the Dexed check of the voice)."""
+metric of its match (and the reference engine's check of the patch: Dexed for the DX7)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from benchmark.run.dexed_check import dexed_available, dexed_check
 from benchmark.run.progress import ProgressView
+from benchmark.run.reference_check import reference_check
 from benchmark.run.spec import RunSpec
 from metrics.base import Evaluation, bind_metric
 from solvers.base import BudgetExhausted, Problem, Result, Target
@@ -36,7 +36,7 @@ class TargetOutcome:
     run_id: str = ""
     info: dict[str, Any] = field(default_factory=dict)
     match: torch.Tensor | None = None  # the match's audio [T], for suite-level metrics (fad)
-    tags: dict[str, str] = field(default_factory=dict)  # e.g. whether the Dexed check ran
+    tags: dict[str, str] = field(default_factory=dict)  # e.g. whether the reference check ran
 
 
 class SolverFailed(RuntimeError):
@@ -159,7 +159,8 @@ def synth_for_target(synth: Any, target: Target, auto_hold: bool) -> tuple[Any, 
 
 def solve_target(spec: RunSpec, synth: Any, target: Target, view: ProgressView) -> TargetOutcome:
     """``spec``'s solver on ``target`` played by ``synth`` (its seed derived from the run's seed and
-    the target's name), scored with ``spec``'s metrics; a voice is also checked in Dexed."""
+    the target's name), scored with ``spec``'s metrics; a patch is also checked in its reference
+    engine (the DX7's: Dexed)."""
     seed = derive_seed(spec.seed, "solver", target.name) % 2**31
     problem = Problem(synth, target, spec.loss, spec.budget, seed=seed, device=spec.context.device,
                       on_progress=view.update)  # fmt: skip
@@ -179,11 +180,11 @@ def solve_target(spec: RunSpec, synth: Any, target: Target, view: ProgressView) 
     values.update({k: float(v) for k, v in extra.items() if k not in values})
     tags = {}
     if controls is None:  # a voice, not per-frame controls: what match.syx holds
-        check = dexed_check(synth, x, target.note, target.duration)
+        check = reference_check(synth, x, target.note, target.duration)
         values.update(check.values)
         tags.update(check.tags())
-        if check.skipped and dexed_available():  # without dexed-py the tag says so, quietly
-            print(f"{target.name}: Dexed check skipped: {check.skipped}", file=sys.stderr)
+        if check.skipped and not check.quiet:  # an engine not installed: the tag says so, quietly
+            print(f"{target.name}: {check.engine} check skipped: {check.skipped}", file=sys.stderr)
     return TargetOutcome(
         target.name, values, problem.renders, seconds, info={"x": x, **info}, match=match, tags=tags
     )

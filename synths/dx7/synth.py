@@ -36,6 +36,7 @@ DDX7 presets' fixed frequencies ...) comes from the synth's base voice.
 from __future__ import annotations
 
 import copy
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +44,16 @@ import torch
 from torch import Tensor
 
 from soundmatch.errors import UserError
-from synths.base import Note, Param, ParamSpec, Synth, note_off_time, num_samples, synth_registry
+from synths.base import (
+    Note,
+    Param,
+    ParamSpec,
+    ReferenceRender,
+    Synth,
+    note_off_time,
+    num_samples,
+    synth_registry,
+)
 from synths.dx7 import engine, frames
 from synths.dx7.algorithms import NUM_ALGORITHMS, algorithm
 from synths.dx7.lfo import WAVES
@@ -103,6 +113,9 @@ def ratio_to_coarse_fine(ratio: float) -> tuple[int, int]:
         if err < best_err - 1e-12:
             best, best_err = (coarse, fine), err
     return best
+
+
+REFERENCE_RATE = 48000  # Hz: the rate the reference check plays a voice at (Dexed's own)
 
 
 def decimate(audio: Tensor, factor: int, length: int) -> Tensor:
@@ -312,6 +325,38 @@ class DX7(Synth):
 
         Path(folder).mkdir(parents=True, exist_ok=True)
         (Path(folder) / "match.syx").write_bytes(encode_single(self.unit_to_voice(x)))
+
+    def reference_render(self, x: Tensor, *, note: Note | None, duration: float) -> ReferenceRender | None:
+        """The voice ``match.syx`` holds for ``x [D]``, played by Dexed (dexed-py) and by this engine
+        at ``REFERENCE_RATE`` (Dexed mistunes some pitches at 16 kHz), at the whole note nearest
+        ``note.pitch`` (a patch is played at a key), with this synth's note-off."""
+        import traceback
+
+        from synths.dx7.reference import INSTALL_HINT
+
+        if importlib.util.find_spec("dexed") is None:
+            return ReferenceRender(
+                "dexed", skipped=f"dexed-py is not installed ({INSTALL_HINT})", engine_missing=True
+            )
+        note = note or Note()
+        key = round(note.pitch)
+        if not 0 <= key <= 127:
+            return ReferenceRender(
+                "dexed", skipped=f"note {note.pitch:g} is outside the keyboard (MIDI 0-127)"
+            )
+        from synths.dexed_synth import Dexed
+
+        voice = self.unit_to_voice(x.detach().reshape(-1).cpu().float())
+        played = Note(float(key), note.velocity)
+        hold = note_off_time(duration, self.hold)
+        kwargs = dict(sample_rate=REFERENCE_RATE, duration=duration, note=played, hold=hold)
+        try:
+            ours = DX7().render_voices([voice], **kwargs)[0].numpy()
+            dexed = Dexed().render_voices([voice], **kwargs)[0].numpy()
+        except Exception as err:  # the engine's fault is the check's result, not the run's
+            why = traceback.format_exception_only(err)[-1].strip()
+            return ReferenceRender("dexed", skipped=f"Dexed could not render the voice: {why}")
+        return ReferenceRender("dexed", REFERENCE_RATE, key, ours, dexed)
 
     # ---- rendering --------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ below the target's strongest partial, the lowest partials weighted up
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -91,10 +92,18 @@ def _harmonic_sines(ratio: float) -> np.ndarray:
 
 def feedback_coefficients(beta: np.ndarray) -> np.ndarray:
     """Tomisawa's Fourier sine coefficients ``2 J_k(k b) / (k b)`` of the feedback oscillator ``[B, K]``."""
+    b = np.maximum(np.asarray(beta, dtype=np.float64), 1e-6)
+    return _feedback_coefficients(b.tobytes())  # a search asks for a few betas (feedback x index grid) often
+
+
+@functools.lru_cache(maxsize=64)
+def _feedback_coefficients(beta_bytes: bytes) -> np.ndarray:
     k = np.arange(1, FEEDBACK_TERMS + 1)[None, :]
-    b = np.maximum(np.asarray(beta, dtype=np.float64), 1e-6)[:, None]
+    b = np.frombuffer(beta_bytes, dtype=np.float64)[:, None]
     coef = 2.0 * jv(k, k * b) / (k * b)
-    return np.where(np.abs(coef) < 1e-12, 0.0, coef)  # tiny terms would be slow subnormals in the product
+    coef = np.where(np.abs(coef) < 1e-12, 0.0, coef)  # tiny terms would be slow subnormals in the product
+    coef.flags.writeable = False  # shared by every caller
+    return coef
 
 
 def feedback_wave(ratio: float, beta: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ from benchmark.run.audio import AUDIO_SUFFIXES
 from soundmatch.errors import UserError
 
 PREFERRED_SOLVERS = ("fm_match", "cma")  # the first whose check_synth takes the synth
-DEFAULT_RENDERS = 400  # about 3 s per 1 s note with fm_match on this 2-core machine
+DEFAULT_RENDERS = 300  # about 2.5 s per 1 s note with fm_match on this 2-core machine
 DEFAULT_LOSS = "timbre"  # what match_distance scores, less its pitch term (which fm_match tunes)
 SHOWN_METRICS = ("match_distance", "timbre_distance", "pitch_error_cents", "loudness_envelope_error", "lsd")
 USAGE = f"""usage: python -m benchmark match FILE_OR_FOLDER [synth=dx7] [out=DIR] [key=value ...]
@@ -105,6 +105,8 @@ def overrides_for(source: Path, given: list[str], searchpath: str) -> list[str]:
         base.append("synth.algorithm=null")
     base += [] if "budget.renders" in keys else [f"budget.renders={DEFAULT_RENDERS}"]
     base += [] if "loss" in keys else [f"loss={DEFAULT_LOSS}"]
+    # the run's own spectrogram picture: match draws its own, with both envelopes
+    base += [] if "artifacts.plots" in keys else ["artifacts.plots=false"]
     base += [] if "metrics" in keys else [f"metrics=[{','.join(SHOWN_METRICS)}]"]
     base += [] if "tracking.experiment" in keys else ["tracking.experiment=match"]
     if "solver" not in keys:

@@ -110,6 +110,11 @@ def test_group_yaml_files_repeat_the_code_defaults_or_are_presets():
                 if key not in code or code[key] != value:
                     found = code.get(key, "<no such option>")
                     drift.append(f"{group}/{path.name}: {key}={value!r}, code {found!r}")
+            # an option the YAML leaves out cannot be set from the command line (Hydra is strict)
+            settable = (bool, int, float, str, list, type(None))
+            for key, value in code.items():
+                if key not in body and key != "sample_rate" and isinstance(value, settable):
+                    drift.append(f"{group}/{path.name}: no {key} (code default {value!r})")
     assert not drift, drift
 
 

@@ -40,6 +40,20 @@ def test_v1_2_is_fixed_by_its_hash_and_quick_shrinks_it():
     assert quick.solver_config["encoder"]["steps"] < suite.solver_config["encoder"]["steps"]
 
 
+def test_v2_draws_32_targets_per_synthetic_task_over_notes_and_velocities_with_three_seeds():
+    suite = load_suite("v2")
+    body = yaml.safe_load((SUITES_DIR / "v2.yaml").read_text())
+    assert suite.label == f"v2@{body['hash']}" == f"v2@{content_hash(body)}"
+    assert [t.name for t in suite.tasks] == TASKS and suite.seeds == [0, 1, 2]
+    synthetic = [t for t in suite.tasks if t.groups["target"] == "synthetic"]
+    assert len(synthetic) == 4
+    for t in synthetic:
+        assert t.config["target"]["n"] == 32 and len(t.config["target"]["notes"]) >= 3
+        assert len(t.config["target"]["velocities"]) >= 3
+    quick = load_suite("v2", quick=True)
+    assert quick.seeds == [0] and all(t.config["target"]["n"] == 1 for t in quick.tasks)
+
+
 def test_a_suite_made_with_another_metric_version_is_refused(tmp_path):
     """v1 and v1.1 were made with match_distance versions 1 and 2: their tables are not comparable
     with version 3's."""
@@ -126,7 +140,7 @@ def test_an_edited_suite_is_refused_until_it_names_its_new_hash(tmp_path):
 @pytest.mark.parametrize(
     "args, says",
     [
-        (["v9"], "unknown suite 'v9'; shipped suites: v1, v1.1, v1.2"),
+        (["v9"], "unknown suite 'v9'; shipped suites: v1, v1.1, v1.2, v2"),
         (["v1.2", "solvers=[cma,nope]"], "unknown solver 'nope'"),
         (["v1.2", "jobs=0"], "bench: bad value jobs='0'"),
         (["v1.2", "colour=red"], "bench: unknown option 'colour'"),

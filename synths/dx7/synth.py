@@ -40,6 +40,7 @@ import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -344,15 +345,26 @@ class DX7(Synth):
             return ReferenceRender(
                 "dexed", skipped=f"note {note.pitch:g} is outside the keyboard (MIDI 0-127)"
             )
-        from synths.dexed_synth import Dexed
+        from synths.dx7.reference import DexedRenderer
 
         voice = self.unit_to_voice(x.detach().reshape(-1).cpu().float())
         played = Note(float(key), note.velocity)
         hold = note_off_time(duration, self.hold)
-        kwargs = dict(sample_rate=REFERENCE_RATE, duration=duration, note=played, hold=hold)
         try:
-            ours = DX7().render_voices([voice], **kwargs)[0].numpy()
-            dexed = Dexed().render_voices([voice], **kwargs)[0].numpy()
+            rendered = DX7().render_voices(
+                [voice], sample_rate=REFERENCE_RATE, duration=duration, note=played, hold=hold
+            )
+            ours = rendered[0].numpy()
+            dexed = np.zeros_like(ours)
+            played_by_dexed = DexedRenderer().render(
+                voice,
+                pitch=played.pitch,
+                velocity=played.velocity,
+                hold=hold,
+                duration=duration,
+                sample_rate=REFERENCE_RATE,
+            )[: len(ours)]
+            dexed[: len(played_by_dexed)] = played_by_dexed  # Dexed may round the length differently
         except Exception as err:  # the engine's fault is the check's result, not the run's
             why = traceback.format_exception_only(err)[-1].strip()
             return ReferenceRender("dexed", skipped=f"Dexed could not render the voice: {why}")

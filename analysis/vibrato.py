@@ -53,6 +53,13 @@ class Vibrato:
         }
 
 
+def strongest_harmonic(f0_hz: float, harmonics: np.ndarray, sample_rate: int, up_to: int) -> int | None:
+    """The number of the strongest of harmonics 1..``up_to`` (amplitudes ``harmonics [H]``) that lies
+    below 0.45 of the sample rate: the one whose frequency track is read most cleanly."""
+    usable = [h for h in range(1, min(up_to, len(harmonics)) + 1) if h * f0_hz < 0.45 * sample_rate]
+    return max(usable, key=lambda h: harmonics[h - 1]) if usable else None
+
+
 def harmonic_track(
     audio: np.ndarray, sample_rate: int, hz: float, start: float, stop: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -99,11 +106,9 @@ def find_vibrato(
 ) -> Vibrato | None:
     """The vibrato of a note of fundamental ``f0_hz`` whose harmonic amplitudes are ``harmonics [H]``,
     read over its body ``start..stop`` s; None when there is none (see the module docstring)."""
-    top = min(TRACKED_HARMONICS, len(harmonics))
-    usable = [h for h in range(1, top + 1) if h * f0_hz < 0.45 * sample_rate]
-    if not usable or stop - start < MIN_CYCLES / RATE_HZ[0]:
+    k = strongest_harmonic(f0_hz, harmonics, sample_rate, TRACKED_HARMONICS)
+    if k is None or stop - start < MIN_CYCLES / RATE_HZ[0]:
         return None
-    k = max(usable, key=lambda h: harmonics[h - 1])
     t, hz = harmonic_track(audio, sample_rate, k * f0_hz, start, stop)
     if len(t) < 8 or t[-1] - t[0] < MIN_CYCLES / RATE_HZ[0]:
         return None

@@ -17,13 +17,22 @@ from functools import cache
 import numpy as np
 import torch
 
+from analysis.glide import Glide
 from analysis.target import TargetAnalysis
 from analysis.vibrato import Vibrato
 from solvers.fm_spectrum import CARRIER_RATIOS, FEEDBACKS, MOD_RATIOS, Slot, Stack, Structure
 from synths.base import note_off_time
 from synths.dx7 import engine
 from synths.dx7.algorithms import algorithm
-from synths.dx7.envelope import ATTACK_JUMP, RISE_CEILING, amp_rate, amp_target, scale_level
+from synths.dx7.envelope import (
+    ATTACK_JUMP,
+    PITCH_LEVELS,
+    PITCH_RATES,
+    RISE_CEILING,
+    amp_rate,
+    amp_target,
+    scale_level,
+)
 from synths.dx7.lfo import PMS_TABLE, WAVES, delay_ramp, lfo_hz
 from synths.dx7.voice import Voice
 
@@ -248,6 +257,30 @@ def plan_lfo(vibrato: Vibrato, sample_rate: float) -> LfoPlan:
     return LfoPlan(speed, delay, pmd, pms)
 
 
+# ---- the pitch EG: a glide into the note ---------------------------------------------------------
+
+GLIDE_EG = ("pitch_rate1", "pitch_level4")  # what the search refines of a glide's pitch EG
+PITCH_EG_PER_SECOND = 1.0 / 21.3  # octaves per second per unit of the rate table (synths.dx7.envelope)
+MAX_GLIDE_STEPS = 2  # 75 cents: a larger "glide" over the first 60 ms is an attack's noise read as pitch
+
+
+def plan_pitch_eg(glide: Glide) -> tuple[list[int], list[int]] | None:
+    """Pitch-EG rates and levels that start the note ``glide.cents`` off and bring it to pitch in
+    ``glide.seconds``: L4 (where the EG starts at note-on) the level nearest the glide, L1-L3 at 50
+    (no shift), R1 the rate that covers the glide in its time, R4 0 (the release keeps its pitch as
+    long as it can). None when the nearest level is 50 (the EG moves in steps of 1/32 octave,
+    37.5 cents, about its centre, so a glide of less than about 19 cents cannot be drawn) or more
+    than ``MAX_GLIDE_STEPS`` from it."""
+    offsets = np.array(PITCH_LEVELS, dtype=np.float64) / 32.0 * 1200.0
+    start = int(np.argmin(np.abs(offsets - glide.cents)))
+    if start == 50 or abs(start - 50) > MAX_GLIDE_STEPS:
+        return None
+    octaves_per_s = abs(offsets[start]) / 1200.0 / max(glide.seconds, 0.005)
+    speeds = np.array(PITCH_RATES, dtype=np.float64) * PITCH_EG_PER_SECOND
+    rate = int(np.argmin(np.abs(np.log(speeds / octaves_per_s))))
+    return [rate, 99, 99, 0], [50, 50, 50, start]
+
+
 # ---- the voice ----------------------------------------------------------------------------------
 
 
@@ -269,11 +302,15 @@ def _body_amplitudes(structure: Structure, analysis: TargetAnalysis) -> list[flo
 
 
 def _start_voice(base: Voice, number: int, analysis: TargetAnalysis, sample_rate: float) -> Voice:
-    """A copy of ``base`` on algorithm ``number`` with no feedback, the pitch EG neutral, no amplitude
-    modulation and the LFO drawing the target's vibrato (:func:`plan_lfo`; none: no pitch depth)."""
+    """A copy of ``base`` on algorithm ``number`` with no feedback, no amplitude modulation, the pitch
+    EG drawing the target's glide into the note (:func:`plan_pitch_eg`; none: neutral) and the LFO
+    its vibrato (:func:`plan_lfo`; none: no pitch depth)."""
     voice = copy.deepcopy(base)
     voice.algorithm = number - 1
     voice.pitch_levels, voice.pitch_rates = [50, 50, 50, 50], [99, 99, 99, 99]
+    glide = None if analysis.glide is None else plan_pitch_eg(analysis.glide)
+    if glide is not None:
+        voice.pitch_rates, voice.pitch_levels = glide
     voice.lfo_pmd = voice.lfo_amd = 0
     voice.feedback = 0
     if analysis.vibrato is not None:

@@ -10,7 +10,9 @@ after Horner, Beauchamp & Haken (1993):
    target's partials for each choice; the algorithm's slots stay empty unless
    the spectrum needs them. Where the synth may play algorithm 32
    (``synth.algorithm=null`` or 32), one more start puts a sine on each of the
-   six strongest partials, at its own frequency and with its own decay.
+   six strongest partials, at its own frequency and with its own decay. For a
+   breathy target, one more puts a noise stack (a carrier modulated by its
+   feedback operator at feedback 7) in the feedback slot of the best structure.
 2. **Start points** (:mod:`solvers.fm_voice`): carriers on the measured f0
    (coarse / fine / detune chosen through the engine at the note played),
    output levels from the fitted gains and the target's peak level, envelopes
@@ -57,6 +59,7 @@ from solvers.fm_voice import (
     fm2_values,
     search_slots,
     sideband_ratios,
+    with_breath,
 )
 from soundmatch.errors import UserError
 from synths.base import Note, note_off_time
@@ -151,12 +154,17 @@ def analytic_plan(problem: Problem, keep: int = 8, level_box: int = LEVEL_BOX, s
         slots = search_slots(ops, fixed_ratios, synth.feedback, carriers, modulators)
         structures = search(grid, slots, keep=keep)
         tune_ratios = fixed_ratios is None and "op1_coarse" in names
-        rows = []
+        rows, breath = [], None
         for s in structures:
             voice = dx7_voice(
                 synth.base, number, ops, s, analysis, note.pitch, hold, tune_ratios, target.sample_rate
             )
             rows.append(synth.voice_to_unit(voice))
+            if breath is None and tune_ratios and synth.feedback is None:
+                breath = with_breath(voice, ops, s, analysis, hold)
+        if breath is not None:  # a breathy target: the best structure with noise in its feedback slot
+            rows.append(synth.voice_to_unit(breath[0]))
+            structures = [*structures, breath[1]]
         # a sine per partial on algorithm 32, where the synth may play it: bells and bars, whose
         # partials no stack on the f0/2 grid places
         if tune_ratios and ("algorithm" in names or number == ADDITIVE_ALGORITHM):

@@ -370,6 +370,48 @@ def dx7_voice(
     return voice
 
 
+# ---- breath: a noise stack --------------------------------------------------------------------
+
+BREATHY_DB = -45.0  # targets noisier than this (noise-to-harmonic ratio, dB) are offered breath
+BREATH_FEEDBACK = 7
+BREATH_MODULATOR_LEVEL = 95  # OP output level of the feedback modulator: its output is near noise
+
+
+def with_breath(
+    voice: Voice, ops: list[SlotOps], structure: Structure, analysis: TargetAnalysis, hold: float
+) -> tuple[Voice, Structure] | None:
+    """``voice`` (of ``structure``) with breath in its feedback slot (in place of what the slot
+    held, usually the weakest stack: the search fills slots strongest first): the slot's carrier on
+    the note's pitch, modulated by its feedback operator at feedback 7 and a high output level,
+    which turns the stack into noise around the carrier; the carrier's level puts that noise at
+    the target's noise-to-harmonic ratio under the body's level, with the note's envelope (note-off
+    at ``hold`` s). (Phase modulation keeps a carrier's power, so its level sets the noise's.) With
+    the structure it stands for; None when the target is not breathy or the algorithm has no
+    feedback slot."""
+    noisiness = analysis.noisiness
+    slot = next((k for k, o in enumerate(ops) if o.feedback and o.modulator is not None), None)
+    if noisiness is None or noisiness < BREATHY_DB or slot is None:
+        return None
+    share = 10.0 ** (noisiness / 10.0)
+    noise_rms = 10.0 ** (analysis.envelope.sustain_db / 20.0) * math.sqrt(share / (1.0 + share))
+    out = copy.deepcopy(voice)
+    modulator_op = ops[slot].modulator
+    assert modulator_op is not None
+    carrier, modulator = out.ops[ops[slot].carrier - 1], out.ops[modulator_op - 1]
+    gain = 2.0 * math.sqrt(2.0) * noise_rms  # a carrier sounds at half its gain; peak = sqrt(2) rms
+    plan = plan_envelope(analysis, output_level_for_gain(gain), hold)
+    carrier.output_level = output_level_for_gain(gain, level=plan.carrier_levels[1])
+    carrier.rates, carrier.levels = plan.carrier_rates, plan.carrier_levels
+    modulator.output_level = BREATH_MODULATOR_LEVEL
+    modulator.rates, modulator.levels = plan.modulator_rates, plan.modulator_levels
+    for op in (carrier, modulator):
+        op.mode, op.coarse, op.fine, op.detune = 0, 1, 0, 7
+    out.feedback = BREATH_FEEDBACK
+    stacks = list(structure.stacks) + [None] * (len(ops) - len(structure.stacks))
+    stacks[slot] = Stack(1.0, 1.0, feedback=BREATH_FEEDBACK, gain=gain / 2.0)
+    return out, Structure(stacks)
+
+
 # ---- algorithm 32: partials side by side ----------------------------------------------------------
 
 ADDITIVE_ALGORITHM = 32  # six carriers side by side (OP6 feeds back on itself; kept at 0 here)

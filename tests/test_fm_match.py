@@ -239,3 +239,43 @@ def test_a_bell_gets_a_sine_per_partial_on_algorithm_32():
     losses = problem.evaluate(plan.x)
     fm_best = min(float(losses[i]) for i in range(len(plan.structures)) if i not in additive)
     assert float(losses[additive[0]]) < fm_best
+
+
+def test_a_breathy_note_gets_a_noise_stack_at_its_noise_level():
+    """A tone with noise 25 dB under it: fm_match offers its best structure with the feedback slot
+    turned into a noise stack (feedback 7), which renders about as noisy as the target (noise-to-
+    harmonic ratio within 10 dB) and nearer it than the same structure without; a clean tone is
+    offered none."""
+    from solvers.fm_match import analytic_plan
+    from solvers.fm_voice import BREATH_FEEDBACK
+
+    rng = np.random.default_rng(0)
+    t = np.arange(SR) / SR
+    clean = sum(0.3 / k * np.sin(2 * np.pi * k * 392.0 * t) for k in range(1, 5)) * np.minimum(1.0, t / 0.05)
+    noise = rng.standard_normal(SR) * np.sqrt(np.mean(clean**2)) * 10 ** (-25 / 20)
+    synth = DX7(hold=0.9)
+
+    def plan_of(audio: np.ndarray):
+        target = Target(torch.tensor(audio, dtype=torch.float32), SR, "breath", note=Note(67.0))
+        problem = Problem(synth, target, MultiScaleSpectral(SR, fft_sizes=[1024, 256]), Budget(40), seed=0)
+        return problem, analytic_plan(problem, keep=3)
+
+    problem, plan = plan_of(clean + noise)
+    breathy = [
+        i
+        for i, s in enumerate(plan.structures)
+        if any(st and st.feedback == BREATH_FEEDBACK and st.index == 0.0 for st in s.stacks)
+    ]
+    assert len(breathy) == 1
+    i = breathy[0]
+    with torch.no_grad():
+        heard = problem.render(plan.x[i : i + 1])[0].numpy()
+    assert abs(analyse(heard, SR, Note(67.0)).noisiness - plan.analysis.noisiness) < 10.0
+    losses = problem.evaluate(plan.x)
+    assert float(losses[i]) < float(losses[0])  # the best analytic structure, without the noise
+    _, clean_plan = plan_of(clean)
+    assert not any(
+        st and st.feedback == BREATH_FEEDBACK and st.index == 0.0
+        for s in clean_plan.structures
+        for st in s.stacks
+    )

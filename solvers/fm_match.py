@@ -48,11 +48,11 @@ from torch import Tensor
 
 from analysis.target import TargetAnalysis, analyse
 from solvers.base import BudgetExhausted, Problem, Result, Solver, solver_registry
+from solvers.fm_motion import VIBRATO_LFO
 from solvers.fm_spectrum import MOD_RATIOS, Slot, Stack, Structure, search, target_grid
 from solvers.fm_voice import (
     ADDITIVE_ALGORITHM,
     DEFAULT_ALGORITHM,
-    VIBRATO_LFO,
     additive_voice,
     algorithm_slots,
     dx7_voice,

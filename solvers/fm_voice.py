@@ -17,23 +17,20 @@ from functools import cache
 import numpy as np
 import torch
 
-from analysis.glide import Glide
 from analysis.target import TargetAnalysis
-from analysis.vibrato import Vibrato
+from solvers.fm_motion import plan_lfo, plan_pitch_eg
 from solvers.fm_spectrum import CARRIER_RATIOS, FEEDBACKS, MOD_RATIOS, Slot, Stack, Structure
 from synths.base import note_off_time
 from synths.dx7 import engine
 from synths.dx7.algorithms import algorithm
 from synths.dx7.envelope import (
     ATTACK_JUMP,
-    PITCH_LEVELS,
-    PITCH_RATES,
     RISE_CEILING,
     amp_rate,
     amp_target,
     scale_level,
 )
-from synths.dx7.lfo import PMS_TABLE, WAVES, delay_ramp, lfo_hz
+from synths.dx7.lfo import WAVES
 from synths.dx7.voice import Voice
 
 DB_PER_OCTAVE = 20.0 * math.log10(2.0)
@@ -215,70 +212,6 @@ def plan_envelope(analysis: TargetAnalysis, output_level: int, hold: float) -> E
     else:  # the note still sounds at the synth's note-off: release as the body goes on
         r4 = rate_for_slope(max(-env.sustain_slope, 0.25))
     return EnvelopePlan([r1, r2, r3, r4], [99, l2, l3, 0], [r1, 99, 99, r4], [99, 99, 99, 0])
-
-
-# ---- the LFO: a vibrato --------------------------------------------------------------------------
-
-VIBRATO_LFO = ("lfo_speed", "lfo_pmd", "lfo_delay")  # what the search refines of a vibrato's LFO
-
-
-@dataclass(frozen=True)
-class LfoPlan:
-    """LFO settings that draw a vibrato: speed, delay, pitch-mod depth 0..99 and sensitivity 0..7."""
-
-    speed: int
-    delay: int
-    pmd: int
-    pms: int
-
-
-def _vibrato_cents(pmd: int, pms: int) -> float:
-    """Peak pitch swing (cents) of a sine LFO at PMD and PMS (:func:`synths.dx7.lfo.pitch_modulation`)."""
-    return math.floor(165 * pmd / 64) * PMS_TABLE[pms] / 2.0**15 * 0.5 * 1200.0
-
-
-@cache
-def _delay_half_times(sample_rate: float) -> np.ndarray:
-    """Seconds after note-on at which the LFO delay's fade-in reaches half depth, for delays 0..99."""
-    t = torch.arange(0.0, 12.0, 0.002, dtype=torch.float64)
-    ramp = delay_ramp(t, torch.arange(100, dtype=torch.float64), sample_rate)
-    return t[(ramp >= 0.5).double().argmax(dim=1)].numpy()
-
-
-def plan_lfo(vibrato: Vibrato, sample_rate: float) -> LfoPlan:
-    """The DX7 LFO (sine wave) nearest ``vibrato``: the speed whose rate (as Dexed runs it at
-    ``sample_rate``) is nearest, the smallest PMS whose PMD (<= 99) reaches the depth (the finest
-    steps), and the delay whose fade-in reaches half depth nearest the vibrato's onset."""
-    rates = lfo_hz(torch.arange(100, dtype=torch.float64), sample_rate).numpy()
-    speed = int(np.argmin(np.abs(np.log(rates / vibrato.rate_hz))))
-    pms = next((p for p in range(1, 8) if _vibrato_cents(99, p) >= vibrato.depth_cents), 7)
-    pmd = min(range(100), key=lambda d: abs(_vibrato_cents(d, pms) - vibrato.depth_cents))
-    delay = int(np.argmin(np.abs(_delay_half_times(float(sample_rate)) - vibrato.onset)))
-    return LfoPlan(speed, delay, pmd, pms)
-
-
-# ---- the pitch EG: a glide into the note ---------------------------------------------------------
-
-GLIDE_EG = ("pitch_rate1", "pitch_level4")  # what the search refines of a glide's pitch EG
-PITCH_EG_PER_SECOND = 1.0 / 21.3  # octaves per second per unit of the rate table (synths.dx7.envelope)
-MAX_GLIDE_STEPS = 2  # 75 cents: a larger "glide" over the first 60 ms is an attack's noise read as pitch
-
-
-def plan_pitch_eg(glide: Glide) -> tuple[list[int], list[int]] | None:
-    """Pitch-EG rates and levels that start the note ``glide.cents`` off and bring it to pitch in
-    ``glide.seconds``: L4 (where the EG starts at note-on) the level nearest the glide, L1-L3 at 50
-    (no shift), R1 the rate that covers the glide in its time, R4 0 (the release keeps its pitch as
-    long as it can). None when the nearest level is 50 (the EG moves in steps of 1/32 octave,
-    37.5 cents, about its centre, so a glide of less than about 19 cents cannot be drawn) or more
-    than ``MAX_GLIDE_STEPS`` from it."""
-    offsets = np.array(PITCH_LEVELS, dtype=np.float64) / 32.0 * 1200.0
-    start = int(np.argmin(np.abs(offsets - glide.cents)))
-    if start == 50 or abs(start - 50) > MAX_GLIDE_STEPS:
-        return None
-    octaves_per_s = abs(offsets[start]) / 1200.0 / max(glide.seconds, 0.005)
-    speeds = np.array(PITCH_RATES, dtype=np.float64) * PITCH_EG_PER_SECOND
-    rate = int(np.argmin(np.abs(np.log(speeds / octaves_per_s))))
-    return [rate, 99, 99, 0], [50, 50, 50, start]
 
 
 # ---- the voice ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from analysis.target import analyse
 from metrics.mss import MultiScaleSpectral
 from solvers.base import Budget, Problem, Target
 from solvers.fm_match import analytic_plan
-from solvers.fm_voice import _vibrato_cents, plan_lfo
+from solvers.fm_motion import _vibrato_cents, plan_lfo
 from synths.base import Note
 from synths.dx7.synth import DX7
 from synths.dx7.voice import Voice
@@ -118,7 +118,7 @@ def test_a_scoop_into_the_note_is_read_and_drawn_by_the_pitch_eg():
     for it (level 48: 75 cents flat, the EG's 37.5-cent steps) plays a glide back through the
     engine that starts flat and ends on pitch."""
     from analysis.glide import find_glide
-    from solvers.fm_voice import plan_pitch_eg
+    from solvers.fm_motion import plan_pitch_eg
 
     def glide_of(x: np.ndarray, note: float | None = None):
         a = analyse(x, SR, None if note is None else Note(note))

@@ -1,5 +1,5 @@
-"""Differentiable losses (for solvers) and evaluation metrics (for the leaderboard)."""
+"""Evaluation metrics (what the leaderboard ranks by); the losses solvers minimise are in :mod:`losses`."""
 
-from metrics.base import Evaluation, Loss, loss_registry, metric_registry
+from metrics.base import Evaluation, metric_registry
 
-__all__ = ["Evaluation", "Loss", "loss_registry", "metric_registry"]
+__all__ = ["Evaluation", "metric_registry"]

@@ -7,8 +7,8 @@ import functools
 import numpy as np
 import torch
 
+from losses.spectral import stft_power
 from metrics.base import Evaluation, metric_registry
-from metrics.spectral import stft_power
 
 LOUDNESS_N_FFT = 1024
 LOUDNESS_HOP = 256

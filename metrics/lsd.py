@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from losses.spectral import stft_power
 from metrics.base import Evaluation, metric_registry
-from metrics.spectral import stft_power
 
 LSD_N_FFT = 2048
 LSD_HOP = 512

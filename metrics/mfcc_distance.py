@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from losses.mfcc import MFCCDistance
 from metrics.base import Evaluation, metric_registry
-from metrics.mfcc import MFCCDistance
 
 
 @metric_registry.register("mfcc_dist")

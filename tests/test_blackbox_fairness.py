@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from benchmark.run.solve import score, solve_one
 from benchmark.run.spec import build, suite_loader
 from benchmark.run.targets.base import SuiteContext
-from metrics.mss import MultiScaleSpectral
+from losses.mss import MultiScaleSpectral
 from solvers.base import Budget, Problem, Target, Task, solver_registry
 from synths.base import Note, synth_registry
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from benchmark.run.solve import solve_one
-from metrics.l2 import L2
+from losses.l2 import L2
 from solvers.base import Budget, BudgetExhausted, Problem, Result, Solver, Target, Task
 from solvers.cma_es import CMAES
 from solvers.ga import GeneticAlgorithm

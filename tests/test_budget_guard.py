@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from benchmark.run.solve import HARD_STOP_GRACE, SolverFailed, solve_one
-from metrics.base import loss_registry
+from losses.base import loss_registry
 from solvers.base import Budget, BudgetExhausted, Problem, Result, Solver, Target
 from synths.base import Note, synth_registry
 

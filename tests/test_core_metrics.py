@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from losses.l2 import L2
+from losses.mss import MultiScaleSpectral
 from metrics.base import Evaluation
-from metrics.l2 import L2
 from metrics.lsd import log_spectral_distance
-from metrics.mss import MultiScaleSpectral
 from metrics.params import param_error
 
 

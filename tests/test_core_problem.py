@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from metrics.l2 import L2
+from losses.l2 import L2
 from solvers.base import Budget, BudgetExhausted, Problem, Target
 from soundmatch.errors import UserError
 from synths.base import Note

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from benchmark.run.solve import solve_one
-from metrics.mss import MultiScaleSpectral
+from losses.mss import MultiScaleSpectral
 from solvers.base import Budget, Problem, Target
 from solvers.cma_es import CMAES
 from solvers.random_search import RandomSearch

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from benchmark.studies.fidelity_voices import fidelity_voices
-from metrics.l2 import L2
+from losses.l2 import L2
 from solvers.base import Budget, Problem, Target, solver_registry
 from soundmatch.errors import UserError
 from synths.base import Note, synth_registry

@@ -10,7 +10,7 @@ import torch
 
 from analysis.pitch import estimate_f0
 from analysis.target import analyse
-from metrics.mss import MultiScaleSpectral
+from losses.mss import MultiScaleSpectral
 from solvers.base import Budget, Problem, Target
 from solvers.fm_match import FMMatch, analytic_start
 from solvers.fm_spectrum import Slot, Stack, fit_gains, search, stack_spectra, target_grid

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from metrics.base import loss_registry
+from losses.base import loss_registry
 from solvers.base import Budget, Problem, Target, solver_registry
 from soundmatch.errors import UserError
 from synths.base import Param, ParamSpec, Synth

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from benchmark.run.targets.recorded import load_targets
-from metrics.mss import MultiScaleSpectral
+from losses.mss import MultiScaleSpectral
 from solvers.base import Budget, Problem, Target, Task
 from solvers.encoder import Encoder, audio_digest
 from solvers.encoder_net import EncoderNet, parameter_loss

@@ -11,7 +11,7 @@ import soundfile as sf
 import torch
 
 from benchmark.render.command import render_cli
-from metrics.l2 import L2
+from losses.l2 import L2
 from solvers.base import Budget, Problem, Target
 from solvers.implicit_fm import ImplicitFMSolver
 from soundmatch.errors import UserError

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.l2 import L2
+from losses.l2 import L2
 from solvers.base import Budget, Problem, Target, Task
 from solvers.pca_kmeans import PCAKMeans, audio_features
 from soundmatch.errors import UserError

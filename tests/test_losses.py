@@ -7,7 +7,7 @@ import pytest
 import torch
 from auraloss_reference import auraloss_mss
 
-from metrics.base import loss_registry
+from losses.base import loss_registry
 
 SR = 16000
 
@@ -185,8 +185,8 @@ def test_problem_binds_stage_losses_on_target_stages():
 
 
 def test_fast_stft_power_matches_torch_stft_and_its_gradient():
-    from metrics.fast_stft import stft_power_fast
-    from metrics.spectral import stft_power
+    from losses.fast_stft import stft_power_fast
+    from losses.spectral import stft_power
 
     x = _noise(2, 300, 14, dtype=torch.float64)
     for n_fft, hop in [(64, 16), (63, 10)]:
@@ -204,8 +204,8 @@ def test_timbre_loss_is_the_default_metric_without_its_pitch_term():
     which it orders: identical < gain change < a noisy copy < another note < noise < silence."""
     import numpy as np
 
+    from losses.timbre import TimbreLoss
     from metrics.match_distance import level_difference_db, timbre_components, timbre_distance_db
-    from metrics.timbre_loss import TimbreLoss
 
     sr = 16000
     rng = np.random.default_rng(0)

@@ -13,7 +13,8 @@ import torch
 from analysis.harmonics import harmonic_amplitudes
 from analysis.pitch import cents, estimate_f0, octave_check
 from benchmark.cli.main import main
-from metrics.base import Evaluation, bind_metric, loss_registry, metric_registry
+from losses.base import loss_registry
+from metrics.base import Evaluation, bind_metric, metric_registry
 from metrics.lsd import log_spectral_distance
 from metrics.match_distance import (
     LEVEL_WEIGHT,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from metrics.base import loss_registry
+from losses.base import loss_registry
 from solvers.base import Budget, Problem, Target
 from solvers.moog_start import biquad_lowpass_db, fit_lowpass, moog_start, nearest_waveform
 from soundmatch.errors import UserError

@@ -12,8 +12,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metrics.mss import MultiScaleSpectral
-from metrics.signal_chain import SignalChain
+from losses.mss import MultiScaleSpectral
+from losses.signal_chain import SignalChain
 from synths.base import Note
 from synths.dsp import adsr, time_axis
 from synths.moog import Moog

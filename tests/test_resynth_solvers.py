@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from benchmark.run.solve import score
-from metrics.mss import MultiScaleSpectral
+from losses.mss import MultiScaleSpectral
 from solvers import resynthesis
 from solvers.base import Budget, Problem, Target, Task
 from solvers.ddx7 import DDX7

@@ -11,7 +11,7 @@ import torch
 
 from benchmark.run.spec import suite_loader
 from benchmark.run.targets.base import SuiteContext
-from metrics.mss import MultiScaleSpectral
+from losses.mss import MultiScaleSpectral
 from solvers.base import Budget, Problem, Task
 from solvers.retrieval import Retrieval, embed, preset_of, transposed
 from synths.base import Note, synth_registry

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from metrics.mss import MultiScaleSpectral
+from losses.mss import MultiScaleSpectral
 from solvers import starts
 from solvers.base import Budget, Problem, Target, solver_registry
 from solvers.fm_match import analytic_start

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from metrics.base import loss_registry
+from losses.base import loss_registry
 from synths.base import Note, synth_registry
 
 SR, SECONDS = 8000, 0.25

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from analysis.target import analyse
-from metrics.mss import MultiScaleSpectral
+from losses.mss import MultiScaleSpectral
 from solvers.base import Budget, Problem, Target
 from solvers.fm_match import analytic_plan
 from solvers.fm_motion import _vibrato_cents, plan_lfo

@@ -12,7 +12,8 @@ from rich.table import Table
 from benchmark.options import Option, choice, did_you_mean, parse_command, text
 from benchmark.paths import CONF_DIR
 from benchmark.run.targets import suite_registry
-from metrics.base import loss_registry, metric_registry
+from losses.base import loss_registry
+from metrics.base import metric_registry
 from solvers.base import solver_registry
 from soundmatch.errors import UserError
 from soundmatch.registry import Registry, option_defaults

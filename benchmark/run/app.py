@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from benchmark.options import did_you_mean
 from benchmark.paths import CONF_DIR
 from benchmark.run.targets import suite_registry
-from metrics.base import loss_registry
+from losses.base import loss_registry
 from solvers.base import solver_registry
 from soundmatch.errors import UserError
 from soundmatch.registry import Registry

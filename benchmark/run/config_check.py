@@ -198,7 +198,7 @@ def check_components(cfg: DictConfig) -> None:
     import torch
 
     from benchmark.run.targets import suite_registry
-    from metrics.base import loss_registry
+    from losses.base import loss_registry
     from solvers.base import solver_registry
     from synths.base import synth_registry
 

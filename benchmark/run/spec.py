@@ -27,10 +27,10 @@ from benchmark.run.identity import (
 )
 from benchmark.run.targets import SuiteContext, suite_registry
 from benchmark.run.tracking import INVOCATION_ENV, OWNER_TAG, check_store, flatten, owner, resolve_uri
+from losses.base import loss_registry
 from metrics.base import (
     VERSION_TAG,
     bind_metric,
-    loss_registry,
     metric_backends,
     metric_registry,
     metric_version,

@@ -76,7 +76,8 @@ from benchmark.options import (
 )
 from benchmark.paths import DATA_DIR
 from benchmark.run.audio import load_audio
-from metrics.base import Evaluation, loss_registry, metric_registry
+from losses.base import loss_registry
+from metrics.base import Evaluation, metric_registry
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed
 

@@ -47,7 +47,7 @@ import yaml
 
 from benchmark.options import Option, integer, number, parse_command, store_options
 from benchmark.run.tracking import log_study
-from metrics.base import Loss, loss_registry
+from losses.base import Loss, loss_registry
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed
 from synths.oscillators import WAVEFORMS, oscillator

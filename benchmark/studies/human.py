@@ -45,7 +45,8 @@ import numpy as np
 import torch
 
 from benchmark.run.audio import audio_files, load_audio
-from metrics.base import Evaluation, loss_registry, metric_registry
+from losses.base import loss_registry
+from metrics.base import Evaluation, metric_registry
 from metrics.pairwise import pair_matrix, symmetric
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from metrics.mss import MultiScaleSpectral
+from losses.mss import MultiScaleSpectral
 from solvers.base import Budget, Problem, Target
 from solvers.cma_es import CMAES
 from synths.base import Note, synth_registry

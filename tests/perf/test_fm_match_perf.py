@@ -17,7 +17,7 @@ import statistics
 import pytest
 
 from benchmark.run.targets.recorded import load_targets
-from metrics.base import loss_registry
+from losses.base import loss_registry
 from solvers.base import Budget, BudgetExhausted, Problem
 from solvers.cma_es import CMAES
 from solvers.fm_match import FMMatch

@@ -16,8 +16,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from metrics.l2 import L2
-from metrics.mss import MultiScaleSpectral
+from losses.l2 import L2
+from losses.mss import MultiScaleSpectral
 from solvers.base import Budget, Problem, Target, Task
 from solvers.encoder import Encoder
 from solvers.encoder_net import parameter_loss

@@ -12,7 +12,7 @@ import pytest
 import torch
 from auraloss_reference import auraloss_mss
 
-from metrics.base import loss_registry
+from losses.base import loss_registry
 
 pytestmark = pytest.mark.perf
 

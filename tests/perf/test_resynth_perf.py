@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from metrics.mss import MultiScaleSpectral
+from losses.mss import MultiScaleSpectral
 from solvers.base import Task
 from solvers.ddx7 import DDX7
 from solvers.hpn import HPN

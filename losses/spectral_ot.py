@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from metrics.base import Loss, loss_registry
-from metrics.fast_stft import stft_power_fast as stft_power
+from losses.base import Loss, loss_registry
+from losses.fast_stft import stft_power_fast as stft_power
 from soundmatch.errors import UserError
 
 

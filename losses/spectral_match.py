@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from metrics.base import Loss, loss_registry
-from metrics.fast_stft import stft_power_fast as stft_power
-from metrics.spectral import log_frequency_bank
-from metrics.spectral_ot import wasserstein_1d_cdf
+from losses.base import Loss, loss_registry
+from losses.fast_stft import stft_power_fast as stft_power
+from losses.spectral import log_frequency_bank
+from losses.spectral_ot import wasserstein_1d_cdf
 
 
 @loss_registry.register("spectral_match")
@@ -21,7 +21,7 @@ class SpectralMatch(Loss):
 
     For each FFT size n (Hann, hop n * hop_ratio, centred) the power spectrum
     is summed into ``bands_per_octave`` log-frequency bands from 27.5 Hz
-    (:func:`metrics.spectral.log_frequency_bank`), giving ``P`` (pred) and ``Q``
+    (:func:`losses.spectral.log_frequency_bank`), giving ``P`` (pred) and ``Q``
     (target) ``[bands, frames]``. With the floor e ``range_db`` under the
     target's loudest band::
 

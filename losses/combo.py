@@ -11,8 +11,8 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-from metrics.base import Loss, loss_registry
-from metrics.signal_chain import Stages, as_stages, build_loss
+from losses.base import Loss, loss_registry
+from losses.signal_chain import Stages, as_stages, build_loss
 from soundmatch.errors import UserError
 
 

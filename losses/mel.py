@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from metrics.base import Loss, loss_registry
-from metrics.fast_stft import stft_power_fast as stft_power
+from losses.base import Loss, loss_registry
+from losses.fast_stft import stft_power_fast as stft_power
 
 
 @functools.lru_cache(maxsize=64)

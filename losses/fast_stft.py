@@ -1,6 +1,6 @@
 """Spectrograms and the mss distance with hand-written backward passes, for losses run thousands of times.
 
-Same values as :func:`metrics.spectral.stft_power` (periodic Hann window of
+Same values as :func:`losses.spectral.stft_power` (periodic Hann window of
 n_fft samples, centred frames with reflect padding, one-sided), but autograd's
 generic backward of ``torch.stft`` (a full complex FFT per frame plus an
 unfold adjoint) costs about four forward passes. Here the backward is the
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from metrics.spectral import hann
+from losses.spectral import hann
 from soundmatch.framing import overlap_add
 
 

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-from metrics.base import Loss, loss_registry
+from losses.base import Loss, loss_registry
 from soundmatch.errors import UserError
 
 Stages = dict[str, Tensor]

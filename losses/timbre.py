@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from metrics.base import Loss, loss_registry
-from metrics.match_distance import (
+from losses.base import Loss, loss_registry
+from losses.timbre_terms import (
     BAND_WEIGHT_POWER,
     CENTROID_OFFSET_S,
     DURATION_SHARE,
@@ -31,7 +31,7 @@ from metrics.match_distance import (
     NOISE_RANGE_DB,
     SPECTRUM_RANGE_DB,
     TIMBRE_WEIGHTS,
-    _erb_setup,
+    erb_setup,
 )
 
 TINY = 1e-30
@@ -39,7 +39,7 @@ TINY = 1e-30
 
 @functools.lru_cache(maxsize=8)
 def _setup(sample_rate: int, dtype: torch.dtype) -> tuple[int, int, Tensor, Tensor, Tensor]:
-    n_fft, hop, bank, window, wide = _erb_setup(sample_rate)
+    n_fft, hop, bank, window, wide = erb_setup(sample_rate)
     as_t = lambda a: torch.as_tensor(a, dtype=dtype)  # noqa: E731
     return n_fft, hop, as_t(bank), as_t(window), torch.as_tensor(wide)
 

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from metrics.base import Loss, loss_registry
+from losses.base import Loss, loss_registry
 
 
 @loss_registry.register("scattering")

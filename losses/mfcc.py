@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from metrics.base import Loss, loss_registry
-from metrics.mel import mel_filterbank
-from metrics.spectral import hann
+from losses.base import Loss, loss_registry
+from losses.mel import mel_filterbank
+from losses.spectral import hann
 
 
 @functools.lru_cache(maxsize=16)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from metrics.base import Loss, loss_registry
+from losses.base import Loss, loss_registry
 
 
 @loss_registry.register("l2")

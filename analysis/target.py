@@ -1,8 +1,8 @@
-"""Everything read from a target at once: f0, partials, envelope segments, noisiness, vibrato, glide.
+"""Everything read from a target at once: f0, partials, envelope segments, noisiness, vibrato.
 
     from analysis.target import analyse
     a = analyse(audio, 16000, note)        # note: anything with .pitch (MIDI), or None
-    a.f0_hz, a.partials.harmonics, a.envelope.attack, a.envelope.sustains, a.vibrato, a.glide
+    a.f0_hz, a.partials.harmonics, a.envelope.attack, a.envelope.sustains, a.vibrato
 
 Reusable by any solver (``solvers/fm_match.py`` starts from it) and by the
 harness (the note-off of ``synth.hold=auto``).
@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from analysis.envelope import EnvelopeSegments, segment
-from analysis.glide import Glide, find_glide
 from analysis.partials import Partials, analyse_partials
 from analysis.pitch import estimate_f0, hz_to_midi, midi_to_hz
 from analysis.vibrato import Vibrato, find_vibrato
@@ -30,8 +29,7 @@ class TargetAnalysis:
     then ``partials`` is None). ``f0_source``: how it was found (see
     :class:`analysis.pitch.F0Estimate`). ``rms_db``: level of the sounding part,
     dB re full scale. ``noisiness``: noise-to-harmonic ratio in dB (None when unpitched).
-    ``vibrato``: the body's periodic pitch modulation (None when there is none or it is unpitched);
-    ``glide``: a start off the body's pitch (a scoop; None when it starts on pitch).
+    ``vibrato``: the body's periodic pitch modulation (None when there is none or it is unpitched).
     """
 
     sample_rate: int
@@ -43,7 +41,6 @@ class TargetAnalysis:
     partials: Partials | None
     rms_db: float
     vibrato: Vibrato | None = None
-    glide: Glide | None = None
 
     @property
     def noisiness(self) -> float | None:
@@ -59,9 +56,8 @@ class TargetAnalysis:
             "rms_db": round(self.rms_db, 2),
         }
         out.update(self.envelope.as_log())
-        for motion in (self.vibrato, self.glide):
-            if motion is not None:
-                out.update(motion.as_log())
+        if self.vibrato is not None:
+            out.update(self.vibrato.as_log())
         return out
 
 
@@ -81,11 +77,9 @@ def analyse(audio: Any, sample_rate: int, note: Any = None, f0_hz: float | None 
         est = estimate_f0(x.astype(np.float32), sample_rate, hint_midi=hint)
         hz, source = est.hz, est.backend
     partials = None if hz is None else analyse_partials(x, sample_rate, hz)
-    vibrato = glide = None
+    vibrato = None
     if partials is not None:
         vibrato = find_vibrato(x, sample_rate, hz, partials.harmonics, env.attack_end, env.note_off)
-        swing = 0.0 if vibrato is None else vibrato.depth_cents
-        glide = find_glide(x, sample_rate, hz, partials.harmonics, env.onset, env.note_off, swing)
     sr = sample_rate
     body = x[int(env.attack_end * sr) : max(int(env.note_off * sr), int(env.attack_end * sr) + 1)]
     rms = float(np.sqrt(np.mean(body**2))) if len(body) else 0.0
@@ -99,7 +93,6 @@ def analyse(audio: Any, sample_rate: int, note: Any = None, f0_hz: float | None 
         partials=partials,
         rms_db=20.0 * float(np.log10(max(rms, 1e-10))),
         vibrato=vibrato,
-        glide=glide,
     )
 
 

@@ -17,15 +17,14 @@ after Horner, Beauchamp & Haken (1993):
    (coarse / fine / detune chosen through the engine at the note played),
    output levels from the fitted gains and the target's peak level, envelopes
    from the segmented envelope through the engine's rate and level tables,
-   the pitch EG drawing the target's glide into the note and the LFO its
-   vibrato (if any).
+   the pitch EG neutral, the LFO drawing the target's vibrato (if any).
 3. **Rendered choice**: the ``candidates`` best structures are rendered in one
    batch; the ``finalists`` best get a short CMA-ES over their output levels
    only (``fit_share`` of the budget between them).
 4. **Refinement**: the winner's levels, envelopes and output levels (ratios,
    algorithm and feedback kept; output levels within ``level_box`` steps of the
    start, so the structure's balance of partials holds; a vibrato's LFO speed,
-   depth and delay; a glide's pitch-EG start and rate) by CMA-ES with small steps, restarting while budget
+   depth and delay) by CMA-ES with small steps, restarting while budget
    remains, then, for a differentiable synth, a gradient polish with
    Adam on the run's loss over the same coordinates (``polish_share``).
 

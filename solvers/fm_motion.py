@@ -1,6 +1,5 @@
-"""The target's pitch motion drawn by the DX7: a vibrato by the LFO, a glide into the note by the
-pitch EG, each chosen by inverting the engine's own tables (:mod:`synths.dx7.lfo`,
-:mod:`synths.dx7.envelope`) rather than by a formula of our own.
+"""The target's vibrato drawn by the DX7's LFO, chosen by inverting the engine's own LFO
+(:mod:`synths.dx7.lfo`) rather than by a formula of our own.
 """
 
 from __future__ import annotations
@@ -12,9 +11,7 @@ from functools import cache
 import numpy as np
 import torch
 
-from analysis.glide import Glide
 from analysis.vibrato import Vibrato
-from synths.dx7.envelope import PITCH_LEVELS, PITCH_RATES
 from synths.dx7.lfo import PMS_TABLE, delay_ramp, lfo_hz
 
 # ---- the LFO: a vibrato --------------------------------------------------------------------------
@@ -55,26 +52,3 @@ def plan_lfo(vibrato: Vibrato, sample_rate: float) -> LfoPlan:
     pmd = min(range(100), key=lambda d: abs(_vibrato_cents(d, pms) - vibrato.depth_cents))
     delay = int(np.argmin(np.abs(_delay_half_times(float(sample_rate)) - vibrato.onset)))
     return LfoPlan(speed, delay, pmd, pms)
-
-
-# ---- the pitch EG: a glide into the note ---------------------------------------------------------
-
-PITCH_EG_PER_SECOND = 1.0 / 21.3  # octaves per second per unit of the rate table (synths.dx7.envelope)
-MAX_GLIDE_STEPS = 2  # 75 cents: a larger "glide" over the first 60 ms is an attack's noise read as pitch
-
-
-def plan_pitch_eg(glide: Glide) -> tuple[list[int], list[int]] | None:
-    """Pitch-EG rates and levels that start the note ``glide.cents`` off and bring it to pitch in
-    ``glide.seconds``: L4 (where the EG starts at note-on) the level nearest the glide, L1-L3 at 50
-    (no shift), R1 the rate that covers the glide in its time, R4 0 (the release keeps its pitch as
-    long as it can). None when the nearest level is 50 (the EG moves in steps of 1/32 octave,
-    37.5 cents, about its centre, so a glide of less than about 19 cents cannot be drawn) or more
-    than ``MAX_GLIDE_STEPS`` from it."""
-    offsets = np.array(PITCH_LEVELS, dtype=np.float64) / 32.0 * 1200.0
-    start = int(np.argmin(np.abs(offsets - glide.cents)))
-    if start == 50 or abs(start - 50) > MAX_GLIDE_STEPS:
-        return None
-    octaves_per_s = abs(offsets[start]) / 1200.0 / max(glide.seconds, 0.005)
-    speeds = np.array(PITCH_RATES, dtype=np.float64) * PITCH_EG_PER_SECOND
-    rate = int(np.argmin(np.abs(np.log(speeds / octaves_per_s))))
-    return [rate, 99, 99, 0], [50, 50, 50, start]

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from analysis.target import TargetAnalysis
-from solvers.fm_motion import plan_lfo, plan_pitch_eg
+from solvers.fm_motion import plan_lfo
 from solvers.fm_spectrum import CARRIER_RATIOS, FEEDBACKS, MOD_RATIOS, Slot, Stack, Structure
 from synths.base import note_off_time
 from synths.dx7 import engine
@@ -236,14 +236,10 @@ def _body_amplitudes(structure: Structure, analysis: TargetAnalysis) -> list[flo
 
 def _start_voice(base: Voice, number: int, analysis: TargetAnalysis, sample_rate: float) -> Voice:
     """A copy of ``base`` on algorithm ``number`` with no feedback, no amplitude modulation, the pitch
-    EG drawing the target's glide into the note (:func:`plan_pitch_eg`; none: neutral) and the LFO
-    its vibrato (:func:`plan_lfo`; none: no pitch depth)."""
+    EG neutral and the LFO drawing the target's vibrato (:func:`plan_lfo`; none: no pitch depth)."""
     voice = copy.deepcopy(base)
     voice.algorithm = number - 1
     voice.pitch_levels, voice.pitch_rates = [50, 50, 50, 50], [99, 99, 99, 99]
-    glide = None if analysis.glide is None else plan_pitch_eg(analysis.glide)
-    if glide is not None:
-        voice.pitch_rates, voice.pitch_levels = glide
     voice.lfo_pmd = voice.lfo_amd = 0
     voice.feedback = 0
     if analysis.vibrato is not None:

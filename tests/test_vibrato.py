@@ -110,35 +110,3 @@ def test_fm_match_starts_from_the_targets_vibrato_and_refines_its_lfo():
     assert steady.analysis.vibrato is None
     assert float(synth.spec.to_physical(steady.x[:1])["lfo_pmd"][0]) == pytest.approx(0.0, abs=0.5)
     assert names.index("lfo_pmd") not in steady.free
-
-
-def test_a_scoop_into_the_note_is_read_and_drawn_by_the_pitch_eg():
-    """A tone that starts 60 cents flat and comes to pitch in 0.1 s: the glide is read (within 15
-    cents, length within 0.06 s), a steady tone and a vibrato have none, and the pitch EG planned
-    for it (level 48: 75 cents flat, the EG's 37.5-cent steps) plays a glide back through the
-    engine that starts flat and ends on pitch."""
-    from analysis.glide import find_glide
-    from solvers.fm_motion import plan_pitch_eg
-
-    def glide_of(x: np.ndarray, note: float | None = None):
-        a = analyse(x, SR, None if note is None else Note(note))
-        return a.glide
-
-    scoop = glide_of(tone(lambda t: -60.0 * np.clip(1.0 - t / 0.1, 0.0, 1.0)))
-    assert scoop is not None and scoop.cents == pytest.approx(-45.0, abs=15.0)  # the first 60 ms' median
-    assert scoop.seconds == pytest.approx(0.08, abs=0.06)
-    assert glide_of(tone(lambda t: 0.0 * t)) is None
-    assert glide_of(tone(lambda t: 25.0 * np.sin(2 * np.pi * 5.5 * t))) is None
-    assert find_glide(np.zeros(SR), SR, 440.0, np.ones(4), 0.0, 0.2) is None  # too short to tell
-
-    rates, levels = plan_pitch_eg(scoop)
-    assert levels[:3] == [50, 50, 50] and levels[3] in (48, 49)
-    voice = Voice(algorithm=4)
-    voice.pitch_rates, voice.pitch_levels = rates, levels
-    for op in voice.ops:
-        op.output_level = 0
-    voice.ops[4].output_level, voice.ops[5].output_level = 99, 70
-    with torch.no_grad():
-        audio = DX7(hold=0.9).render_voices([voice], sample_rate=SR, duration=1.0, note=Note(64.0))[0]
-    played = glide_of(audio.numpy(), 64.0)
-    assert played is not None and played.cents < -20.0

@@ -64,10 +64,10 @@ def test_match_writes_the_patch_audio_picture_and_page(matched):
     child = next(r for r in runs if r.data.tags.get("soundmatch.level") == "target")
     assert child.data.tags["soundmatch.solver"] == "fm_match"
     assert child.data.tags["soundmatch.target.pitch_source"] == "file name"
-    # match's defaults: the loss the benchmark scores, any DX7 algorithm, no per-run picture
+    # match's defaults: the loss the benchmark scores, any DX7 algorithm at twice the rate, no per-run picture
     parent = next(r for r in runs if r.data.tags.get("soundmatch.level") != "target")
     assert parent.data.params["loss.name"] == "timbre"
-    assert parent.data.params["synth.algorithm"] == "None"
+    assert parent.data.params["synth.algorithm"] == "None" and parent.data.params["synth.oversample"] == "2"
     artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
     assert "match.syx" in artifacts and "spectrogram.png" not in artifacts
 

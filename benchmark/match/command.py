@@ -8,7 +8,9 @@ estimated) is matched by the best solver for the synth (the first of
 :data:`PREFERRED_SOLVERS` that takes it: ``fm_match`` for the FM family), with
 :data:`DEFAULT_RENDERS` renders and the loss :data:`DEFAULT_LOSS` unless
 ``budget.renders=`` or ``loss=`` say otherwise; the plain ``dx7`` may use any
-algorithm (``synth.algorithm=null``). It is an ordinary ``run`` (logged to the
+algorithm (``synth.algorithm=null``), and the DX7 family renders at twice the
+run's rate (``synth.oversample=2``) so its patch plays in Dexed at 48 kHz as it
+did in the search. It is an ordinary ``run`` (logged to the
 store, resumed when already done; any ``run`` override applies), and then
 ``out`` (default ``<results_dir>/match/<name>``) receives per recording:
 
@@ -39,6 +41,7 @@ from soundmatch.errors import UserError
 PREFERRED_SOLVERS = ("fm_match", "cma")  # the first whose check_synth takes the synth
 DEFAULT_RENDERS = 300  # about 2.5 s per 1 s note with fm_match on this 2-core machine
 DEFAULT_LOSS = "timbre"  # what match_distance scores, less its pitch term (which fm_match tunes)
+DX7_OVERSAMPLE = 2
 SHOWN_METRICS = ("match_distance", "timbre_distance", "pitch_error_cents", "loudness_envelope_error", "lsd")
 USAGE = f"""usage: python -m benchmark match FILE_OR_FOLDER [synth=dx7] [out=DIR] [key=value ...]
 
@@ -49,7 +52,8 @@ a notes table (notes.csv: file,note[,velocity]) or the file names (flute_C#5.wav
 estimated. Any `run` key applies (budget.renders, solver, duration, sample_rate, ...).
 
   out=DIR            where the files go (default: <results_dir>/match/<name>)
-  synth=NAME         default dx7 (with synth.algorithm=null: fm_match picks the algorithm);
+  synth=NAME         default dx7 (with synth.algorithm=null: fm_match picks the algorithm, and
+                     synth.oversample=2 for the DX7 family: no folded sidebands);
                      solver default: the best one for the synth (fm_match for FM)
   budget.renders=N   default {DEFAULT_RENDERS}
   loss=NAME          default {DEFAULT_LOSS} (the default metric's level and timbre terms)
@@ -96,21 +100,28 @@ def overrides_for(source: Path, given: list[str], searchpath: str) -> list[str]:
     """The run's overrides: the folder suite on ``source``, the match's defaults, then ``given``
     (which win); the solver is the best one for the synth unless ``given`` names one."""
     from benchmark.run.app import check_overrides, compose_check
+    from synths.base import synth_registry
+    from synths.dx7.family import is_dx7_family
 
     keys = {o.split("=", 1)[0].lstrip("+~") for o in given}
     base = ["target=folder", f"target.path={_quoted(str(source))}"]
     base += [] if "synth" in keys else ["synth=dx7"]
-    synth = next((o.split("=", 1)[1] for o in given if o.split("=", 1)[0] == "synth"), "dx7")
-    if synth == "dx7" and "synth.algorithm" not in keys:  # any algorithm: 32 for bells and bars
-        base.append("synth.algorithm=null")
     base += [] if "budget.renders" in keys else [f"budget.renders={DEFAULT_RENDERS}"]
     base += [] if "loss" in keys else [f"loss={DEFAULT_LOSS}"]
     # the run's own spectrogram picture: match draws its own, with both envelopes
     base += [] if "artifacts.plots" in keys else ["artifacts.plots=false"]
     base += [] if "metrics" in keys else [f"metrics=[{','.join(SHOWN_METRICS)}]"]
     base += [] if "tracking.experiment" in keys else ["tracking.experiment=match"]
+    cfg = compose_check(check_overrides([*base, *given]), searchpath)
+    synth = str(cfg.synth.name)
+    choice = next((o.split("=", 1)[1] for o in given if o.split("=", 1)[0] == "synth"), "dx7")
+    if choice == "dx7" and "synth.algorithm" not in keys:  # any algorithm: 32 for bells and bars
+        base.append("synth.algorithm=null")
+    if is_dx7_family(synth_registry.get(synth)) and "synth.oversample" not in keys:
+        # match at a rate where sidebands do not fold back, so the patch sounds in Dexed at 48 kHz
+        # as it did in the search (folded sidebands at 16 kHz made 15 of 77 matches 3-21 dB worse there)
+        base.append(f"synth.oversample={DX7_OVERSAMPLE}")
     if "solver" not in keys:
-        cfg = compose_check(check_overrides([*base, *given]), searchpath)
         base.append(f"solver={best_solver(cfg.synth)}")
     return [*base, *given]
 

@@ -10,9 +10,9 @@ estimated) is matched by the best solver for the synth (the first of
 ``budget.renders=`` or ``loss=`` say otherwise; the plain ``dx7`` may use any
 algorithm (``synth.algorithm=null``), and the DX7 family renders at twice the
 run's rate (``synth.oversample=2``) so its patch plays in Dexed at 48 kHz as it
-did in the search. It is an ordinary ``run`` (logged to the
-store, resumed when already done; any ``run`` override applies), and then
-``out`` (default ``<results_dir>/match/<name>``) receives per recording:
+did in the search. It is an ordinary ``run`` (logged to the store, resumed
+when already done; any ``run`` override applies), and then ``out`` (default
+``<results_dir>/match/<name>``) receives per recording:
 
 - ``<name>.syx`` (the DX7 family: one voice, loads in Dexed or a DX7) or
   ``<name>.preset.json`` (other synths: every parameter in its own units);

@@ -153,14 +153,14 @@ def analytic_plan(problem: Problem, keep: int = 8, level_box: int = LEVEL_BOX, s
         slots = search_slots(ops, fixed_ratios, synth.feedback, carriers, modulators)
         structures = search(grid, slots, keep=keep)
         tune_ratios = fixed_ratios is None and "op1_coarse" in names
-        rows, breath = [], None
-        for s in structures:
-            voice = dx7_voice(
-                synth.base, number, ops, s, analysis, note.pitch, hold, tune_ratios, target.sample_rate
-            )
-            rows.append(synth.voice_to_unit(voice))
-            if breath is None and tune_ratios and synth.feedback is None:
-                breath = with_breath(voice, ops, s, analysis, hold)
+        voices = [
+            dx7_voice(synth.base, number, ops, s, analysis, note.pitch, hold, tune_ratios, target.sample_rate)
+            for s in structures
+        ]
+        rows = [synth.voice_to_unit(v) for v in voices]
+        breath = None
+        if tune_ratios and synth.feedback is None:
+            breath = with_breath(voices[0], ops, structures[0], analysis, hold)
         if breath is not None:  # a breathy target: the best structure with noise in its feedback slot
             rows.append(synth.voice_to_unit(breath[0]))
             structures = [*structures, breath[1]]

@@ -23,13 +23,7 @@ from solvers.fm_spectrum import CARRIER_RATIOS, FEEDBACKS, MOD_RATIOS, Slot, Sta
 from synths.base import note_off_time
 from synths.dx7 import engine
 from synths.dx7.algorithms import algorithm
-from synths.dx7.envelope import (
-    ATTACK_JUMP,
-    RISE_CEILING,
-    amp_rate,
-    amp_target,
-    scale_level,
-)
+from synths.dx7.envelope import ATTACK_JUMP, RISE_CEILING, amp_rate, amp_target, scale_level
 from synths.dx7.lfo import WAVES
 from synths.dx7.voice import Voice
 

@@ -74,28 +74,12 @@ def test_group_yaml_files_repeat_the_code_defaults_or_are_presets():
     """A YAML file named as its registry entry (conf/target/folder.yaml) shows the code's defaults
     with their units; only a preset (conf/synth/dx7_flute.yaml) may differ. ``hold: auto`` is the
     run's own setting (read the note-off per target), not a constructor default."""
-    import dataclasses
 
     import yaml
 
     from benchmark.paths import CONF_DIR
     from benchmark.run.app import GROUPS
-
-    def defaults(factory) -> dict:
-        if dataclasses.is_dataclass(factory):
-            out = {}
-            for f in dataclasses.fields(factory):
-                if not f.init:
-                    continue
-                if f.default is not dataclasses.MISSING:
-                    out[f.name] = f.default
-                elif f.default_factory is not dataclasses.MISSING:
-                    out[f.name] = f.default_factory()
-            return out
-        import inspect
-
-        return {k: p.default for k, p in inspect.signature(factory).parameters.items()
-                if p.default is not inspect.Parameter.empty}  # fmt: skip
+    from soundmatch.registry import option_defaults
 
     drift = []
     for group, registry in GROUPS.items():
@@ -103,7 +87,7 @@ def test_group_yaml_files_repeat_the_code_defaults_or_are_presets():
             body = yaml.safe_load(path.read_text()) or {}
             if body.get("name", path.stem) != path.stem or "defaults" in body:
                 continue  # a preset of another entry
-            code = defaults(registry.get(path.stem))
+            code = option_defaults(registry.get(path.stem))
             for key, value in body.items():
                 if key == "name" or (key == "hold" and value == "auto"):
                     continue

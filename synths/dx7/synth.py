@@ -58,6 +58,7 @@ from synths.base import (
 from synths.dx7 import engine, frames
 from synths.dx7.algorithms import NUM_ALGORITHMS, algorithm
 from synths.dx7.lfo import WAVES
+from synths.dx7.reference import INSTALL_HINT, DexedRenderer
 from synths.dx7.voice import Voice
 from synths.harmonic_noise import apply_reverb, control_hop
 
@@ -333,8 +334,6 @@ class DX7(Synth):
         ``note.pitch`` (a patch is played at a key), with this synth's note-off."""
         import traceback
 
-        from synths.dx7.reference import INSTALL_HINT
-
         if importlib.util.find_spec("dexed") is None:
             return ReferenceRender(
                 "dexed", skipped=f"dexed-py is not installed ({INSTALL_HINT})", engine_missing=True
@@ -345,8 +344,6 @@ class DX7(Synth):
             return ReferenceRender(
                 "dexed", skipped=f"note {note.pitch:g} is outside the keyboard (MIDI 0-127)"
             )
-        from synths.dx7.reference import DexedRenderer
-
         voice = self.unit_to_voice(x.detach().reshape(-1).cpu().float())
         played = Note(float(key), note.velocity)
         hold = note_off_time(duration, self.hold)

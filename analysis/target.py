@@ -1,4 +1,4 @@
-"""Everything read from a target at once: f0, partials, envelope segments, noisiness, vibrato.
+"""Everything read from a target at once: f0, partials, envelope segments, noisiness, vibrato, tremolo.
 
     from analysis.target import analyse
     a = analyse(audio, 16000, note)        # note: anything with .pitch (MIDI), or None
@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from analysis.envelope import EnvelopeSegments, segment
+from analysis.modulation import Tremolo, Vibrato, find_tremolo, find_vibrato
 from analysis.partials import Partials, analyse_partials
 from analysis.pitch import estimate_f0, hz_to_midi, midi_to_hz
-from analysis.vibrato import Vibrato, find_vibrato
 
 
 @dataclass
@@ -30,6 +30,7 @@ class TargetAnalysis:
     :class:`analysis.pitch.F0Estimate`). ``rms_db``: level of the sounding part,
     dB re full scale. ``noisiness``: noise-to-harmonic ratio in dB (None when unpitched).
     ``vibrato``: the body's periodic pitch modulation (None when there is none or it is unpitched).
+    ``tremolo``: the body's periodic level modulation (None when there is none).
     """
 
     sample_rate: int
@@ -41,6 +42,7 @@ class TargetAnalysis:
     partials: Partials | None
     rms_db: float
     vibrato: Vibrato | None = None
+    tremolo: Tremolo | None = None
 
     @property
     def noisiness(self) -> float | None:
@@ -56,8 +58,9 @@ class TargetAnalysis:
             "rms_db": round(self.rms_db, 2),
         }
         out.update(self.envelope.as_log())
-        if self.vibrato is not None:
-            out.update(self.vibrato.as_log())
+        for modulation in (self.vibrato, self.tremolo):
+            if modulation is not None:
+                out.update(modulation.as_log())
         return out
 
 
@@ -80,6 +83,7 @@ def analyse(audio: Any, sample_rate: int, note: Any = None, f0_hz: float | None 
     vibrato = None
     if partials is not None:
         vibrato = find_vibrato(x, sample_rate, hz, partials.harmonics, env.attack_end, env.note_off)
+    tremolo = find_tremolo(x, sample_rate, env.attack_end, env.note_off)
     sr = sample_rate
     body = x[int(env.attack_end * sr) : max(int(env.note_off * sr), int(env.attack_end * sr) + 1)]
     rms = float(np.sqrt(np.mean(body**2))) if len(body) else 0.0
@@ -93,6 +97,7 @@ def analyse(audio: Any, sample_rate: int, note: Any = None, f0_hz: float | None 
         partials=partials,
         rms_db=20.0 * float(np.log10(max(rms, 1e-10))),
         vibrato=vibrato,
+        tremolo=tremolo,
     )
 
 

@@ -17,14 +17,15 @@ after Horner, Beauchamp & Haken (1993):
    (coarse / fine / detune chosen through the engine at the note played),
    output levels from the fitted gains and the target's peak level, envelopes
    from the segmented envelope through the engine's rate and level tables,
-   the pitch EG neutral, the LFO drawing the target's vibrato (if any).
+   the pitch EG neutral, the LFO drawing the target's vibrato and tremolo
+   (if any; a tremolo's depth on the carriers).
 3. **Rendered choice**: the ``candidates`` best structures are rendered in one
    batch; the ``finalists`` best get a short CMA-ES over their output levels
    only (``fit_share`` of the budget between them).
 4. **Refinement**: the winner's levels, envelopes and output levels (ratios,
    algorithm and feedback kept; output levels within ``level_box`` steps of the
-   start, so the structure's balance of partials holds; a vibrato's LFO speed,
-   depth and delay) by CMA-ES with small steps, restarting while budget
+   start, so the structure's balance of partials holds; a vibrato's or a
+   tremolo's LFO speed, depth and delay) by CMA-ES with small steps, restarting while budget
    remains, then, for a differentiable synth, a gradient polish with
    Adam on the run's loss over the same coordinates (``polish_share``).
 
@@ -47,7 +48,7 @@ from torch import Tensor
 
 from analysis.target import TargetAnalysis, analyse
 from solvers.base import BudgetExhausted, Problem, Result, Solver, solver_registry
-from solvers.fm_motion import VIBRATO_LFO
+from solvers.fm_motion import TREMOLO_LFO, VIBRATO_LFO
 from solvers.fm_spectrum import MOD_RATIOS, Slot, Stack, Structure, search, target_grid
 from solvers.fm_voice import (
     ADDITIVE_ALGORITHM,
@@ -189,8 +190,10 @@ def analytic_plan(problem: Problem, keep: int = 8, level_box: int = LEVEL_BOX, s
             and ("_rate" in n[3:8] or "_level" in n[3:9] or n.endswith("_output"))
             and not n.endswith("rate_scaling")
         ]
-        if analysis.vibrato is not None:  # the LFO that draws it is refined too
-            free += [names.index(n) for n in VIBRATO_LFO if n in names]
+        # the LFO that draws a vibrato or a tremolo is refined too
+        lfo = (VIBRATO_LFO if analysis.vibrato is not None else ()) + (
+            TREMOLO_LFO if analysis.tremolo is not None else ())
+        free += [names.index(n) for n in dict.fromkeys(lfo) if n in names]
     elif synth.name == "fm2":
         ratio_param = problem.spec["ratio"]
         low, high = float(ratio_param.low), float(ratio_param.high)

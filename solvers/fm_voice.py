@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from analysis.target import TargetAnalysis
-from solvers.fm_motion import plan_lfo
+from solvers.fm_motion import carrier_octaves, plan_lfo
 from solvers.fm_spectrum import CARRIER_RATIOS, FEEDBACKS, MOD_RATIOS, Slot, Stack, Structure
 from synths.base import note_off_time
 from synths.dx7 import engine
@@ -230,17 +230,33 @@ def _body_amplitudes(structure: Structure, analysis: TargetAnalysis) -> list[flo
 
 def _start_voice(base: Voice, number: int, analysis: TargetAnalysis, sample_rate: float) -> Voice:
     """A copy of ``base`` on algorithm ``number`` with no feedback, no amplitude modulation, the pitch
-    EG neutral and the LFO drawing the target's vibrato (:func:`plan_lfo`; none: no pitch depth)."""
+    EG neutral and the LFO drawing the target's vibrato (:func:`plan_lfo`; none: no pitch depth).
+    A tremolo's depth goes on the carriers once their levels are known (:func:`_draw_tremolo`)."""
     voice = copy.deepcopy(base)
     voice.algorithm = number - 1
     voice.pitch_levels, voice.pitch_rates = [50, 50, 50, 50], [99, 99, 99, 99]
     voice.lfo_pmd = voice.lfo_amd = 0
     voice.feedback = 0
-    if analysis.vibrato is not None:
-        lfo = plan_lfo(analysis.vibrato, sample_rate)
+    if analysis.vibrato is not None or analysis.tremolo is not None:
+        lfo = plan_lfo(analysis.vibrato, analysis.tremolo, sample_rate)
         voice.lfo_wave, voice.lfo_sync = WAVES.index("sine"), 1
         voice.lfo_speed, voice.lfo_delay, voice.lfo_pmd = lfo.speed, lfo.delay, lfo.pmd
         voice.pitch_mod_sens = lfo.pms
+    return voice
+
+
+def _draw_tremolo(voice: Voice, carriers: list[int], analysis: TargetAnalysis, sample_rate: float) -> Voice:
+    """``voice`` with the target's tremolo (if any) on its sounding ``carriers`` (operator numbers):
+    their amp-mod sensitivity and the LFO's depth, planned for the loudest of them
+    (:func:`plan_lfo`); modulators are left alone (their level is timbre)."""
+    sounding = [voice.ops[c - 1] for c in carriers if voice.ops[c - 1].output_level > 0]
+    if analysis.tremolo is None or not sounding:
+        return voice
+    level = max(carrier_octaves(op) for op in sounding)
+    lfo = plan_lfo(analysis.vibrato, analysis.tremolo, sample_rate, carrier_level=level)
+    voice.lfo_amd = lfo.amd
+    for op in sounding:
+        op.amp_mod_sens = lfo.ams
     return voice
 
 
@@ -290,7 +306,7 @@ def dx7_voice(
             if tune_ratios:
                 mod.mode = 0
                 mod.coarse, mod.fine, mod.detune = tune(stack.m * f0, played)
-    return voice
+    return _draw_tremolo(voice, [slot.carrier for slot in ops], analysis, sample_rate)
 
 
 # ---- breath: a noise stack --------------------------------------------------------------------
@@ -378,7 +394,7 @@ def additive_voice(
         stacks.append(Stack(partial.ratio, None, gain=amp))
     for op in voice.ops[len(stacks) :]:
         op.output_level = 0
-    return voice, Structure(stacks)
+    return _draw_tremolo(voice, list(range(1, 7)), analysis, sample_rate), Structure(stacks)
 
 
 # ---- fm2 ----------------------------------------------------------------------------------------

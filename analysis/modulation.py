@@ -1,17 +1,22 @@
-"""Vibrato of a held note: a periodic pitch modulation, read from one strong harmonic's frequency track.
+"""Periodic modulations of a held note: vibrato (pitch) and tremolo (level).
 
-The harmonic with the most energy among the first ``TRACKED_HARMONICS`` (below
+**Vibrato.** The harmonic with the most energy among the first ``TRACKED_HARMONICS`` (below
 0.45 of the sample rate) is tracked frame by frame (``FRAME_SECONDS`` Hann
 frames, zero-padded 4x, hop ``HOP_SECONDS``; peak refined by a parabola on
 log magnitudes) within +-``SEARCH_CENTS`` of its place, over the note's body
 (attack end to note-off) where it stands within ``TRACK_DB`` of its loudest.
-The track, in cents about its own median and with a straight line removed, is
-a vibrato when one sinusoid of rate ``RATE_HZ`` explains at least
-``MIN_EXPLAINED`` of its variance with a peak depth of at least
-``MIN_DEPTH_CENTS``. That sinusoid is then fitted in sliding windows of 1.5
-cycles: the depth reported is their median over the body's second half, and the
-onset is where they first reach half that depth (a delayed vibrato, as players
-and the DX7's LFO delay make it).
+
+**Tremolo.** The note's RMS level in dB (``LEVEL_WINDOW_SECONDS`` frames, hop
+``HOP_SECONDS``) over the same body, where it stands within ``TRACK_DB`` of its loudest.
+
+Either track, about its own median with a trend removed (a line for pitch; a
+parabola for level, which a decay bends), is a modulation when one sinusoid of
+rate ``RATE_HZ`` explains at least ``MIN_EXPLAINED`` of its variance with a
+peak depth of at least ``MIN_DEPTH_CENTS`` (pitch) or ``MIN_DEPTH_DB`` (level).
+That sinusoid is then fitted in sliding windows of 1.5 cycles: the depth
+reported is their median over the body's second half, and the onset is where
+they first reach half that depth (a delayed vibrato, as players and the DX7's
+LFO delay make it).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.envelope import level_envelope
 from analysis.partials import refined_peak
 
 TRACKED_HARMONICS = 8
@@ -30,6 +36,8 @@ SEARCH_CENTS = 150.0
 TRACK_DB = 30.0
 RATE_HZ = (3.0, 12.0)  # vibrato rates looked for
 MIN_DEPTH_CENTS = 4.0
+MIN_DEPTH_DB = 0.5  # tremolo: a swing of 1 dB, about the level difference listeners notice
+LEVEL_WINDOW_SECONDS = 0.04  # tremolo frames: short against a 12 Hz cycle (it keeps 97% of its depth)
 MIN_EXPLAINED = 0.5
 MIN_CYCLES = 2.0  # the body must hold this many cycles of the slowest rate
 
@@ -101,6 +109,59 @@ def _sinusoid(t: np.ndarray, y: np.ndarray, hz: float) -> tuple[float, float]:
     return float(math.hypot(coef[0], coef[1])), (1.0 - float(np.var(resid)) / var) if var > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class Tremolo:
+    """A periodic level modulation: ``rate_hz``, peak ``depth_db`` (half the swing of the level in dB),
+    ``onset`` in s from the clip's start (where it reaches half depth), and the share of the level
+    track's variance it explains (0..1)."""
+
+    rate_hz: float
+    depth_db: float
+    onset: float
+    explained: float
+
+    def as_log(self) -> dict[str, float]:
+        return {
+            "tremolo_hz": round(self.rate_hz, 3),
+            "tremolo_db": round(self.depth_db, 2),
+            "tremolo_onset_s": round(self.onset, 3),
+        }
+
+
+def periodic_modulation(
+    t: np.ndarray, track: np.ndarray, trend: int, start: float, min_depth: float
+) -> tuple[float, float, float, float] | None:
+    """``(rate_hz, depth, onset_s, explained)`` of the sinusoid of ``RATE_HZ`` that best explains
+    ``track`` (sampled at times ``t``, s) once a polynomial of degree ``trend`` is removed; None when
+    the track is too short for ``MIN_CYCLES`` of the slowest rate, or the sinusoid is shallower than
+    ``min_depth`` (the track's unit) or explains less than ``MIN_EXPLAINED``."""
+    if len(t) < 8 or t[-1] - t[0] < MIN_CYCLES / RATE_HZ[0]:
+        return None
+    y = track - np.polyval(np.polyfit(t, track, trend), t)
+    rates = np.arange(RATE_HZ[0], RATE_HZ[1] + 1e-9, 0.05)
+    fits = [_sinusoid(t, y, r) for r in rates]
+    best = int(np.argmax([f[1] for f in fits]))
+    rate, (depth, explained) = float(rates[best]), fits[best]
+    if depth < min_depth or explained < MIN_EXPLAINED:
+        return None
+    # onset: the sliding fit's depth first reaching half the depth of the body's second half
+    span = 1.5 / rate
+    centres = t[(t >= t[0] + span / 2) & (t <= t[-1] - span / 2)]
+    local = []
+    for c in centres:
+        inside = np.abs(t - c) <= span / 2
+        local.append(_sinusoid(t[inside], y[inside], rate)[0] if inside.sum() >= 5 else 0.0)
+    onset, full = start, depth
+    if len(local):
+        local_arr = np.array(local)
+        later = local_arr[centres >= (t[0] + t[-1]) / 2]
+        full = float(np.median(later)) if len(later) else depth
+        reached = np.nonzero(local_arr >= 0.5 * full)[0]
+        if len(reached) and reached[0] > 0:
+            onset = float(centres[reached[0]])
+    return rate, full, onset, explained
+
+
 def find_vibrato(
     audio: np.ndarray, sample_rate: int, f0_hz: float, harmonics: np.ndarray, start: float, stop: float
 ) -> Vibrato | None:
@@ -110,29 +171,22 @@ def find_vibrato(
     if k is None or stop - start < MIN_CYCLES / RATE_HZ[0]:
         return None
     t, hz = harmonic_track(audio, sample_rate, k * f0_hz, start, stop)
-    if len(t) < 8 or t[-1] - t[0] < MIN_CYCLES / RATE_HZ[0]:
+    if len(t) == 0:
         return None
-    cents = 1200.0 * np.log2(hz / np.median(hz))
-    cents = cents - np.polyval(np.polyfit(t, cents, 1), t)
-    rates = np.arange(RATE_HZ[0], RATE_HZ[1] + 1e-9, 0.05)
-    fits = [_sinusoid(t, cents, r) for r in rates]
-    best = int(np.argmax([f[1] for f in fits]))
-    rate, (depth, explained) = float(rates[best]), fits[best]
-    if depth < MIN_DEPTH_CENTS or explained < MIN_EXPLAINED:
+    found = periodic_modulation(t, 1200.0 * np.log2(hz / np.median(hz)), 1, start, MIN_DEPTH_CENTS)
+    return None if found is None else Vibrato(*found)
+
+
+def find_tremolo(audio: np.ndarray, sample_rate: int, start: float, stop: float) -> Tremolo | None:
+    """The tremolo of a note whose body lasts ``start..stop`` s; None when there is none (see the
+    module docstring)."""
+    if stop - start < MIN_CYCLES / RATE_HZ[0]:
         return None
-    # onset: the sliding fit's depth first reaching half the depth of the body's second half
-    span = 1.5 / rate
-    centres = t[(t >= t[0] + span / 2) & (t <= t[-1] - span / 2)]
-    local = []
-    for c in centres:
-        inside = np.abs(t - c) <= span / 2
-        local.append(_sinusoid(t[inside], cents[inside], rate)[0] if inside.sum() >= 5 else 0.0)
-    onset, full = start, depth
-    if len(local):
-        local_arr = np.array(local)
-        later = local_arr[centres >= (t[0] + t[-1]) / 2]
-        full = float(np.median(later)) if len(later) else depth
-        reached = np.nonzero(local_arr >= 0.5 * full)[0]
-        if len(reached) and reached[0] > 0:
-            onset = float(centres[reached[0]])
-    return Vibrato(rate, full, onset, explained)
+    env = level_envelope(audio, sample_rate, HOP_SECONDS, LEVEL_WINDOW_SECONDS)
+    inside = (env.times >= start) & (env.times <= stop)
+    t, db = env.times[inside], env.db[inside]
+    if len(t) == 0:
+        return None
+    keep = db >= db.max() - TRACK_DB
+    found = periodic_modulation(t[keep], db[keep], 2, start, MIN_DEPTH_DB)
+    return None if found is None else Tremolo(*found)

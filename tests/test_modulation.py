@@ -1,5 +1,5 @@
-"""Vibrato: read from a note's pitch track (analysis.vibrato), drawn by the DX7's LFO (solvers.fm_voice),
-refined by fm_match."""
+"""Vibrato and tremolo: read from a note's pitch and level tracks (analysis.modulation), drawn by
+the DX7's LFO (solvers.fm_voice), refined by fm_match."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from analysis.modulation import Tremolo, Vibrato
 from analysis.target import analyse
 from losses.mss import MultiScaleSpectral
 from solvers.base import Budget, Problem, Target
 from solvers.fm_match import analytic_plan
-from solvers.fm_motion import _vibrato_cents, plan_lfo
+from solvers.fm_motion import _tremolo_db, _vibrato_cents, carrier_octaves, plan_lfo
 from synths.base import Note
 from synths.dx7.synth import DX7
 from synths.dx7.voice import Voice
@@ -60,9 +61,7 @@ def test_no_vibrato_is_read_where_there_is_none(case):
 def test_the_lfo_planned_for_a_vibrato_plays_it_back_through_the_engine(rate, depth, onset):
     """plan_lfo inverts the engine's own LFO: the DX7 voice it sets up sounds the vibrato it was
     asked for (read back by the same analysis): rate within 4%, depth within 20%, onset within 0.15 s."""
-    from analysis.vibrato import Vibrato
-
-    lfo = plan_lfo(Vibrato(rate, depth, onset, 1.0), SR)
+    lfo = plan_lfo(Vibrato(rate, depth, onset, 1.0), None, SR)
     assert _vibrato_cents(lfo.pmd, lfo.pms) == pytest.approx(depth, rel=0.05)
     voice = Voice(algorithm=4, lfo_wave=4, lfo_speed=lfo.speed, lfo_delay=lfo.delay, lfo_pmd=lfo.pmd)
     voice.pitch_mod_sens = lfo.pms
@@ -110,3 +109,77 @@ def test_fm_match_starts_from_the_targets_vibrato_and_refines_its_lfo():
     assert steady.analysis.vibrato is None
     assert float(synth.spec.to_physical(steady.x[:1])["lfo_pmd"][0]) == pytest.approx(0.0, abs=0.5)
     assert names.index("lfo_pmd") not in steady.free
+
+
+def tremolo_tone(rate: float, depth_db: float, onset: float, decay_db_s: float = 3.0) -> np.ndarray:
+    """Two partials whose level in dB swings ``depth_db`` (peak) at ``rate`` Hz from ``onset`` s (a
+    0.2 s fade-in), over a decay of ``decay_db_s``."""
+    t = np.arange(2 * SR) / SR
+    ramp = np.clip((t - onset) / 0.2 + 0.5, 0.0, 1.0) if onset > 0 else np.ones_like(t)
+    db = depth_db * ramp * np.sin(2 * np.pi * rate * t) - decay_db_s * t
+    return 10.0 ** (db / 20.0) * (0.3 * np.sin(2 * np.pi * 330 * t) + 0.1 * np.sin(2 * np.pi * 660 * t))
+
+
+@pytest.mark.parametrize("rate, depth, onset", [(4.0, 3.0, 0.0), (6.5, 1.5, 0.5)])
+def test_a_tremolo_is_read_with_its_rate_depth_and_onset(rate, depth, onset):
+    a = analyse(tremolo_tone(rate, depth, onset), SR)
+    assert a.tremolo is not None and a.vibrato is None
+    assert a.tremolo.rate_hz == pytest.approx(rate, abs=0.15)
+    assert a.tremolo.depth_db == pytest.approx(depth, rel=0.15)
+    assert a.tremolo.onset == pytest.approx(onset, abs=0.15)
+    assert a.as_log()["tremolo_hz"] == pytest.approx(rate, abs=0.15)
+
+
+def test_no_tremolo_is_read_where_there_is_none():
+    t = np.arange(2 * SR) / SR
+    assert analyse(tremolo_tone(5.0, 0.2, 0.0), SR).tremolo is None  # 0.2 dB: below what is looked for
+    assert analyse(np.exp(-3.0 * t) * np.sin(2 * np.pi * 220 * t), SR).tremolo is None  # a plucked decay
+    assert analyse(tone(lambda t: 40.0 * np.sin(2 * np.pi * 5.5 * t)), SR).tremolo is None  # a pitch swing
+
+
+@pytest.mark.parametrize("rate, depth", [(5.0, 2.0), (6.0, 0.8), (4.5, 4.0)])
+def test_the_lfo_planned_for_a_tremolo_plays_it_back_through_the_engine(rate, depth):
+    """plan_lfo inverts the engine's amplitude modulation for the carrier's level: the voice it sets
+    up sounds the tremolo it was asked for (read back by the same analysis): rate within 4%, depth
+    within 20%; the smallest sensitivity that reaches the depth is used."""
+    voice = Voice(algorithm=4, lfo_wave=4)
+    for op in voice.ops:
+        op.output_level = 0
+    voice.ops[4].output_level, voice.ops[5].output_level = 90, 70
+    level = carrier_octaves(voice.ops[4])
+    lfo = plan_lfo(None, Tremolo(rate, depth, 0.0, 1.0), SR, carrier_level=level)
+    assert lfo.pmd == 0 and lfo.ams >= 1
+    assert lfo.ams == 1 or _tremolo_db(99, lfo.ams - 1, level) < depth
+    voice.lfo_speed, voice.lfo_delay, voice.lfo_amd = lfo.speed, lfo.delay, lfo.amd
+    voice.ops[4].amp_mod_sens = lfo.ams
+    with torch.no_grad():
+        audio = DX7(hold=1.9).render_voices([voice], sample_rate=SR, duration=2.0, note=Note(64.0))[0]
+    tremolo = analyse(audio.numpy(), SR, Note(64.0)).tremolo
+    assert tremolo is not None
+    assert tremolo.rate_hz == pytest.approx(rate, rel=0.04)
+    assert tremolo.depth_db == pytest.approx(depth, rel=0.2)
+
+
+def test_fm_match_starts_from_the_targets_tremolo_and_refines_its_lfo():
+    """A DX7 note with a tremolo: fm_match's analytic start puts amplitude sensitivity on its
+    sounding carriers and an LFO near the tremolo's rate, and the refinement searches the LFO's
+    speed, amp depth and delay (a steady note gets none: the other test)."""
+    synth = DX7(hold=1.4)
+    names = synth.spec.names
+    voice = Voice(algorithm=4, lfo_wave=4, lfo_speed=30, lfo_delay=0, lfo_amd=80)
+    for op in voice.ops:
+        op.output_level = 0
+    voice.ops[4].output_level, voice.ops[5].output_level = 95, 72
+    voice.ops[4].amp_mod_sens = 2
+    with torch.no_grad():
+        audio = synth.render_voices([voice], sample_rate=SR, duration=1.5, note=Note(62.0))[0]
+    problem = Problem(synth, Target(audio, SR, "tremolo", note=Note(62.0)),
+                      MultiScaleSpectral(SR, fft_sizes=[1024, 256]), Budget(40), seed=0)
+    plan = analytic_plan(problem, keep=2)
+    assert plan.analysis.tremolo is not None
+    start = synth.spec.to_physical(plan.x[:1])
+    assert abs(float(start["lfo_speed"][0]) - 30) <= 2
+    assert float(start["lfo_amd"][0]) > 10
+    ams = [float(start[f"op{k}_ams"][0]) for k in range(1, 7) if f"op{k}_ams" in start]
+    assert max(ams) >= 1
+    assert {names.index(n) for n in ("lfo_speed", "lfo_amd", "lfo_delay")} <= set(plan.free)

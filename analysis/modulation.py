@@ -52,6 +52,7 @@ class Vibrato:
     depth_cents: float
     onset: float
     explained: float
+    phase: float = 0.0  # radians: the track goes as sin(2 pi rate t + phase), t from the clip's start
 
     def as_log(self) -> dict[str, float]:
         return {
@@ -98,15 +99,16 @@ def harmonic_track(
     return times[keep], peaks[keep, 0]
 
 
-def _sinusoid(t: np.ndarray, y: np.ndarray, hz: float) -> tuple[float, float]:
-    """Least-squares ``a sin + b cos`` at ``hz`` (with a constant) on ``y(t)``: amplitude and the share
-    of ``y``'s variance it explains."""
+def _sinusoid(t: np.ndarray, y: np.ndarray, hz: float) -> tuple[float, float, float]:
+    """Least-squares ``a sin + b cos`` at ``hz`` (with a constant) on ``y(t)``: amplitude, the share
+    of ``y``'s variance it explains, and its phase (``y ~ amplitude sin(2 pi hz t + phase)``)."""
     w = 2.0 * math.pi * hz * t
     basis = np.stack([np.sin(w), np.cos(w), np.ones_like(t)], axis=1)
     coef, *_ = np.linalg.lstsq(basis, y, rcond=None)
     resid = y - basis @ coef
     var = float(np.var(y))
-    return float(math.hypot(coef[0], coef[1])), (1.0 - float(np.var(resid)) / var) if var > 0 else 0.0
+    explained = (1.0 - float(np.var(resid)) / var) if var > 0 else 0.0
+    return float(math.hypot(coef[0], coef[1])), explained, float(math.atan2(coef[1], coef[0]))
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class Tremolo:
     depth_db: float
     onset: float
     explained: float
+    phase: float = 0.0  # radians: the level goes as sin(2 pi rate t + phase), t from the clip's start
 
     def as_log(self) -> dict[str, float]:
         return {
@@ -130,8 +133,8 @@ class Tremolo:
 
 def periodic_modulation(
     t: np.ndarray, track: np.ndarray, trend: int, start: float, min_depth: float
-) -> tuple[float, float, float, float] | None:
-    """``(rate_hz, depth, onset_s, explained)`` of the sinusoid of ``RATE_HZ`` that best explains
+) -> tuple[float, float, float, float, float] | None:
+    """``(rate_hz, depth, onset_s, explained, phase)`` of the sinusoid of ``RATE_HZ`` that best explains
     ``track`` (sampled at times ``t``, s) once a polynomial of degree ``trend`` is removed; None when
     the track is too short for ``MIN_CYCLES`` of the slowest rate, or the sinusoid is shallower than
     ``min_depth`` (the track's unit) or explains less than ``MIN_EXPLAINED``."""
@@ -141,7 +144,7 @@ def periodic_modulation(
     rates = np.arange(RATE_HZ[0], RATE_HZ[1] + 1e-9, 0.05)
     fits = [_sinusoid(t, y, r) for r in rates]
     best = int(np.argmax([f[1] for f in fits]))
-    rate, (depth, explained) = float(rates[best]), fits[best]
+    rate, (depth, explained, phase) = float(rates[best]), fits[best]
     if depth < min_depth or explained < MIN_EXPLAINED:
         return None
     # onset: the sliding fit's depth first reaching half the depth of the body's second half
@@ -159,7 +162,7 @@ def periodic_modulation(
         reached = np.nonzero(local_arr >= 0.5 * full)[0]
         if len(reached) and reached[0] > 0:
             onset = float(centres[reached[0]])
-    return rate, full, onset, explained
+    return rate, full, onset, explained, phase
 
 
 def find_vibrato(

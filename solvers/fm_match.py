@@ -17,8 +17,8 @@ after Horner, Beauchamp & Haken (1993):
    (coarse / fine / detune chosen through the engine at the note played),
    output levels from the fitted gains and the target's peak level, envelopes
    from the segmented envelope through the engine's rate and level tables,
-   the pitch EG neutral, the LFO drawing the target's vibrato and tremolo
-   (if any; a tremolo's depth on the carriers).
+   the pitch EG neutral, the LFO drawing the target's vibrato (if any); a
+   tremolo, the best structure's and the additive start again with it drawn.
 3. **Rendered choice**: the ``candidates`` best structures are rendered in one
    batch; the ``finalists`` best get a short CMA-ES over their output levels
    only (``fit_share`` of the budget between them).
@@ -57,9 +57,11 @@ from solvers.fm_voice import (
     algorithm_slots,
     dx7_voice,
     fm2_values,
+    lfo_draws_tremolo,
     search_slots,
     sideband_ratios,
     with_breath,
+    with_tremolo,
 )
 from soundmatch.errors import UserError
 from synths.base import Note, note_off_time
@@ -167,11 +169,19 @@ def analytic_plan(problem: Problem, keep: int = 8, level_box: int = LEVEL_BOX, s
             structures = [*structures, breath[1]]
         # a sine per partial on algorithm 32, where the synth may play it: bells and bars, whose
         # partials no stack on the f0/2 grid places
+        additive = None
         if tune_ratios and ("algorithm" in names or number == ADDITIVE_ALGORITHM):
             additive = additive_voice(synth.base, analysis, note.pitch, hold, target.sample_rate)
             if additive is not None:
                 rows.append(synth.voice_to_unit(additive[0]))
                 structures = [*structures, additive[1]]
+        # a tremolo: the best structure's voice and the additive one again, each with it drawn
+        twins = ([(voices[0], structures[0])] if voices else []) + ([additive] if additive else [])
+        for voice, structure in twins:
+            trembling = with_tremolo(voice, analysis, target.sample_rate)
+            if trembling is not None:
+                rows.append(synth.voice_to_unit(trembling))
+                structures = [*structures, structure]
         if fixed_ratios is not None and sampled > 0:
             rows += list(synth.sample(sampled, problem.generator))
             structures = structures + [Structure([]) for _ in range(sampled)]
@@ -192,7 +202,7 @@ def analytic_plan(problem: Problem, keep: int = 8, level_box: int = LEVEL_BOX, s
         ]
         # the LFO that draws a vibrato or a tremolo is refined too
         lfo = (VIBRATO_LFO if analysis.vibrato is not None else ()) + (
-            TREMOLO_LFO if analysis.tremolo is not None else ())
+            TREMOLO_LFO if lfo_draws_tremolo(analysis) else ())
         free += [names.index(n) for n in dict.fromkeys(lfo) if n in names]
     elif synth.name == "fm2":
         ratio_param = problem.spec["ratio"]

@@ -161,9 +161,10 @@ def test_the_lfo_planned_for_a_tremolo_plays_it_back_through_the_engine(rate, de
 
 
 def test_fm_match_starts_from_the_targets_tremolo_and_refines_its_lfo():
-    """A DX7 note with a tremolo: fm_match's analytic start puts amplitude sensitivity on its
-    sounding carriers and an LFO near the tremolo's rate, and the refinement searches the LFO's
-    speed, amp depth and delay (a steady note gets none: the other test)."""
+    """A DX7 note with a tremolo: fm_match's analytic starts hold the best structure as it is and
+    again with amplitude sensitivity on its sounding carriers and an LFO near the tremolo's rate
+    (the rendered choice decides), and the refinement searches the LFO's speed, amp depth and
+    delay (a steady note gets none: the other test)."""
     synth = DX7(hold=1.4)
     names = synth.spec.names
     voice = Voice(algorithm=4, lfo_wave=4, lfo_speed=30, lfo_delay=0, lfo_amd=80)
@@ -177,9 +178,25 @@ def test_fm_match_starts_from_the_targets_tremolo_and_refines_its_lfo():
                       MultiScaleSpectral(SR, fft_sizes=[1024, 256]), Budget(40), seed=0)
     plan = analytic_plan(problem, keep=2)
     assert plan.analysis.tremolo is not None
-    start = synth.spec.to_physical(plan.x[:1])
-    assert abs(float(start["lfo_speed"][0]) - 30) <= 2
-    assert float(start["lfo_amd"][0]) > 10
-    ams = [float(start[f"op{k}_ams"][0]) for k in range(1, 7) if f"op{k}_ams" in start]
-    assert max(ams) >= 1
+    starts = synth.spec.to_physical(plan.x)
+    ams = torch.stack([starts[f"op{k}_ams"] for k in range(1, 7)], dim=1).round()
+    assert ams[0].max() == 0  # the best structure as it is
+    trembling = [i for i in range(len(plan.x)) if ams[i].max() >= 1]
+    assert trembling and len(trembling) == len(plan.x) - 2  # keep=2 structures, then the twin
+    i = trembling[0]
+    assert abs(float(starts["lfo_speed"][i]) - 30) <= 2 and float(starts["lfo_amd"][i]) > 10
     assert {names.index(n) for n in ("lfo_speed", "lfo_amd", "lfo_delay")} <= set(plan.free)
+
+
+@pytest.mark.parametrize("lag, drawn", [(0.0, True), (np.pi, False)])
+def test_a_tremolo_is_drawn_beside_a_vibrato_only_when_one_lfo_can_draw_both(lag, drawn):
+    """The DX7's sine LFO raises pitch and level together: a level swing in phase with the vibrato
+    is offered (a bowed string), one against it (a trumpet's) is not."""
+    from solvers.fm_voice import lfo_draws_tremolo
+
+    t = np.arange(2 * SR) / SR
+    swing = 2 * np.pi * 5.5 * t
+    x = tone(lambda t: 30.0 * np.sin(2 * np.pi * 5.5 * t)) * 10.0 ** (1.5 * np.sin(swing + lag) / 20.0)
+    a = analyse(x, SR)
+    assert a.vibrato is not None and a.tremolo is not None
+    assert lfo_draws_tremolo(a) is drawn

@@ -158,4 +158,3 @@ def test_a_read_only_store_is_read_by_the_reading_commands_and_named_read_only(m
         line = one_error_line(main_cli(*writer, f"results_dir={read_only_store}"))
         assert "read-only" in line or "not writable" in line, line
         assert "damaged" not in line
-

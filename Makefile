@@ -7,7 +7,7 @@ STAMP := $(VENV)/.soundmatch-installed
 CONSTRAINTS := $(VENV)/constraints.txt
 ARGS ?=
 
-.PHONY: run test bench lint clean-results
+.PHONY: run test bench lint clean-results conf
 
 # the first set-up takes several minutes (torch alone is about 200 MB): each step says so as it starts
 $(STAMP): pyproject.toml
@@ -44,3 +44,8 @@ lint: $(STAMP)
 
 clean-results:
 	rm -rf results/*
+
+# the group YAML (benchmark/conf/<group>/<name>.yaml) rewritten from the code's defaults, which
+# live once, in the dataclasses; a test fails when a file differs from what this writes
+conf: $(STAMP)
+	$(PY) -m benchmark.cli.sync_conf

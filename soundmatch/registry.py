@@ -14,6 +14,7 @@ import dataclasses
 import importlib
 import inspect
 import pkgutil
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -176,3 +177,29 @@ def option_defaults(factory: Any) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {}
     return {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+
+
+def plain(text: str) -> str:
+    """Docstring markup as a reader sees it: ``:class:`X``` -> X, double backquotes -> the text."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", lambda m: m.group(1).split(".")[-1], text)
+    return text.replace("``", "")
+
+
+def option_help(factory: object) -> dict[str, str]:
+    """``{option: text}`` from the ``Args:`` section of the entry's docstring (continuation lines
+    joined)."""
+    doc = inspect.getdoc(factory) or ""
+    if "Args:" not in doc:
+        return {}
+    helps: dict[str, str] = {}
+    current = None
+    for line in doc.split("Args:", 1)[1].splitlines():
+        found = re.match(r"^\s{4}(\w+):\s*(.*)$", line)
+        if found:
+            current = found.group(1)
+            helps[current] = found.group(2).strip()
+        elif current and line.startswith(" " * 8):
+            helps[current] += " " + line.strip()
+        elif line.strip() and not line.startswith(" "):
+            break
+    return {k: plain(v) for k, v in helps.items()}

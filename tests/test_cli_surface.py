@@ -70,36 +70,45 @@ def test_a_mistyped_key_is_one_line_with_exit_2(capsys, monkeypatch, tmp_path, c
         assert f"did you mean '{near}" in lines[0] or f"did you mean '{command}" in lines[0], lines[0]
 
 
-def test_group_yaml_files_repeat_the_code_defaults_or_are_presets():
-    """A YAML file named as its registry entry (conf/target/folder.yaml) shows the code's defaults
-    with their units; only a preset (conf/synth/dx7_flute.yaml) may differ. ``hold: auto`` is the
-    run's own setting (read the note-off per target), not a constructor default."""
+def test_group_yaml_files_are_what_the_code_writes():
+    """Defaults live once, in the code: every builtin group file (conf/target/folder.yaml) is what
+    ``make conf`` writes from its entry's defaults; only presets (conf/synth/dx7_flute.yaml) and
+    the runner's ``hold: auto`` are their own."""
+    from benchmark.cli.sync_conf import main as sync_conf
 
+    assert sync_conf(["check=true"]) == 0, "run `make conf`: a group file differs from the code"
+
+
+def test_a_group_file_is_rewritten_from_the_code_keeping_its_comments():
+    """A value the code changed is rewritten (its comment kept), an option the code dropped goes,
+    one it added is appended with its docstring's meaning; comments and order stay; a plugin
+    with no file gets one the same way."""
     import yaml
 
-    from benchmark.paths import CONF_DIR
-    from benchmark.run.app import GROUPS
-    from soundmatch.registry import option_defaults
+    from benchmark.run.group_yaml import group_yaml
+    from solvers.base import solver_registry
+    from soundmatch.registry import option_defaults, option_help
 
-    drift = []
-    for group, registry in GROUPS.items():
-        for path in sorted((CONF_DIR / group).glob("*.yaml")):
-            body = yaml.safe_load(path.read_text()) or {}
-            if body.get("name", path.stem) != path.stem or "defaults" in body:
-                continue  # a preset of another entry
-            code = option_defaults(registry.get(path.stem))
-            for key, value in body.items():
-                if key == "name" or (key == "hold" and value == "auto"):
-                    continue
-                if key not in code or code[key] != value:
-                    found = code.get(key, "<no such option>")
-                    drift.append(f"{group}/{path.name}: {key}={value!r}, code {found!r}")
-            # an option the YAML leaves out cannot be set from the command line (Hydra is strict)
-            settable = (bool, int, float, str, list, type(None))
-            for key, value in code.items():
-                if key not in body and key != "sample_rate" and isinstance(value, settable):
-                    drift.append(f"{group}/{path.name}: no {key} (code default {value!r})")
-    assert not drift, drift
+    cma = solver_registry.get("cma")
+    drifted = (
+        "# CMA-ES, as I remember it\n"
+        "name: cma\n"
+        "sigma0: 0.5           # initial step\n"
+        "gone: 3               # an option the code dropped\n"
+        "options:\n"
+        "  tolfun: 1.0e-6\n"
+    )
+    out = group_yaml("cma", cma, drifted, option_help(cma))
+    lines = out.splitlines()
+    assert lines[:2] == ["# CMA-ES, as I remember it", "name: cma"]
+    assert lines[2].startswith("sigma0: null") and lines[2].endswith("# initial step")
+    assert "gone:" not in out and "  tolfun:" not in out
+    body = yaml.safe_load(out)
+    assert {k: v for k, v in body.items() if k != "name"} == option_defaults(cma)
+    assert any(ln.startswith("max_restarts: 100") and "# cap on restarts" in ln for ln in lines)
+    assert group_yaml("cma", cma, out, option_help(cma)) == out  # written once, it stays
+    fresh = yaml.safe_load(group_yaml("my_cma", cma))
+    assert fresh["name"] == "my_cma" and fresh["popsize"] is None
 
 
 def test_list_name_shows_every_entry_s_options_as_run_spells_them(capsys):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import re
 
 from omegaconf import OmegaConf
 from rich.console import Console
@@ -16,7 +15,7 @@ from losses.base import loss_registry
 from metrics.base import metric_registry
 from solvers.base import solver_registry
 from soundmatch.errors import UserError
-from soundmatch.registry import Registry, option_defaults
+from soundmatch.registry import Registry, option_defaults, option_help, plain
 from synths.base import synth_registry
 
 # title, registry, how a run names one, and the config group whose YAML presets are listed too
@@ -27,12 +26,6 @@ SECTIONS: list[tuple[str, Registry, str, str | None]] = [
     ("metrics", metric_registry, "metrics=[...]", None),
     ("targets", suite_registry, "target=", "target"),
 ]
-
-
-def plain(text: str) -> str:
-    """Docstring markup as a reader sees it: ``:class:`X``` -> X, double backquotes -> the text."""
-    text = re.sub(r":[a-z]+:`~?([^`]+)`", lambda m: m.group(1).split(".")[-1], text)
-    return text.replace("``", "")
 
 
 def summary_line(obj: object) -> str:
@@ -61,26 +54,6 @@ OPTIONS = (
     Option("kind", choice(*KINDS), "all", "one section: solvers, synths, losses, metrics or targets"),
     Option("name", text, None, "one entry (e.g. name=cma): its options, defaults and what each means"),
 )
-
-
-def option_help(factory: object) -> dict[str, str]:
-    """``{option: text}`` from the ``Args:`` section of the entry's docstring (continuation lines
-    joined)."""
-    doc = inspect.getdoc(factory) or ""
-    if "Args:" not in doc:
-        return {}
-    helps: dict[str, str] = {}
-    current = None
-    for line in doc.split("Args:", 1)[1].splitlines():
-        found = re.match(r"^\s{4}(\w+):\s*(.*)$", line)
-        if found:
-            current = found.group(1)
-            helps[current] = found.group(2).strip()
-        elif current and line.startswith(" " * 8):
-            helps[current] += " " + line.strip()
-        elif line.strip() and not line.startswith(" "):
-            break
-    return {k: plain(v) for k, v in helps.items()}
 
 
 def describe_entry(name: str) -> None:

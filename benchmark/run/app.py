@@ -8,7 +8,6 @@ no YAML (plugins) get a generated config from their constructor's defaults.
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 import sys
@@ -16,19 +15,18 @@ import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import hydra
-import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark.options import did_you_mean
 from benchmark.paths import CONF_DIR
+from benchmark.run.group_yaml import group_yaml
 from benchmark.run.targets import suite_registry
 from losses.base import loss_registry
 from solvers.base import solver_registry
 from soundmatch.errors import UserError
-from soundmatch.registry import Registry
+from soundmatch.registry import Registry, option_help
 from synths.base import synth_registry
 
 FAILURES_ENV = "SOUNDMATCH_FAILURES"  # where the jobs of one invocation list their failed targets
@@ -52,19 +50,9 @@ def group_choices(group: str) -> list[str]:
     return sorted(preset_names(group) | set(GROUPS[group].names()))
 
 
-def default_options(factory: Any) -> dict[str, Any]:
-    """Constructor keyword defaults that YAML can hold (for generated plugin configs)."""
-    options: dict[str, Any] = {}
-    for name, param in inspect.signature(factory).parameters.items():
-        if param.default is inspect.Parameter.empty or name == "sample_rate":
-            continue
-        if isinstance(param.default, bool | int | float | str | list | type(None)):
-            options[name] = param.default
-    return options
-
-
 def write_plugin_configs(root: Path) -> Path:
-    """YAML for registry entries without a preset, under ``root/<group>/<name>.yaml``."""
+    """YAML for registry entries without a preset, under ``root/<group>/<name>.yaml``, made from
+    their code defaults as the builtin files are (:func:`benchmark.run.group_yaml.group_yaml`)."""
     for group, registry in GROUPS.items():
         presets = preset_names(group)
         for name in registry.names():
@@ -72,8 +60,8 @@ def write_plugin_configs(root: Path) -> Path:
                 continue
             folder = root / group
             folder.mkdir(parents=True, exist_ok=True)
-            body = {"name": name, **default_options(registry.get(name))}
-            (folder / f"{name}.yaml").write_text(yaml.safe_dump(body, sort_keys=False))
+            factory = registry.get(name)
+            (folder / f"{name}.yaml").write_text(group_yaml(name, factory, helps=option_help(factory)))
     return root
 
 

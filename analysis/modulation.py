@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -43,23 +44,46 @@ MIN_CYCLES = 2.0  # the body must hold this many cycles of the slowest rate
 
 
 @dataclass(frozen=True)
-class Vibrato:
-    """A periodic pitch modulation: ``rate_hz``, peak ``depth_cents`` (half the swing), ``onset`` in s
-    from the clip's start (where it reaches half depth), and the share of the pitch track's variance
-    it explains (0..1)."""
+class Modulation:
+    """A periodic modulation of a note's track: ``rate_hz``, peak ``depth`` (half the swing, in the
+    track's unit), ``onset`` in s from the clip's start (where it reaches half depth), the share of
+    the track's variance it explains (0..1), and its ``phase`` (radians: the track goes as
+    ``sin(2 pi rate t + phase)``, t from the clip's start)."""
 
     rate_hz: float
-    depth_cents: float
+    depth: float
     onset: float
     explained: float
-    phase: float = 0.0  # radians: the track goes as sin(2 pi rate t + phase), t from the clip's start
+    phase: float = 0.0
+    KIND: ClassVar[str] = "modulation"
+    UNIT: ClassVar[str] = ""
 
     def as_log(self) -> dict[str, float]:
         return {
-            "vibrato_hz": round(self.rate_hz, 3),
-            "vibrato_cents": round(self.depth_cents, 2),
-            "vibrato_onset_s": round(self.onset, 3),
+            f"{self.KIND}_hz": round(self.rate_hz, 3),
+            f"{self.KIND}_{self.UNIT}": round(self.depth, 2),
+            f"{self.KIND}_onset_s": round(self.onset, 3),
         }
+
+
+class Vibrato(Modulation):
+    """A periodic pitch modulation; its depth in cents."""
+
+    KIND, UNIT = "vibrato", "cents"
+
+    @property
+    def depth_cents(self) -> float:
+        return self.depth
+
+
+class Tremolo(Modulation):
+    """A periodic level modulation; its depth in dB (of the RMS level)."""
+
+    KIND, UNIT = "tremolo", "db"
+
+    @property
+    def depth_db(self) -> float:
+        return self.depth
 
 
 def strongest_harmonic(f0_hz: float, harmonics: np.ndarray, sample_rate: int, up_to: int) -> int | None:
@@ -109,26 +133,6 @@ def _sinusoid(t: np.ndarray, y: np.ndarray, hz: float) -> tuple[float, float, fl
     var = float(np.var(y))
     explained = (1.0 - float(np.var(resid)) / var) if var > 0 else 0.0
     return float(math.hypot(coef[0], coef[1])), explained, float(math.atan2(coef[1], coef[0]))
-
-
-@dataclass(frozen=True)
-class Tremolo:
-    """A periodic level modulation: ``rate_hz``, peak ``depth_db`` (half the swing of the level in dB),
-    ``onset`` in s from the clip's start (where it reaches half depth), and the share of the level
-    track's variance it explains (0..1)."""
-
-    rate_hz: float
-    depth_db: float
-    onset: float
-    explained: float
-    phase: float = 0.0  # radians: the level goes as sin(2 pi rate t + phase), t from the clip's start
-
-    def as_log(self) -> dict[str, float]:
-        return {
-            "tremolo_hz": round(self.rate_hz, 3),
-            "tremolo_db": round(self.depth_db, 2),
-            "tremolo_onset_s": round(self.onset, 3),
-        }
 
 
 def periodic_modulation(

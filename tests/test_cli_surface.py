@@ -149,3 +149,22 @@ def test_a_reader_that_stops_early_gets_no_traceback():
     os.close(write)
     assert "Traceback" not in done.stderr.decode()
     assert done.returncode == 141
+
+
+@pytest.mark.parametrize("place, says", [("/proc/soundmatch-x", "cannot create it"), ("{file}", "is a file")])
+def test_an_out_folder_that_cannot_be_written_is_one_line_before_any_work(tmp_path, capsys, place, says):
+    """``match ... out=`` and ``report out=``: a place that cannot be made, or a file where a folder
+    goes, is one line and exit 2 before the search runs (or the store is read)."""
+    import numpy as np
+    import soundfile as sf
+
+    note = tmp_path / "note.wav"
+    sf.write(note, 0.3 * np.sin(2 * np.pi * 440 * np.arange(4000) / 16000), 16000)
+    out = place.format(file=note)
+    assert main(["match", str(note), f"out={out}", f"results_dir={tmp_path / 'results'}"]) == 2
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()  # nothing was run
+    target = f"{out}/report.html" if place.startswith("/proc") else str(tmp_path)
+    assert main(["report", f"out={target}", f"results_dir={tmp_path / 'results'}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: report:") and len(err.strip().splitlines()) == 1, err

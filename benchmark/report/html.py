@@ -20,6 +20,8 @@ import pandas as pd
 
 from benchmark.options import Option, integer, parse_command, text
 from benchmark.report import leaderboard, scoring
+from benchmark.run.config_check import check_writable_folder
+from soundmatch.errors import UserError
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px; color: #222; }
@@ -203,14 +205,19 @@ def report_cli(args: list[str]) -> int:
     values = parse_command(args, OPTIONS, "report", SUMMARY)
     if values is None:
         return 0
-    lb = leaderboard.from_options(values)
     out = Path(values["out"]) if values["out"] else Path(values["results_dir"]) / "report.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir():
+        raise UserError(f"report: out={out} is a folder; name the HTML file, e.g. out={out / 'report.html'}")
+    check_writable_folder(str(out.parent), "report: the folder of out")
+    lb = leaderboard.from_options(values)
     with tempfile.TemporaryDirectory(prefix="soundmatch-report-") as tmp:
         if values["plots"]:
             leaderboard.write_plots(lb, Path(tmp) / "plots")
         cache = ArtifactCache(lb.uri, Path(tmp) / "artifacts")
         page = render_page(lb, cache, values["max_targets"], values["title"])
-    out.write_text(page, encoding="utf-8")
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"report: cannot write out={out} ({err.strerror}); choose another file") from None
     print(f"wrote {out} ({len(page) / 1e6:.1f} MB, {len(lb.runs)} runs)")
     return 0

@@ -66,19 +66,27 @@ def check_tracking_uri(uri: str | None) -> None:
     check_store(uri)
 
 
-def check_results_dir(path: str) -> None:
-    """``results_dir`` exists or can be made, and is writable."""
+def check_writable_folder(path: str, key: str) -> None:
+    """The folder ``key=path`` exists or can be made, and is writable (a file, a device or a place
+    that cannot be created is one line naming the key)."""
     import os
     from pathlib import Path
 
-    folder = Path(str(path))
+    folder = Path(str(path)).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{key}={path} is a file, not a folder; choose a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         reason = err.strerror or type(err).__name__
-        raise UserError(f"results_dir={path}: cannot create it ({reason}); choose another folder") from None
+        raise UserError(f"{key}={path}: cannot create it ({reason}); choose another folder") from None
     if not os.access(folder, os.W_OK):
-        raise UserError(f"results_dir={path} is not writable; choose another folder")
+        raise UserError(f"{key}={path} is not writable; choose another folder")
+
+
+def check_results_dir(path: str) -> None:
+    """``results_dir`` exists or can be made, and is writable."""
+    check_writable_folder(path, "results_dir")
 
 
 def resolved(cfg: DictConfig) -> dict[str, Any]:

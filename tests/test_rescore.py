@@ -26,17 +26,17 @@ def target_runs(workdir):
     return runs, parents
 
 
-def test_rescore_fills_in_a_new_metric_and_matches_the_run_s_own_values(cli, workdir):
-    assert cli(*RUN).returncode == 0
+def test_rescore_fills_in_a_new_metric_and_matches_the_run_s_own_values(main_cli, workdir):
+    assert main_cli(*RUN).returncode == 0
     before, _ = target_runs(workdir)
     assert len(before) == 2 and all("mfcc_dist" not in r.data.metrics for r in before)
     logged_lsd = {r.info.run_id: r.data.metrics["lsd"] for r in before}
 
     # adding a metric to the same config does not solve again ...
-    again = cli(*RUN[:-2], "metrics=[lsd,mfcc_dist]", "progress=false")
+    again = main_cli(*RUN[:-2], "metrics=[lsd,mfcc_dist]", "progress=false")
     assert again.returncode == 0 and "already finished" in again.stdout
     # ... rescore fills it in, and its parent's mean
-    out = cli("rescore", "metrics=[mfcc_dist,lsd]")
+    out = main_cli("rescore", "metrics=[mfcc_dist,lsd]")
     assert out.returncode == 0, out.stderr
     assert "rescored 2 run(s)" in out.stdout
     after, parents = target_runs(workdir)
@@ -46,8 +46,8 @@ def test_rescore_fills_in_a_new_metric_and_matches_the_run_s_own_values(cli, wor
     assert means[0] == pytest.approx(sum(r.data.metrics["mfcc_dist"] for r in after) / 2)
 
     # nothing left to add: nothing done; force recomputes from the 24-bit audio, same values
-    assert "rescored 0 run(s)" in cli("rescore", "metrics=[mfcc_dist]").stdout
-    assert cli("rescore", "metrics=[lsd]", "force=true").returncode == 0
+    assert "rescored 0 run(s)" in main_cli("rescore", "metrics=[mfcc_dist]").stdout
+    assert main_cli("rescore", "metrics=[lsd]", "force=true").returncode == 0
     forced, _ = target_runs(workdir)
     for r in forced:
         assert r.data.metrics["lsd"] == pytest.approx(logged_lsd[r.info.run_id], abs=0.02)
@@ -58,7 +58,7 @@ def test_rescore_fills_in_a_new_metric_and_matches_the_run_s_own_values(cli, wor
     old = forced[0].info.run_id
     client.set_tag(old, "soundmatch.metric_version.lsd", "0")
     client.log_metric(old, "lsd", 999.0)
-    out = cli("rescore", "metrics=[lsd]")
+    out = main_cli("rescore", "metrics=[lsd]")
     assert out.returncode == 0 and "rescored 1 run(s)" in out.stdout, out.stdout
     (renewed,) = [r for r in target_runs(workdir)[0] if r.info.run_id == old]
     assert renewed.data.metrics["lsd"] == pytest.approx(logged_lsd[old], abs=0.02)
@@ -66,14 +66,14 @@ def test_rescore_fills_in_a_new_metric_and_matches_the_run_s_own_values(cli, wor
     # an option that only the older definition took (as match_distance v1's range_db) is dropped
     client.log_param(old, "metric_options.lsd.retired_option", "3")
     client.set_tag(old, "soundmatch.metric_version.lsd", "0")
-    out = cli("rescore", "metrics=[lsd]")
+    out = main_cli("rescore", "metrics=[lsd]")
     assert out.returncode == 0 and "rescored 1 run(s)" in out.stdout, out.stdout + out.stderr
 
     # a user's mistakes: one line each, exit 2, and no empty store made for a wrong path
-    missing = cli("rescore", "metrics=[lsd]", f"tracking.uri=sqlite:///{workdir / 'nope.db'}")
+    missing = main_cli("rescore", "metrics=[lsd]", f"tracking.uri=sqlite:///{workdir / 'nope.db'}")
     assert missing.returncode == 2 and "no store at" in missing.stderr and "Traceback" not in missing.stderr
     assert not (workdir / "nope.db").exists()
-    bad = cli("rescore", "metrics=[no_such_metric]")
+    bad = main_cli("rescore", "metrics=[no_such_metric]")
     assert bad.returncode == 2 and "no_such_metric" in bad.stderr
-    suite_level = cli("rescore", "metrics=[fad]")
+    suite_level = main_cli("rescore", "metrics=[fad]")
     assert suite_level.returncode == 2 and "suite-level" in suite_level.stderr

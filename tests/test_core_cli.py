@@ -111,17 +111,17 @@ def test_sweep_then_leaderboard(cli, main_cli, workdir):
     )
 
 
-def test_a_synth_preset_is_its_own_row_on_the_leaderboard(cli, workdir):
+def test_a_synth_preset_is_its_own_row_on_the_leaderboard(main_cli, workdir):
     # dx7_flute is a preset of the dx7 synth: runs keep the registry name and the preset chosen
     tiny = ["target.n=1", "budget.renders=4", "duration=0.25", "metrics=[lsd]", "progress=false"]
     for synth in ("dx7", "dx7_flute"):
-        proc = cli("run", "solver=random", f"synth={synth}", *tiny)
+        proc = main_cli("run", "solver=random", f"synth={synth}", *tiny)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert f"random on {synth}" in proc.stdout
     runs = load_runs(default_uri(workdir / "results"), "soundmatch")
     assert set(runs["tags.soundmatch.synth"]) == {"dx7"}
     assert set(runs["tags.soundmatch.synth_config"]) == {"dx7", "dx7_flute"}
-    board = cli("leaderboard", "format=csv", "group_by=[synth,solver]", "metrics=[lsd]", "plots=false")
+    board = main_cli("leaderboard", "format=csv", "group_by=[synth,solver]", "metrics=[lsd]", "plots=false")
     assert board.returncode == 0, board.stderr
     assert sorted(ln.split(",")[0] for ln in board.stdout.strip().splitlines()[1:]) == ["dx7", "dx7_flute"]
 

@@ -102,6 +102,9 @@ def test_sweep_then_leaderboard(cli, main_cli, workdir):
     assert "| rank | suite |" in md.stdout
     versus = main_cli("leaderboard", "versus=nope")  # a key no run has: said, not an empty matrix
     assert versus.returncode == 2 and "versus='nope': no run has it" in versus.stderr
+    typo = main_cli("leaderboard", "metrics=[lsdd]")  # a typo: said, not a silent empty column
+    assert typo.returncode == 2 and "no run has metric 'lsdd'" in typo.stderr
+    assert "did you mean 'lsd'" in typo.stderr
     # --flags are not options: one line naming the key=value to write
     flag = main_cli("leaderboard", "--group-by", "solver")
     assert flag.returncode == 2 and flag.stdout == ""

@@ -21,10 +21,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.options import Option, boolean, choice, integer, parse_command, store_options, text, words
+from benchmark.options import (
+    Option,
+    boolean,
+    choice,
+    did_you_mean,
+    integer,
+    parse_command,
+    store_options,
+    text,
+    words,
+)
 from benchmark.report import scoring
 from benchmark.run.tracking import mlflow_client, quiet_mlflow, require_store, resolve_uri, with_retry
-from metrics.base import DEFAULT_METRIC
+from metrics.base import DEFAULT_METRIC, metric_registry
 from soundmatch.errors import UserError
 
 DEFAULT_GROUPS = ["suite", "synth", "loss", "solver"]
@@ -167,6 +177,12 @@ def compute(
             if c.startswith("metrics.") and not c.startswith("metrics.anytime_")
         )
         raise UserError(f"no run has metric '{metric}'; metric= takes one of: {', '.join(known)}")
+    unknown = [m for m in metrics if f"metrics.{m}" not in runs.columns and m not in metric_registry]
+    if unknown:  # a typo would be a silent empty column
+        known = sorted(c.removeprefix("metrics.") for c in runs.columns
+                       if c.startswith("metrics.") and not c.startswith("metrics.anytime_"))  # fmt: skip
+        raise UserError(f"no run has metric '{unknown[0]}' and none is registered by that name"
+                        f"{did_you_mean(unknown[0], known)}; metrics= takes any of: {', '.join(known)}")
     suite_runs = None
     if any(f"metrics.{m}" not in runs.columns for m in metrics):  # suite-level ones (fad) live on parents
         suite_runs = scoring.dedupe_invocations(load_runs(uri, experiment, level="invocation"))

@@ -116,3 +116,13 @@ def test_runner_fits_once_caches_under_results_and_logs_training(tmp_path):
     assert len(list((results / "cache" / "pca_kmeans").glob("*.pt"))) == 1
     for target in outcome.targets:
         assert target.metrics["training_renders"] == 24.0 and target.renders == 2
+    # the training budget is on the leaderboard beside the per-target renders (not when metrics=
+    # names the columns)
+    from benchmark.report.leaderboard import compute, rows
+    from benchmark.run.tracking import default_uri
+
+    board = compute(default_uri(results), "soundmatch")
+    assert {"training_renders", "training_seconds"} <= set(board.metrics)
+    head, body = rows(board)
+    assert body[0][head.index("training_renders (mean ± 95% CI)")].startswith("24")
+    assert "training_renders" not in compute(default_uri(results), "soundmatch", metrics=["lsd"]).metrics

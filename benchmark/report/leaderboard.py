@@ -44,6 +44,9 @@ TASK_KEYS = [
     "note.pitch",
 ]  # fmt: skip
 DEFAULT_METRICS = [DEFAULT_METRIC, "lsd", "pitch_error_cents", "param_error", "fad", "renders", "seconds"]
+# a learned solver's training budget, beside its per-target renders (issue 30's protocol): shown
+# with the default metrics wherever a run logged it
+TRAINING_METRICS = ("training_renders", "training_seconds")
 LEVEL_FILTER = "tags.`soundmatch.level` = '{level}'"
 ENDED = ("FINISHED", "FAILED", "KILLED")
 
@@ -151,6 +154,7 @@ def compute(
 ) -> Leaderboard:
     """Load the store and compute the table and the win rates (no files written).
     ``config_hashes``: only the runs of these configs (one sweep's jobs), else every run."""
+    chosen = metrics is not None and list(metrics) != DEFAULT_METRICS
     metrics = list(metrics if metrics is not None else DEFAULT_METRICS)
     explicit = group_by is not None
     group_by = list(group_by if group_by is not None else DEFAULT_GROUPS)
@@ -162,6 +166,8 @@ def compute(
     runs, failures = ended[finished], ended[~finished]
     if runs.empty:
         raise UserError(f"no finished runs in experiment '{experiment}' of {uri}; run a benchmark first")
+    if not chosen:
+        metrics += [m for m in TRAINING_METRICS if f"metrics.{m}" in runs.columns and m not in metrics]
     for key in group_by:
         if not scoring.has_key(runs, key):
             raise UserError(f"cannot group by '{key}': no run has it (try solver, loss, synth, seed)")

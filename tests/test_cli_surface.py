@@ -152,19 +152,33 @@ def test_a_reader_that_stops_early_gets_no_traceback():
 
 
 @pytest.mark.parametrize("place, says", [("/proc/soundmatch-x", "cannot create it"), ("{file}", "is a file")])
-def test_an_out_folder_that_cannot_be_written_is_one_line_before_any_work(tmp_path, capsys, place, says):
-    """``match ... out=`` and ``report out=``: a place that cannot be made, or a file where a folder
-    goes, is one line and exit 2 before the search runs (or the store is read)."""
+@pytest.mark.parametrize("command", ["match", "report", "score", "run", "leaderboard", "rescore", "calibrate",
+                                     "fidelity"])  # fmt: skip
+def test_a_bad_place_to_write_is_one_line_before_any_work(tmp_path, capsys, place, says, command):
+    """Every command's folder to write (``out=`` of match, report and score; ``results_dir`` of the
+    others): a place that cannot be made, or a file where a folder goes, is one line and exit 2,
+    before the search, the study or the store read; and ``report out=`` a folder is one line."""
     import numpy as np
     import soundfile as sf
 
     note = tmp_path / "note.wav"
     sf.write(note, 0.3 * np.sin(2 * np.pi * 440 * np.arange(4000) / 16000), 16000)
-    out = place.format(file=note)
-    assert main(["match", str(note), f"out={out}", f"results_dir={tmp_path / 'results'}"]) == 2
-    assert says in capsys.readouterr().err
+    sf.write(tmp_path / "other.wav", 0.3 * np.sin(2 * np.pi * 330 * np.arange(4000) / 16000), 16000)
+    bad = place.format(file=note)
+    args = {
+        "match": [str(note), f"out={bad}", f"results_dir={tmp_path / 'results'}"],
+        "report": [f"out={bad}/report.html" if place.startswith("/proc") else f"results_dir={bad}"],
+        "score": [str(tmp_path), "pairs=all", "metrics=[lsd]", f"out={bad}"],
+        "run": ["solver=random", "synth=fm2", "target.n=1", "budget.renders=2", f"results_dir={bad}"],
+        "leaderboard": [f"results_dir={bad}"],
+        "rescore": ["metrics=[lsd]", f"results_dir={bad}"],
+        "calibrate": ["metrics=[lsd]", "losses=none", f"results_dir={bad}"],
+        "fidelity": ["random=1", f"results_dir={bad}"],
+    }[command]
+    assert main([command, *args]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and err[0].startswith("error:") and says in err[0], err
     assert not (tmp_path / "results").exists()  # nothing was run
-    target = f"{out}/report.html" if place.startswith("/proc") else str(tmp_path)
-    assert main(["report", f"out={target}", f"results_dir={tmp_path / 'results'}"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: report:") and len(err.strip().splitlines()) == 1, err
+    if command == "report":
+        assert main(["report", f"out={tmp_path}"]) == 2
+        assert "is a folder; name the HTML file" in capsys.readouterr().err

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from benchmark.paths import writable_folder
 from benchmark.run.audio import AUDIO_SUFFIXES
-from benchmark.run.config_check import check_writable_folder
 from soundmatch.errors import UserError
 
 PREFERRED_SOLVERS = ("fm_match", "cma")  # the first whose check_synth takes the synth
@@ -228,7 +228,7 @@ def match_cli(args: list[str]) -> int:
         raise UserError("match runs one configuration; use `run -m` for sweeps")
     out_args = [a.split("=", 1)[1] for a in rest if a.startswith("out=")]
     if out_args:  # before the run: a place the files cannot go should not cost a search
-        check_writable_folder(out_args[-1], "out")
+        writable_folder(out_args[-1], "out")
     searchpath = _searchpath()
     overrides = overrides_for(source.resolve(), [a for a in rest if not a.startswith("out=")], searchpath)
     cfg = compose_check(check_overrides(overrides), searchpath)

@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.options import Option, integer, parse_command, text
+from benchmark.paths import writable_folder
 from benchmark.report import leaderboard, scoring
-from benchmark.run.config_check import check_writable_folder
 from soundmatch.errors import UserError
 
 STYLE = """
@@ -205,10 +205,14 @@ def report_cli(args: list[str]) -> int:
     values = parse_command(args, OPTIONS, "report", SUMMARY)
     if values is None:
         return 0
-    out = Path(values["out"]) if values["out"] else Path(values["results_dir"]) / "report.html"
-    if out.is_dir():
-        raise UserError(f"report: out={out} is a folder; name the HTML file, e.g. out={out / 'report.html'}")
-    check_writable_folder(str(out.parent), "report: the folder of out")
+    if values["out"]:
+        out = Path(values["out"])
+        if out.is_dir():
+            example = out / "report.html"
+            raise UserError(f"report: out={out} is a folder; name the HTML file, e.g. out={example}")
+        writable_folder(out.parent, "report: the folder of out")
+    else:
+        out = writable_folder(values["results_dir"], "results_dir") / "report.html"
     lb = leaderboard.from_options(values)
     with tempfile.TemporaryDirectory(prefix="soundmatch-report-") as tmp:
         if values["plots"]:

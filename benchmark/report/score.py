@@ -38,6 +38,7 @@ from benchmark.options import (
     usage,
     words,
 )
+from benchmark.paths import writable_folder
 from benchmark.run.audio import AUDIO_SUFFIXES, audio_files, load_audio
 from metrics.base import Evaluation, metric_registry
 from metrics.pairwise import pair_matrix
@@ -247,8 +248,7 @@ def score_cli(args: list[str]) -> int:
         files, matrices = all_pairs(Path(paths[0]), names, values)
         print_matrices(files, matrices, values["format"])
         if values["out"]:
-            out = Path(values["out"])
-            out.mkdir(parents=True, exist_ok=True)
+            out = writable_folder(values["out"], "score: out")
             for name, matrix in matrices.items():
                 (out / f"{name}.csv").write_text(_matrix_csv(files, matrix) + "\n")
             print(f"matrices: {out}/<metric>.csv ({len(matrices)} files)", file=sys.stderr)

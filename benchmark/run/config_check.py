@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from benchmark.paths import CONF_DIR
+from benchmark.paths import CONF_DIR, writable_folder
 from soundmatch.errors import UserError
 
 MAX_RENDERS = 10_000_000  # about a day of dx7 renders on this machine's two cores
@@ -66,27 +66,9 @@ def check_tracking_uri(uri: str | None) -> None:
     check_store(uri)
 
 
-def check_writable_folder(path: str, key: str) -> None:
-    """The folder ``key=path`` exists or can be made, and is writable (a file, a device or a place
-    that cannot be created is one line naming the key)."""
-    import os
-    from pathlib import Path
-
-    folder = Path(str(path)).expanduser()
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"{key}={path} is a file, not a folder; choose a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        reason = err.strerror or type(err).__name__
-        raise UserError(f"{key}={path}: cannot create it ({reason}); choose another folder") from None
-    if not os.access(folder, os.W_OK):
-        raise UserError(f"{key}={path} is not writable; choose another folder")
-
-
 def check_results_dir(path: str) -> None:
     """``results_dir`` exists or can be made, and is writable."""
-    check_writable_folder(path, "results_dir")
+    writable_folder(path, "results_dir")
 
 
 def resolved(cfg: DictConfig) -> dict[str, Any]:

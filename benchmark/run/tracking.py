@@ -20,6 +20,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from benchmark.paths import writable_folder
 from soundmatch.errors import UserError
 
 PARAM_VALUE_MAX = 6000
@@ -60,8 +61,8 @@ def quiet_mlflow() -> None:
 
 def default_uri(results_dir: str | Path) -> str:
     """``sqlite:///<abs results_dir>/mlflow.db``, creating the folder."""
-    root = Path(results_dir).resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    # a read-only store is still read (leaderboard, report); its writers check writability themselves
+    root = writable_folder(results_dir, "results_dir", writes=False).resolve()
     return f"sqlite:///{root / 'mlflow.db'}"
 
 

@@ -74,7 +74,7 @@ from benchmark.options import (
     text,
     words,
 )
-from benchmark.paths import DATA_DIR
+from benchmark.paths import DATA_DIR, writable_folder
 from benchmark.run.audio import load_audio
 from losses.base import loss_registry
 from metrics.base import Evaluation, metric_registry
@@ -375,6 +375,7 @@ def calibrate_cli(args: list[str]) -> int:
     values = parse_command(args, OPTIONS, "calibrate", __doc__.strip().split("\n\n")[0])
     if values is None:
         return 0
+    writable_folder(values["results_dir"], "results_dir")  # before the study, not after it
     if values["human"]:
         return human_study(values)
 
@@ -385,8 +386,7 @@ def calibrate_cli(args: list[str]) -> int:
     rows = run_study(values, progress)
     table = markdown(rows, values)
     print("\n" + table)
-    out = Path(values["results_dir"])
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_folder(values["results_dir"], "results_dir")
     md, csv_path = out / "calibrate.md", out / "calibrate.csv"
     md.write_text(table)
     write_csv(rows, csv_path)
@@ -422,8 +422,7 @@ def human_study(values: dict[str, Any]) -> int:
                                        CHAIN, SIDE) for f in folders]  # fmt: skip
         fit_table = timbre_fit.fit_report(sets, values) + pitch_fit.fit_report(sets, values, ladders)
     print("\n" + table + fit_table)
-    out = Path(values["results_dir"])
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_folder(values["results_dir"], "results_dir")
     md, csv_path = out / "human.md", out / "human.csv"
     md.write_text(table + fit_table)
     write_human_csv(rows, csv_path)

@@ -52,6 +52,7 @@ from benchmark.options import (
     text,
     words,
 )
+from benchmark.paths import writable_folder
 from benchmark.studies.fidelity_voices import fidelity_voices, random_voices, solver_matches, space_voices
 from metrics.lsd import range_limited_lsd
 from soundmatch.errors import UserError
@@ -400,14 +401,13 @@ def fidelity_cli(args: list[str]) -> int:
     patch, out = values.pop("patch"), values.pop("out")
     sets, n_random, seed = values.pop("voices"), values.pop("random"), values.pop("seed")
     n_space = values.pop("space")
-    results_dir = Path(values.pop("results_dir"))
+    results_dir = writable_folder(values.pop("results_dir"), "results_dir")  # before the study
     values.pop("tracking.uri")
     settings = FidelitySettings(**values)
     voices = read_voices(patch) if patch else study_voices(sets, n_random, seed, n_space)
     rows, _ = run_study(settings, voices, Path(out) if out else None)
     table = format_table(rows, settings)
     print(table)
-    results_dir.mkdir(parents=True, exist_ok=True)
     md = results_dir / "fidelity.md"
     md.write_text(table + "\n")
     from benchmark.run.tracking import log_study

@@ -100,6 +100,10 @@ def test_match_on_another_synth_writes_a_readable_preset(main_cli, workdir: Path
     preset = json.loads((out / "tone.preset.json").read_text())
     assert preset["synth"] == "moog" and preset["parameters"]
     assert not (out / "tone.syx").exists()
+    # without out=, another synth's match goes beside the dx7 one, not over it
+    result = main_cli("match", str(workdir / "tone.wav"), "synth=moog", *FAST)
+    assert result.returncode == 0 and "results/match/tone-moog" in result.stdout, result.stdout[-500:]
+    assert (workdir / "results" / "match" / "tone-moog" / "tone.preset.json").exists()
 
 
 @pytest.mark.parametrize(

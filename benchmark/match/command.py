@@ -12,7 +12,8 @@ algorithm (``synth.algorithm=null``), and the DX7 family renders at twice the
 run's rate (``synth.oversample=2``) so its patch plays in Dexed at 48 kHz as it
 did in the search. It is an ordinary ``run`` (logged to the store, resumed
 when already done; any ``run`` override applies), and then ``out`` (default
-``<results_dir>/match/<name>``) receives per recording:
+``<results_dir>/match/<name>``, ``<name>-<synth>`` for a synth other than dx7) receives
+per recording:
 
 - ``<name>.syx`` (the DX7 family: one voice, loads in Dexed or a DX7) or
   ``<name>.preset.json`` (other synths: every parameter in its own units);
@@ -52,7 +53,7 @@ of both spectrograms and envelopes, and an HTML page with both players. Notes ar
 a notes table (notes.csv: file,note[,velocity]) or the file names (flute_C#5.wav), else
 estimated. Any `run` key applies (budget.renders, solver, duration, sample_rate, ...).
 
-  out=DIR            where the files go (default: <results_dir>/match/<name>)
+  out=DIR            where the files go (default: <results_dir>/match/<name>, or <name>-<synth>)
   synth=NAME         default dx7 (with synth.algorithm=null: fm_match picks the algorithm, and
                      synth.oversample=2 for the DX7 family: no folded sidebands);
                      solver default: the best one for the synth (fm_match for FM)
@@ -240,7 +241,9 @@ def match_cli(args: list[str]) -> int:
     runs = Tracker(uri, str(cfg.tracking.experiment)).finished_targets(config_hash(cfg))
     if not runs:
         return code or 1
-    out = Path(out_args[-1]).expanduser() if out_args else Path(str(cfg.results_dir)) / "match" / source.stem
+    # another synth's match of the same recordings goes beside it, not over it
+    default = source.stem if cfg.synth.name == "dx7" else f"{source.stem}-{cfg.synth.name}"
+    out = Path(out_args[-1]).expanduser() if out_args else Path(str(cfg.results_dir)) / "match" / default
     matched = collect(runs, uri, out)
     page = write_page(out, matched, title=f"soundmatch: {source.name} on {cfg.synth.name}")
     for m in matched:

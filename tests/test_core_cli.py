@@ -81,7 +81,7 @@ def test_sweep_then_leaderboard(cli, main_cli, workdir):
     combined = proc.stdout.split("this sweep: 2 jobs")
     assert len(combined) == 2 and "random" in combined[1] and "cma" in combined[1]
     before = _files_under(workdir)
-    board = cli("leaderboard", "format=csv")
+    board = main_cli("leaderboard", "format=csv")
     assert board.returncode == 0, board.stderr
     # reading is side-effect free: no file written or touched outside the store's own
     after = {k: v for k, v in _files_under(workdir).items() if not k.startswith("results/mlflow.db")}
@@ -98,7 +98,7 @@ def test_sweep_then_leaderboard(cli, main_cli, workdir):
     header = lines[0].split(",")
     fad = [float(ln.split(",")[header.index("fad")]) for ln in lines[1:]]
     assert all(np.isfinite(fad)) and all(v >= 0 for v in fad), fad
-    md = cli("leaderboard", "format=markdown")
+    md = main_cli("leaderboard", "format=markdown")
     assert "| rank | suite |" in md.stdout
     versus = main_cli("leaderboard", "versus=nope")  # a key no run has: said, not an empty matrix
     assert versus.returncode == 2 and "versus='nope': no run has it" in versus.stderr
@@ -161,15 +161,15 @@ def test_user_errors_in_process(args, message, capsys, monkeypatch, tmp_path):
     assert len(err) == 1 and message in err[0], err
 
 
-def test_list_and_empty_leaderboard(cli, workdir):
-    proc = cli("list")
+def test_list_and_empty_leaderboard(main_cli, workdir):
+    proc = main_cli("list")
     assert proc.returncode == 0
     for name in ("random", "cma", "fm2", "mss", "l2", "lsd", "param_error", "synthetic"):
         assert name in proc.stdout
     # YAML presets of a registered synth are listed under their config name
     (flute,) = [ln for ln in proc.stdout.splitlines() if ln.split() and ln.split()[0] == "dx7_flute"]
     assert "preset of dx7" in flute
-    proc = cli("leaderboard")  # no store yet: said in one line, and none is created
+    proc = main_cli("leaderboard")  # no store yet: said in one line, and none is created
     assert proc.returncode == 2 and "no store at" in proc.stderr and "Traceback" not in proc.stderr
     assert not (workdir / "results" / "mlflow.db").exists()
 

@@ -112,8 +112,8 @@ def median_f0(path, fmin: float = 60.0, fmax: float = 1000.0, resolution: float 
     return out
 
 
-def test_render_run_id_stretched_detuned_stereo_keeps_pitch(cli, workdir):
-    done = cli(
+def test_render_run_id_stretched_detuned_stereo_keeps_pitch(main_cli, workdir):
+    done = main_cli(
         "run",
         "solver=implicit_fm",
         "synth=implicit_fm",

@@ -104,6 +104,8 @@ def test_match_on_another_synth_writes_a_readable_preset(main_cli, workdir: Path
     result = main_cli("match", str(workdir / "tone.wav"), "synth=moog", *FAST)
     assert result.returncode == 0 and "results/match/tone-moog" in result.stdout, result.stdout[-500:]
     assert (workdir / "results" / "match" / "tone-moog" / "tone.preset.json").exists()
+    result = main_cli("match", str(workdir / "tone.wav"), "synth=dx7_flute", *FAST)  # a preset of dx7
+    assert result.returncode == 0 and "results/match/tone-dx7_flute" in result.stdout, result.stdout[-500:]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ algorithm (``synth.algorithm=null``), and the DX7 family renders at twice the
 run's rate (``synth.oversample=2``) so its patch plays in Dexed at 48 kHz as it
 did in the search. It is an ordinary ``run`` (logged to the store, resumed
 when already done; any ``run`` override applies), and then ``out`` (default
-``<results_dir>/match/<name>``, ``<name>-<synth>`` for a synth other than dx7) receives
+``<results_dir>/match/<name>``, ``<name>-<synth>`` for a synth or preset other than dx7) receives
 per recording:
 
 - ``<name>.syx`` (the DX7 family: one voice, loads in Dexed or a DX7) or
@@ -241,8 +241,9 @@ def match_cli(args: list[str]) -> int:
     runs = Tracker(uri, str(cfg.tracking.experiment)).finished_targets(config_hash(cfg))
     if not runs:
         return code or 1
-    # another synth's match of the same recordings goes beside it, not over it
-    default = source.stem if cfg.synth.name == "dx7" else f"{source.stem}-{cfg.synth.name}"
+    # another synth's (or a preset's) match of the same recordings goes beside it, not over it
+    chosen = next((a.split("=", 1)[1] for a in reversed(rest) if a.startswith("synth=")), "dx7")
+    default = source.stem if chosen == "dx7" else f"{source.stem}-{chosen}"
     out = Path(out_args[-1]).expanduser() if out_args else Path(str(cfg.results_dir)) / "match" / default
     matched = collect(runs, uri, out)
     page = write_page(out, matched, title=f"soundmatch: {source.name} on {cfg.synth.name}")

@@ -63,16 +63,14 @@ class Dexed(DX7):
     ) -> Tensor:
         """DX7 voices exactly as given, played by Dexed, ``[len(voices), T]`` float32."""
         note = note or Note()
-        n = num_samples(sample_rate, duration)
-        out = torch.zeros(len(voices), n)
+        out = torch.zeros(len(voices), num_samples(sample_rate, duration))
         for i, voice in enumerate(voices):
-            audio = self._renderer.render(
+            out[i] = torch.from_numpy(self._renderer.render(
                 voice,
                 pitch=note.pitch,
                 velocity=note.velocity,
                 hold=note_off_time(duration, self.hold if hold is None else hold),
                 duration=duration,
                 sample_rate=sample_rate,
-            )[:n]
-            out[i, : audio.shape[0]] = torch.from_numpy(audio)  # Dexed may round the length differently
+            ))
         return out

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from soundmatch.errors import UserError
+from synths.base import num_samples
 from synths.dx7.sysex import voice_values
 from synths.dx7.voice import Voice
 
@@ -89,8 +90,11 @@ class DexedRenderer:
             raise UserError(f"hold {hold} s and duration {duration} s must be finite, duration > 0")
         engine = self._engine(int(sample_rate))
         engine.load_patch(voice_to_patch(voice))
-        audio = engine.render(midi_note(pitch), int(velocity), float(hold), float(duration))
-        return np.asarray(audio, dtype=np.float32)
+        audio = np.asarray(engine.render(midi_note(pitch), int(velocity), float(hold), float(duration)),
+                           dtype=np.float32)  # fmt: skip
+        out = np.zeros(num_samples(int(sample_rate), duration), dtype=np.float32)
+        out[: min(len(out), len(audio))] = audio[: len(out)]  # Dexed may round the length differently
+        return out
 
     def __getstate__(self) -> dict:
         return {}  # engines are rebuilt on demand after pickling (e.g. in worker processes)

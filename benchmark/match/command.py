@@ -98,6 +98,12 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def synth_choice(args: list[str]) -> str:
+    """The synth config ``args`` name (``synth=dx7_flute``: a preset's name; the last one wins), dx7
+    when they name none."""
+    return next((a.split("=", 1)[1] for a in reversed(args) if a.split("=", 1)[0] == "synth"), "dx7")
+
+
 def overrides_for(source: Path, given: list[str], searchpath: str) -> list[str]:
     """The run's overrides: the folder suite on ``source``, the match's defaults, then ``given``
     (which win); the solver is the best one for the synth unless ``given`` names one."""
@@ -116,8 +122,7 @@ def overrides_for(source: Path, given: list[str], searchpath: str) -> list[str]:
     base += [] if "tracking.experiment" in keys else ["tracking.experiment=match"]
     cfg = compose_check(check_overrides([*base, *given]), searchpath)
     synth = str(cfg.synth.name)
-    choice = next((o.split("=", 1)[1] for o in given if o.split("=", 1)[0] == "synth"), "dx7")
-    if choice == "dx7" and "synth.algorithm" not in keys:  # any algorithm: 32 for bells and bars
+    if synth_choice(given) == "dx7" and "synth.algorithm" not in keys:  # any algorithm: 32 for bells and bars
         base.append("synth.algorithm=null")
     if is_dx7_family(synth_registry.get(synth)) and "synth.oversample" not in keys:
         # match at a rate where sidebands do not fold back, so the patch sounds in Dexed at 48 kHz
@@ -242,7 +247,7 @@ def match_cli(args: list[str]) -> int:
     if not runs:
         return code or 1
     # another synth's (or a preset's) match of the same recordings goes beside it, not over it
-    chosen = next((a.split("=", 1)[1] for a in reversed(rest) if a.startswith("synth=")), "dx7")
+    chosen = synth_choice(rest)
     default = source.stem if chosen == "dx7" else f"{source.stem}-{chosen}"
     out = Path(out_args[-1]).expanduser() if out_args else Path(str(cfg.results_dir)) / "match" / default
     matched = collect(runs, uri, out)

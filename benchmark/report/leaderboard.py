@@ -142,6 +142,12 @@ def _varies_within_solver(runs: pd.DataFrame, key: str) -> bool:
     return bool((values.groupby("solver")[key].nunique() > 1).any())
 
 
+def logged_metrics(runs: pd.DataFrame) -> list[str]:
+    """The metrics ``runs`` logged (not the anytime curves), sorted."""
+    return sorted(c.removeprefix("metrics.") for c in runs.columns
+                  if c.startswith("metrics.") and not c.startswith("metrics.anytime_"))  # fmt: skip
+
+
 def compute(
     uri: str,
     experiment: str,
@@ -177,19 +183,14 @@ def compute(
     if metric is None:  # the default metric ranks, as in every run's and sweep's table; else the loss
         metric = DEFAULT_METRIC if f"metrics.{DEFAULT_METRIC}" in runs.columns else "loss"
     if f"metrics.{metric}" not in runs.columns:
-        known = sorted(
-            c.removeprefix("metrics.")
-            for c in runs.columns
-            if c.startswith("metrics.") and not c.startswith("metrics.anytime_")
-        )
+        known = logged_metrics(runs)
         raise UserError(f"no run has metric '{metric}'; metric= takes one of: {', '.join(known)}")
     # the registry is asked only about names no run has and the defaults do not hold (asking imports
     # every metric module: 1.7 s a leaderboard)
     unknown = [m for m in metrics if f"metrics.{m}" not in runs.columns and m not in DEFAULT_METRICS
                and m not in metric_registry]  # fmt: skip
     if unknown:  # a typo would be a silent empty column
-        known = sorted(c.removeprefix("metrics.") for c in runs.columns
-                       if c.startswith("metrics.") and not c.startswith("metrics.anytime_"))  # fmt: skip
+        known = logged_metrics(runs)
         raise UserError(f"no run has metric '{unknown[0]}' and none is registered by that name"
                         f"{did_you_mean(unknown[0], known)}; metrics= takes any of: {', '.join(known)}")
     suite_runs = None

@@ -87,7 +87,7 @@ def test_a_group_file_is_rewritten_from_the_code_keeping_its_comments():
 
     from benchmark.run.group_yaml import group_yaml
     from solvers.base import solver_registry
-    from soundmatch.registry import option_defaults, option_help
+    from soundmatch.registry import option_defaults
 
     cma = solver_registry.get("cma")
     drifted = (
@@ -98,7 +98,7 @@ def test_a_group_file_is_rewritten_from_the_code_keeping_its_comments():
         "options:\n"
         "  tolfun: 1.0e-6\n"
     )
-    out = group_yaml("cma", cma, drifted, option_help(cma))
+    out = group_yaml("cma", cma, drifted)
     lines = out.splitlines()
     assert lines[:2] == ["# CMA-ES, as I remember it", "name: cma"]
     assert lines[2].startswith("sigma0: null") and lines[2].endswith("# initial step")
@@ -106,7 +106,7 @@ def test_a_group_file_is_rewritten_from_the_code_keeping_its_comments():
     body = yaml.safe_load(out)
     assert {k: v for k, v in body.items() if k != "name"} == option_defaults(cma)
     assert any(ln.startswith("max_restarts: 100") and "# cap on restarts" in ln for ln in lines)
-    assert group_yaml("cma", cma, out, option_help(cma)) == out  # written once, it stays
+    assert group_yaml("cma", cma, out) == out  # written once, it stays
     fresh = yaml.safe_load(group_yaml("my_cma", cma))
     assert fresh["name"] == "my_cma" and fresh["popsize"] is None
 

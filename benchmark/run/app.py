@@ -26,7 +26,7 @@ from benchmark.run.targets import suite_registry
 from losses.base import loss_registry
 from solvers.base import solver_registry
 from soundmatch.errors import UserError
-from soundmatch.registry import Registry, option_help
+from soundmatch.registry import Registry
 from synths.base import synth_registry
 
 FAILURES_ENV = "SOUNDMATCH_FAILURES"  # where the jobs of one invocation list their failed targets
@@ -60,8 +60,7 @@ def write_plugin_configs(root: Path) -> Path:
                 continue
             folder = root / group
             folder.mkdir(parents=True, exist_ok=True)
-            factory = registry.get(name)
-            (folder / f"{name}.yaml").write_text(group_yaml(name, factory, helps=option_help(factory)))
+            (folder / f"{name}.yaml").write_text(group_yaml(name, registry.get(name)))
     return root
 
 

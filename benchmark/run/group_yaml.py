@@ -67,12 +67,13 @@ def _entries(text: str) -> list[tuple[str | None, list[str]]]:
     return blocks
 
 
-def group_yaml(name: str, factory: Any, text: str | None = None, helps: dict[str, str] | None = None) -> str:
+def group_yaml(name: str, factory: Any, text: str | None = None) -> str:
     """The YAML of registry entry ``name`` with every value from the code (:func:`yaml_options`):
     ``text``'s comments and order kept, values the code disagrees with rewritten (a trailing
-    comment kept), options it lacks dropped, missing ones appended with their ``helps`` text."""
+    comment kept), options it lacks dropped, missing ones appended with the meaning the entry's
+    docstring gives (:func:`soundmatch.registry.option_help`)."""
     options = yaml_options(factory)
-    helps = helps or {}
+    helps = option_help(factory)
     out: list[str] = []
     seen = set()
     for key, lines in _entries(text or ""):
@@ -115,7 +116,7 @@ def sync(conf_dir: Path, groups: dict[str, Registry], write: bool) -> list[Path]
                 continue
             factory = registry.get(path.stem)
             text = path.read_text()
-            new = group_yaml(path.stem, factory, text, option_help(factory))
+            new = group_yaml(path.stem, factory, text)
             if new != text:
                 changed.append(path)
                 if write:

@@ -1,7 +1,7 @@
 """``timbre``: the default metric's level and timbre terms as a batched, differentiable loss, in dB.
 
 ``loss = |level| + timbre`` with both exactly as :func:`metrics.match_distance.match_distance`
-computes them (version 3: :func:`~metrics.match_distance.timbre_components` weighted by
+computes them (version 4: :func:`~metrics.match_distance.timbre_components` weighted by
 :data:`~metrics.match_distance.TIMBRE_WEIGHTS`, the level clipped to +-60 dB), so a solver
 that lowers it lowers what the benchmark scores and listeners' ratings follow. The metric's
 pitch term is left out: it reads f0 with a pitch tracker (no gradient, seconds per sound), and a

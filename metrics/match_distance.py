@@ -4,8 +4,12 @@ Version 3. Version 1 (level + a log-frequency band LSD + a pitch term charging
 every cent, 4,800 cents for a match without pitch) was fitted on the bundled
 ladder alone and agreed least of the spectral distances with listeners
 (mean Spearman 0.37 over 17 published timbre-dissimilarity studies). Version 2
-brought the timbre terms below and a gentler pitch term (0.43). Version 3 keeps
-both and reworks the pitch term (0.50):
+brought the timbre terms below and a gentler pitch term (0.43). Version 3 kept
+both and reworked the pitch term (0.50). Version 4 stops charging a match whose
+pitch is right for being called unvoiced in more frames than its target (version
+3 charged 130 dB per unit of that confidence gap whatever the match's pitch: a
+DX7 bass 0.6 cents from its target cost 60 dB); agreement with listeners is
+unchanged (0.502):
 
 - **timbre** (:func:`timbre_components`): five terms on ERB-band spectra of the
   match brought to the target's energy -- per-frame band levels weighted by a
@@ -18,7 +22,9 @@ both and reworks the pitch term (0.50):
 - **pitch** (:func:`pitch_parts`): nothing within the pitch-discrimination
   threshold; a mistuning costs the root of its size, a wrong note (from about
   three quarters of a semitone) as much as any; weighted by the confidence that
-  both sounds are pitched (no cliff between "pitched" and "unpitched"); two
+  both sounds are pitched (no cliff between "pitched" and "unpitched"); a match
+  less surely pitched than its target pays for the gap at the rate of the pitch
+  it shows (in full without one, nothing at the target's note); two
   sounds whose f0 readings differ by a whole harmonic ratio are read at their
   common fundamental when they name one note (the higher-read one sounds the
   lower reading's whole series, or the lower-read one barely sounds its own:
@@ -86,10 +92,19 @@ class PitchCurve:
 
     def pitch_db(self, cents: np.ndarray | float, q_target: np.ndarray | float,
                  q_match: np.ndarray | float) -> np.ndarray:
-        """The pitch term elementwise: ``q_t q_p charge(c) + cap max(0, q_t - q_p)``; cents NaN
-        where either sound has no pitch reading (then q_p is 0 for the match)."""
+        """The pitch term elementwise, dB::
+
+            q_t q_p charge(c) + max(0, q_t - q_p) wrong(c),   wrong(c) = charge(c), or cap without c
+
+        ``cents`` is NaN where the match has no pitch reading (then q_p is 0). A match less surely
+        pitched than its target pays for the missing pitch at the rate of the pitch it does show:
+        in full (the cap) when it has none or a wrong note, nothing when its reading is the
+        target's note (a faithful note the tracker calls unvoiced in a few more frames is not
+        less in tune; its noisier spectrum is the timbre terms' to charge)."""
         q_t, q_p = np.asarray(q_target, dtype=np.float64), np.asarray(q_match, dtype=np.float64)
-        return q_t * q_p * self.charge(cents) + self.cap * np.maximum(0.0, q_t - q_p)
+        charge = self.charge(cents)
+        wrong = np.where(np.isnan(np.asarray(cents, dtype=np.float64)), self.cap, charge)
+        return q_t * q_p * charge + np.maximum(0.0, q_t - q_p) * wrong
 
 
 PITCH_CURVE = PitchCurve()
@@ -284,11 +299,14 @@ def pitch_parts(pred: np.ndarray, target: np.ndarray, sample_rate: int) -> dict[
     """``pitch_cents`` (None when either sound has no pitch reading), the confidences ``pitched_target``
     and ``pitched_match`` (0..1, :func:`pitch_confidence`) and ``pitch_db``, the charge::
 
-        pitch_db = q_t q_p charge(c) + 130 dB max(0, q_t - q_p)
+        pitch_db = q_t q_p charge(c) + max(0, q_t - q_p) wrong(c)
 
+    (``wrong(c) = charge(c)``, or 130 dB when the match has no reading: :meth:`PitchCurve.pitch_db`).
     A target without pitch (q_t = 0) is charged nothing; a match less surely pitched than its
-    target costs more and more, up to the cap, with no step between "pitched" and "unpitched"
-    (a marimba and a woodblock are as far apart as the woodblock is less pitched).
+    target costs more and more as its pitch is further off or absent, up to the cap, with no step
+    between "pitched" and "unpitched" (a marimba and a woodblock are as far apart as the woodblock
+    is less pitched), while a match at the target's note that the tracker calls unvoiced in a few
+    more frames costs nothing here.
     """
     target = np.asarray(target, dtype=np.float32)
     pred = np.asarray(pred, dtype=np.float32)
@@ -332,9 +350,9 @@ def timbre_distance(ev: Evaluation) -> float:
 
 
 @metric_registry.register("match_distance")
-@versioned(3)
+@versioned(4)
 def match_distance(ev: Evaluation) -> float:
-    """The default metric, in dB: ``|level| + timbre + pitch`` (version 3).
+    """The default metric, in dB: ``|level| + timbre + pitch`` (version 4).
 
     - level: the match's level re the target, ``10 log10(E_pred / E_target)``,
       clipped to +-60 dB (a gain g costs |20 log10 g|);
@@ -342,7 +360,8 @@ def match_distance(ev: Evaluation) -> float:
       (the match brought to the target's level first);
     - pitch: :func:`pitch_parts` -- 0 within 3 cents, 10 cents 5.3 dB, a
       quarter tone 14 dB, a semitone or more 130 dB, scaled by the confidence that both
-      sounds are pitched; 0 when the target has no pitch.
+      sounds are pitched, a match without pitch costing 130 dB times the target's
+      confidence; 0 when the target has no pitch.
 
     0 for identical sounds.
     """

@@ -26,48 +26,48 @@ METRIC_COLUMNS = ["match_distance", "lsd", "renders"]
 
 
 def test_v1_2_is_fixed_by_its_hash_and_quick_shrinks_it():
-    suite = load_suite("v1.2")
+    suite = load_suite("v1.3")
     assert [t.name for t in suite.tasks] == TASKS
-    body = yaml.safe_load((SUITES_DIR / "v1.2.yaml").read_text())
-    assert suite.label == f"v1.2@{body['hash']}" == f"v1.2@{content_hash(body)}"
+    body = yaml.safe_load((SUITES_DIR / "v1.3.yaml").read_text())
+    assert suite.label == f"v1.3@{body['hash']}" == f"v1.3@{content_hash(body)}"
     assert {t.renders for t in suite.tasks} == {1000} and suite.metric == "match_distance"
     gm = next(t for t in suite.tasks if t.name == "gm_notes_dx7")
     assert gm.groups == {"synth": "dx7", "target": "gm_notes", "loss": "spectral_match"}
     assert gm.config["target"] == {"split": "test"} and gm.config["sample_rate"] == 16000
-    quick = load_suite("v1.2", quick=True)
-    assert quick.label.startswith("v1.2-quick@") and quick.hash != suite.hash
+    quick = load_suite("v1.3", quick=True)
+    assert quick.label.startswith("v1.3-quick@") and quick.hash != suite.hash
     assert all(t.renders == 30 and t.config["target"]["n"] == 1 for t in quick.tasks)
     assert quick.solver_config["encoder"]["steps"] < suite.solver_config["encoder"]["steps"]
 
 
 def test_v2_draws_32_targets_per_synthetic_task_over_notes_and_velocities_with_three_seeds():
-    suite = load_suite("v2")
-    body = yaml.safe_load((SUITES_DIR / "v2.yaml").read_text())
-    assert suite.label == f"v2@{body['hash']}" == f"v2@{content_hash(body)}"
+    suite = load_suite("v2.1")
+    body = yaml.safe_load((SUITES_DIR / "v2.1.yaml").read_text())
+    assert suite.label == f"v2.1@{body['hash']}" == f"v2.1@{content_hash(body)}"
     assert [t.name for t in suite.tasks] == TASKS and suite.seeds == [0, 1, 2]
     synthetic = [t for t in suite.tasks if t.groups["target"] == "synthetic"]
     assert len(synthetic) == 4
     for t in synthetic:
         assert t.config["target"]["n"] == 32 and len(t.config["target"]["notes"]) >= 3
         assert len(t.config["target"]["velocities"]) >= 3
-    quick = load_suite("v2", quick=True)
+    quick = load_suite("v2.1", quick=True)
     assert quick.seeds == [0] and all(t.config["target"]["n"] == 1 for t in quick.tasks)
 
 
 def test_a_suite_made_with_another_metric_version_is_refused(tmp_path):
-    """v1 and v1.1 were made with match_distance versions 1 and 2: their tables are not comparable
-    with version 3's."""
-    with pytest.raises(UserError, match="made with match_distance version 1; this code computes version 3"):
-        load_suite("v1")
-    with pytest.raises(UserError, match="made with match_distance version 2; this code computes version 3"):
-        load_suite("v1.1")
-    body = yaml.safe_load((SUITES_DIR / "v1.2.yaml").read_text())
-    assert body["metric_versions"] == {"match_distance": 3}
-    body["metric_versions"] = {"match_distance": 4}
+    """v1, v1.1, v1.2 and v2 were made with match_distance versions 1, 2 and 3: their tables are not
+    comparable with version 4's."""
+    for name, version in (("v1", 1), ("v1.1", 2), ("v1.2", 3), ("v2", 3)):
+        says = f"made with match_distance version {version}; this code computes version 4"
+        with pytest.raises(UserError, match=says):
+            load_suite(name)
+    body = yaml.safe_load((SUITES_DIR / "v1.3.yaml").read_text())
+    assert body["metric_versions"] == {"match_distance": 4}
+    body["metric_versions"] = {"match_distance": 5}
     body["hash"] = content_hash(body)
     path = tmp_path / "future.yaml"
     path.write_text(yaml.safe_dump(body))
-    with pytest.raises(UserError, match="version 4; this code computes version 3"):
+    with pytest.raises(UserError, match="version 5; this code computes version 4"):
         load_suite(str(path))
 
 
@@ -79,7 +79,7 @@ def test_a_suite_made_with_another_metric_version_is_refused(tmp_path):
 ])  # fmt: skip
 def test_a_malformed_suite_file_is_one_line_naming_it(tmp_path, edit, says):
     """A suite edited by hand with a value of the wrong kind (its hash set, so the check passes)."""
-    body = yaml.safe_load((SUITES_DIR / "v1.2.yaml").read_text())
+    body = yaml.safe_load((SUITES_DIR / "v1.3.yaml").read_text())
     edit(body)
     body["hash"] = content_hash(body)
     path = tmp_path / "edited.yaml"
@@ -121,7 +121,7 @@ def test_a_running_bench_says_how_far_it_is(tmp_path, monkeypatch, capsys):
 
 
 def test_an_edited_suite_is_refused_until_it_names_its_new_hash(tmp_path):
-    body = yaml.safe_load((SUITES_DIR / "v1.2.yaml").read_text())
+    body = yaml.safe_load((SUITES_DIR / "v1.3.yaml").read_text())
     body["tasks"]["fm2"]["config"]["budget"] = {"renders": 999}
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(body))
@@ -140,10 +140,10 @@ def test_an_edited_suite_is_refused_until_it_names_its_new_hash(tmp_path):
 @pytest.mark.parametrize(
     "args, says",
     [
-        (["v9"], "unknown suite 'v9'; shipped suites: v1, v1.1, v1.2, v2"),
-        (["v1.2", "solvers=[cma,nope]"], "unknown solver 'nope'"),
-        (["v1.2", "jobs=0"], "bench: bad value jobs='0'"),
-        (["v1.2", "colour=red"], "bench: unknown option 'colour'"),
+        (["v9"], "unknown suite 'v9'; shipped suites: v1, v1.1, v1.2, v1.3, v2, v2.1"),
+        (["v1.3", "solvers=[cma,nope]"], "unknown solver 'nope'"),
+        (["v1.3", "jobs=0"], "bench: bad value jobs='0'"),
+        (["v1.3", "colour=red"], "bench: unknown option 'colour'"),
         (["v1"], "made with match_distance version 1"),
     ],
 )
@@ -155,22 +155,22 @@ def test_bad_bench_arguments_are_one_line(tmp_path, capsys, args, says):
 
 @pytest.fixture(scope="module")
 def quick_bench(tmp_path_factory) -> Path:
-    """``bench v1.2 --quick`` with every solver of the repository, in this process's launcher."""
+    """``bench v1.3 --quick`` with every solver of the repository, in this process's launcher."""
     results = tmp_path_factory.mktemp("bench") / "results"
     fresh_store(results)
-    proc = run_cli(results.parent, "bench", "v1.2", "--quick", f"results_dir={results}", "launcher=basic",
+    proc = run_cli(results.parent, "bench", "v1.3", "--quick", f"results_dir={results}", "launcher=basic",
                    timeout=900)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     return results
 
 
 def test_quick_bench_runs_every_solver_and_writes_its_table(quick_bench):
-    out = quick_bench / "bench" / "v1.2-quick"
+    out = quick_bench / "bench" / "v1.3-quick"
     info = json.loads((out / "bench.json").read_text())
-    quick = load_suite("v1.2", quick=True)
+    quick = load_suite("v1.3", quick=True)
     assert info["label"] == quick.label and info["wall_seconds"] > 0 and info["code_version"]
     table = (out / "table.md").read_text()
-    assert f"`{quick.label}`" in table and "python -m benchmark bench v1.2 --quick" in table
+    assert f"`{quick.label}`" in table and "python -m benchmark bench v1.3 --quick" in table
     rows = {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[2:-1]]
             for ln in table.splitlines() if ln.startswith("| ") and "solver" not in ln}  # fmt: skip
     assert set(rows) == set(info["solvers"]) and len(rows) >= 14
@@ -202,7 +202,7 @@ def test_quick_bench_runs_every_solver_and_writes_its_table(quick_bench):
 
 
 def test_a_plugin_solver_is_benchmarked_and_random_scores_the_same_again(quick_bench, tmp_path):
-    """A solver from another package, installed outside the repository, is benchmarked on v1.2 as it
+    """A solver from another package, installed outside the repository, is benchmarked on v1.3 as it
     is; in the same invocation random search gets exactly the scores of the first benchmark; a
     second invocation on that store finds every run finished and runs nothing again."""
     plugin = tmp_path / "plugin_pkg"
@@ -212,12 +212,12 @@ def test_a_plugin_solver_is_benchmarked_and_random_scores_the_same_again(quick_b
     subprocess.run(pip, check=True, capture_output=True, timeout=240)
     again = tmp_path / "results"
     fresh_store(again)
-    args = ["bench", "v1.2", "--quick", "solvers=[random,centre_then_random]", f"results_dir={again}"]
+    args = ["bench", "v1.3", "--quick", "solvers=[random,centre_then_random]", f"results_dir={again}"]
     args.append("launcher=basic")
     env = {"PYTHONPATH": str(site)}
     proc = run_cli(tmp_path, *args, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    table = (again / "bench" / "v1.2-quick" / "table.md").read_text()
+    table = (again / "bench" / "v1.3-quick" / "table.md").read_text()
     (row,) = [ln for ln in table.splitlines() if ln.startswith("| centre_then_random")]
     assert "n/a" not in row and len(row.split("|")) == len(TASKS) + 3
 
@@ -230,7 +230,7 @@ def test_a_plugin_solver_is_benchmarked_and_random_scores_the_same_again(quick_b
 
 def random_scores(results: Path) -> pd.DataFrame:
     """Random search's rows of a quick bench's leaderboard (its scores are seeded, so repeatable)."""
-    table = pd.read_csv(results / "bench" / "v1.2-quick" / "leaderboard.csv")
+    table = pd.read_csv(results / "bench" / "v1.3-quick" / "leaderboard.csv")
     table = table[table["solver"] == "random"]
     return table.set_index(["bench.task", "solver"]).sort_index()[METRIC_COLUMNS]
 
@@ -241,7 +241,7 @@ def test_the_slurm_launcher_path_runs_through_submitit_locally(quick_bench, tmp_
     here: sbatch itself, arrays, requeue on preemption, shared file systems."""
     again = tmp_path / "results"
     fresh_store(again)
-    args = ["bench", "v1.2", "--quick", "solvers=[random]", f"results_dir={again}", "launcher=submitit_local"]
+    args = ["bench", "v1.3", "--quick", "solvers=[random]", f"results_dir={again}", "launcher=submitit_local"]
     proc = run_cli(tmp_path, *args)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert list((again / "hydra" / "multirun").rglob(".submitit"))  # the jobs went through submitit

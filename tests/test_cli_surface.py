@@ -53,7 +53,7 @@ def test_a_mistyped_key_is_one_line_with_exit_2(capsys, monkeypatch, tmp_path, c
     if command == "score":
         args = [command, "a.wav", "b.wav", wrong]
     elif command == "bench":
-        args = [command, "v1.2", wrong]
+        args = [command, "v1.3", wrong]
     elif command == "match":
         import numpy as np
         import soundfile as sf

@@ -19,6 +19,7 @@ from metrics.lsd import log_spectral_distance
 from metrics.match_distance import (
     LEVEL_WEIGHT,
     PITCH_CAP_DB,
+    PITCH_CURVE,
     interval_charge_db,
     match_components,
     pitch_interval_cents,
@@ -110,6 +111,34 @@ def test_pitch_is_charged_only_past_the_threshold_and_without_a_cliff():
     gains = (1.0, 0.3, 0.1, 0.03, 0.0)
     charges = [match_components(_ev(g * target + noise, target))["pitch_db"] for g in gains]
     assert charges == sorted(charges) and charges[-1] > 0.5 * PITCH_CAP_DB, charges
+
+
+def test_a_less_voiced_match_pays_for_missing_pitch_at_the_rate_of_the_pitch_it_shows():
+    """Version 4: the confidence gap between a pitched target and a less surely pitched match costs
+    the cap when the match has no pitch reading, the interval's charge when it has one (a match at
+    the target's note that the tracker calls unvoiced in more frames is not out of tune)."""
+    curve = PITCH_CURVE
+    gap = dict(q_target=1.0, q_match=0.4)
+    assert curve.pitch_db(math.nan, **gap) == pytest.approx(0.6 * PITCH_CAP_DB)  # no reading
+    assert curve.pitch_db(1.0, **gap) == 0.0  # right note
+    assert curve.pitch_db(1200.0, **gap) == pytest.approx(PITCH_CAP_DB)  # wrong note: as if unpitched
+    assert curve.pitch_db(20.0, **gap) == pytest.approx(interval_charge_db(20.0))
+    assert curve.pitch_db(1200.0, 0.5, 0.0) == pytest.approx(0.5 * PITCH_CAP_DB)  # weighted by the target
+    assert curve.pitch_db(1200.0, 0.0, 1.0) == 0.0  # an unpitched target: pitch does not apply
+    # no cliff: the charge moves smoothly with the match's confidence and with the interval
+    qs = np.linspace(0.0, 1.0, 101)
+    for c in (math.nan, 0.0, 30.0, 1200.0):
+        assert np.abs(np.diff(curve.pitch_db(c, 1.0, qs))).max() < 2.0
+    # in sound: the target's note with its second half drowned in noise is called unvoiced there,
+    # keeps its pitch reading and pays only for the few cents the noise moves it (version 3: 127 dB);
+    # the timbre terms charge the noise
+    target = harmonic_tone(261.63)
+    noisy = target.copy()
+    noisy[SR // 2:] = np.random.default_rng(5).standard_normal(SR - SR // 2).astype(np.float32) * 0.2
+    parts = match_components(_ev(noisy, target))
+    assert parts["pitched_match"] < 0.5 < parts["pitched_target"] and parts["pitch_cents"] < 10.0, parts
+    assert parts["pitch_db"] <= interval_charge_db(parts["pitch_cents"]) < 6.0, parts
+    assert parts["timbre_db"] > 10.0, parts
 
 
 def test_a_tracker_reading_another_harmonic_is_not_a_wrong_note():

@@ -136,7 +136,7 @@ def load_suite(name: str, quick: bool = False) -> BenchSuite:
     except (TypeError, ValueError, AttributeError) as err:  # a value of the wrong kind somewhere
         raise UserError(
             f"bench: {path.name} is malformed ({type(err).__name__}: {err}); keep the layout of a shipped "
-            f"suite (e.g. {SUITES_DIR / 'v1.2.yaml'}): tasks and solver_config map names to mappings, "
+            f"suite (e.g. {SUITES_DIR / 'v1.3.yaml'}): tasks and solver_config map names to mappings, "
             "seeds are whole numbers"
         ) from None
 

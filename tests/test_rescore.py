@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import mlflow
+import numpy as np
 import pytest
+import soundfile as sf
+
+from benchmark.run.artifacts import clipped_at_full_scale, write_wav
 
 RUN = [
     "run",
@@ -52,6 +58,16 @@ def test_rescore_fills_in_a_new_metric_and_matches_the_run_s_own_values(main_cli
     for r in forced:
         assert r.data.metrics["lsd"] == pytest.approx(logged_lsd[r.info.run_id], abs=0.02)
 
+    # a run whose audio an older writer clipped at full scale is named: its values score the clip
+    clipped_run = forced[1]
+    wav = Path(clipped_run.info.artifact_uri.removeprefix("file://")) / "match.wav"
+    loud, rate = sf.read(str(wav), dtype="float32")
+    sf.write(str(wav), np.clip(loud * 1000.0, -1.0, 1.0), rate, "PCM_24")
+    out = main_cli("rescore", "metrics=[lsd]", "force=true")
+    assert out.returncode == 0, out.stderr
+    assert "note: 1 rescored run(s) hold audio at full scale" in out.stdout, out.stdout
+    assert clipped_run.info.run_id[:8] in out.stdout
+
     # runs say which version of a metric's definition scored them; an older one is rescored unasked
     client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{workdir / 'results' / 'mlflow.db'}")
     assert all(r.data.tags["soundmatch.metric_version.lsd"] == "1" for r in forced)
@@ -77,3 +93,20 @@ def test_rescore_fills_in_a_new_metric_and_matches_the_run_s_own_values(main_cli
     assert bad.returncode == 2 and "no_such_metric" in bad.stderr
     suite_level = main_cli("rescore", "metrics=[fad]")
     assert suite_level.returncode == 2 and "suite-level" in suite_level.stderr
+
+
+def test_audio_past_full_scale_is_written_as_float_and_read_back_as_scored(tmp_path):
+    """Artifacts within full scale are 24-bit PCM; louder ones 32-bit float, not clipped, so that
+    ``rescore`` scores what the run scored."""
+    t = np.arange(8000) / 8000.0
+    quiet, loud = 0.5 * np.sin(2 * np.pi * 220 * t), 2.5 * np.sin(2 * np.pi * 220 * t)
+    write_wav(tmp_path / "quiet.wav", quiet, 8000)
+    write_wav(tmp_path / "loud.wav", loud, 8000)
+    assert sf.info(str(tmp_path / "quiet.wav")).subtype == "PCM_24"
+    assert sf.info(str(tmp_path / "loud.wav")).subtype == "FLOAT"
+    back, _ = sf.read(str(tmp_path / "loud.wav"), dtype="float32")
+    assert np.array_equal(back, loud.astype(np.float32))
+    assert np.abs(sf.read(str(tmp_path / "quiet.wav"))[0] - quiet).max() < 2.0**-22
+    assert not any(clipped_at_full_scale(tmp_path / f"{name}.wav") for name in ("loud", "quiet"))
+    sf.write(str(tmp_path / "clipped.wav"), np.clip(loud, -1, 1), 8000, "PCM_24")
+    assert clipped_at_full_scale(tmp_path / "clipped.wav")

@@ -6,7 +6,9 @@
 
 Every FINISHED per-target run of the experiment (optionally one solver's or
 one suite's) is read back from the store: ``target.wav`` and ``match.wav``
-(24-bit; older 16-bit files are read as they are), the note and the parameter
+(24-bit, or 32-bit float for audio past full scale; older 16-bit files are read as they are;
+runs whose PCM audio was written clipped at full scale are named, since their values score the
+clipped sound), the note and the parameter
 vectors of ``params.json``. Each requested per-match metric the run lacks, or
 holds from an older version of the metric's definition (the run's
 ``soundmatch.metric_version.<name>`` tag; runs from before versions hold
@@ -31,6 +33,7 @@ import numpy as np
 import yaml
 
 from benchmark.options import Option, boolean, parse_command, text, words
+from benchmark.run.artifacts import clipped_at_full_scale
 from benchmark.run.audio import read_segment, to_mono
 from benchmark.run.tracking import Tracker, require_store, resolve_uri, with_retry
 from metrics.base import VERSION_TAG, Evaluation, bind_metric, metric_registry, metric_version
@@ -123,7 +126,7 @@ def rescore(
         query += f" and tags.`soundmatch.solver` = '{solver}'"
     if suite:
         query += f" and tags.`soundmatch.suite` = '{suite}'"
-    done, problems = 0, []
+    done, problems, clipped = 0, [], []
     parents: dict[str, set[str]] = defaultdict(set)
     versions = {m: str(metric_version(m)) for m in names}
 
@@ -140,6 +143,8 @@ def rescore(
             with tempfile.TemporaryDirectory() as tmp:
                 _download(tracker, run.info.run_id, Path(tmp))
                 ev = evaluation_of(Path(tmp))
+                if any(clipped_at_full_scale(Path(tmp) / name) for name in ("target.wav", "match.wav")):
+                    clipped.append(label)
             values = {m: bind_metric(m, current_options(run, m, versions[m]))(ev) for m in todo}
         except (OSError, ValueError) as err:
             problems.append(f"{label}: {err}")
@@ -152,6 +157,11 @@ def rescore(
         done += 1
     for parent, metrics in parents.items():
         _update_means(tracker, parent, sorted(metrics))
+    if clipped:
+        shown = ", ".join(clipped[:5]) + (f" and {len(clipped) - 5} more" if len(clipped) > 5 else "")
+        print(f"note: {len(clipped)} rescored run(s) hold audio at full scale, written clipped if the sound "
+              f"went past it (PCM artifacts of runs before float ones): their values score the clipped "
+              f"sound, not what was scored live: {shown}")
     return done, problems
 
 

@@ -11,9 +11,22 @@ import soundfile as sf
 
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    """Mono float audio -> 24-bit PCM WAV, clipped to [-1, 1]: every player reads it, and its
-    -144 dB quantisation keeps ``rescore``'s metrics those of the float audio."""
-    sf.write(str(path), np.clip(np.asarray(audio, dtype=np.float32), -1, 1), sample_rate, "PCM_24")
+    """Mono float audio -> WAV that ``rescore`` reads back as it was scored: 24-bit PCM when it lies
+    within full scale (every player reads it; its -144 dB quantisation keeps the metrics those of
+    the float audio), 32-bit float when it goes past it (a synth louder than 0 dBFS: a clipped copy
+    would score differently, e.g. a moog match 20 dB live and 35 dB from its clipped file)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    over = audio.size > 0 and float(np.max(np.abs(audio))) > 1.0
+    sf.write(str(path), audio, sample_rate, "FLOAT" if over else "PCM_24")
+
+
+def clipped_at_full_scale(path: Path, min_samples: int = 16) -> bool:
+    """Whether a PCM file holds at least ``min_samples`` samples at full scale: audio that went past
+    0 dBFS written clipped (PCM artifacts before float ones; a clipped recording reads the same)."""
+    if sf.info(str(path)).subtype in ("FLOAT", "DOUBLE"):
+        return False
+    data, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    return int(np.count_nonzero(np.abs(data) >= 1.0 - 2.0**-15)) >= min_samples
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -15,7 +15,7 @@ from analysis.crepe import bins_to_hz, crepe_activations, crepe_available, load_
 from metrics.base import Evaluation, metric_registry
 from metrics.centroid import spectral_centroid_error
 from metrics.fad import frechet_distance, gaussian_stats
-from metrics.loudness import loudness_envelope, loudness_envelope_error
+from metrics.loudness import a_weighting_db, loudness_envelope, loudness_envelope_error
 from metrics.mfcc_distance import mfcc_dist
 from metrics.pitch import cents, pitch_error_cents
 from soundmatch.errors import UserError
@@ -51,6 +51,17 @@ def test_loudness_envelope_in_dbfs_and_error_of_a_gain() -> None:
     silent = np.zeros_like(x)
     assert loudness_envelope_error(Evaluation(silent, silent, SR)) == 0.0
 
+
+
+def test_a_weighting_is_librosa_s_and_the_standard_s() -> None:
+    """Our closed form against ``librosa.A_weighting`` (what it replaces, to spare every command the
+    import) and the IEC 61672 table: 0 dB at 1 kHz, -19.1 at 100 Hz, -2.5 at 10 kHz."""
+    import librosa
+
+    freqs = np.concatenate([[1e-3, 1.0, 10.0, 31.5], np.linspace(1.0, 24000.0, 997)])
+    assert np.abs(a_weighting_db(freqs) - librosa.A_weighting(freqs)).max() < 1e-9
+    assert a_weighting_db(np.array([100.0, 1000.0, 10000.0])) == pytest.approx([-19.1, 0.0, -2.5], abs=0.05)
+    assert a_weighting_db(np.array([1e-3]))[0] == -80.0  # floored as librosa's min_db
 
 def test_cents() -> None:
     assert cents(880.0, 440.0) == pytest.approx(1200.0)

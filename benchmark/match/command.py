@@ -215,7 +215,7 @@ def describe(m: Matched) -> str:
 def match_cli(args: list[str]) -> int:
     """``python -m benchmark match FILE_OR_FOLDER [key=value ...]``."""
     from benchmark.match.page import write_page
-    from benchmark.run.app import check_overrides, compose_check, run_cli
+    from benchmark.run.app import run_cli
     from benchmark.run.identity import config_hash
     from benchmark.run.tracking import Tracker, resolve_uri
 
@@ -235,13 +235,13 @@ def match_cli(args: list[str]) -> int:
     out_args = [a.split("=", 1)[1] for a in rest if a.startswith("out=")]
     if out_args:  # before the run: a place the files cannot go should not cost a search
         writable_folder(out_args[-1], "out")
-    searchpath = _searchpath()
-    overrides = overrides_for(source.resolve(), [a for a in rest if not a.startswith("out=")], searchpath)
-    cfg = compose_check(check_overrides(overrides), searchpath)
-    try:
-        code = run_cli(overrides)  # an ordinary run: logged, resumable, its table printed
+    overrides = overrides_for(source.resolve(), [a for a in rest if not a.startswith("out=")], _searchpath())
+    configs: list[Any] = []
+    try:  # an ordinary run: logged, resumable, its table printed
+        code = run_cli(overrides, composed=configs.append)
     except SystemExit as stop:  # a job's user error ends with SystemExit(2), already printed
         return stop.code if isinstance(stop.code, int) else 1
+    (cfg,) = configs
     uri = resolve_uri(cfg.tracking.uri, cfg.results_dir)
     runs = Tracker(uri, str(cfg.tracking.experiment)).finished_targets(config_hash(cfg))
     if not runs:

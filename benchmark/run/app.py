@@ -187,12 +187,15 @@ def run_cli(
     search_paths: Sequence[Path] = (),
     summary: bool = True,
     after_sweep: Callable[[DictConfig, set[str]], None] | None = None,
+    composed: Callable[[DictConfig], None] | None = None,
 ) -> int:
     """``python -m benchmark run [overrides]``: validate, then hand over to Hydra.
 
     ``search_paths``: more config folders (``bench`` adds its job configs); ``summary``: each job
     prints its table; ``after_sweep(cfg, config_hashes)``: called after a sweep (``-m``) with the
-    config hashes of its jobs, resumed ones included (the CLI prints their combined table)."""
+    config hashes of its jobs, resumed ones included (the CLI prints their combined table);
+    ``composed(cfg)``: called with the checked config (a sweep's first job) before anything runs,
+    so a caller that reads the run's results needs no composition of its own."""
     if any(a in ("-h", "--help") for a in args):
         print(help_text())
         return 0
@@ -206,6 +209,8 @@ def run_cli(
     from benchmark.run.config_check import check_run_config
 
     check_run_config(cfg)  # the first job's values; each job checks its own again
+    if composed is not None:
+        composed(cfg)
     from benchmark.run.tracking import check_store, quiet_mlflow, resolve_uri
 
     quiet_mlflow()

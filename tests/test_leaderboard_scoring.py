@@ -346,3 +346,23 @@ def test_the_time_columns_say_on_what_they_were_measured():
     runs.loc[0, "tags.soundmatch.machine.cores"] = "16"
     (note,) = machine_notes(runs)
     assert note.startswith("seconds come from 2 kinds of machine and are not comparable")
+
+
+def test_a_metric_scored_under_two_versions_of_its_definition_is_flagged():
+    """After a metric's definition changes, a store holds runs scored by the old and the new one;
+    the leaderboard says so, with the command that brings them to one version."""
+    from benchmark.report.leaderboard import version_notes
+
+    runs = runs_table(ROWS)
+    runs["metrics.match_distance"] = 1.0
+    assert version_notes(runs, ["match_distance", "lsd"]) == []  # all from before versions: version 1
+    runs["tags.soundmatch.metric_version.match_distance"] = "4"
+    assert version_notes(runs, ["match_distance"]) == []
+    runs.loc[0, "tags.soundmatch.metric_version.match_distance"] = "3"
+    runs.loc[1, "tags.soundmatch.metric_version.match_distance"] = None  # before versions: 1
+    (note,) = version_notes(runs, ["match_distance", "match_distance"])
+    assert f"version 1 (1 runs), version 3 (1 runs), version 4 ({len(runs) - 2} runs)" in note
+    assert "rescore metrics=[match_distance]" in note
+    runs.loc[0, "metrics.match_distance"] = None  # a run without the metric does not count
+    runs.loc[1, "metrics.match_distance"] = None
+    assert version_notes(runs, ["match_distance"]) == []

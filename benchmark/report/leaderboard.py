@@ -34,7 +34,7 @@ from benchmark.options import (
 )
 from benchmark.report import scoring
 from benchmark.run.tracking import mlflow_client, quiet_mlflow, require_store, resolve_uri, with_retry
-from metrics.base import DEFAULT_METRIC, metric_registry
+from metrics.base import DEFAULT_METRIC, VERSION_TAG, metric_registry
 from soundmatch.errors import UserError
 
 DEFAULT_GROUPS = ["suite", "synth", "loss", "solver"]
@@ -213,6 +213,7 @@ def compute(
             "and in the normalised score as no better than random search (score 1); their metrics are missing"
         )
     lb.notes.extend(machine_notes(runs))
+    lb.notes.extend(version_notes(runs, [metric, *metrics]))
     missing = table.attrs.get("unbaselined", 0)
     if missing == len(runs):
         lb.notes.append(
@@ -369,6 +370,29 @@ def to_markdown(lb: Leaderboard) -> str:
     return "\n".join(lines)
 
 
+def version_notes(runs: pd.DataFrame, metrics: list[str]) -> list[str]:
+    """A warning per metric whose values come from more than one version of its definition (the runs'
+    ``soundmatch.metric_version.<name>`` tags; runs from before versions hold version 1): their
+    values are not comparable until ``rescore`` brings them to one."""
+    notes = []
+    for name in dict.fromkeys(metrics):
+        column = f"metrics.{name}"
+        if column not in runs:
+            continue
+        scored = runs[runs[column].notna()]
+        tag = f"tags.{VERSION_TAG}{name}"
+        versions = scored[tag].fillna("1") if tag in scored else pd.Series("1", index=scored.index)
+        counts = versions.astype(str).value_counts()
+        if len(counts) < 2:
+            continue
+        ordered = sorted(counts.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else 0)
+        listed = ", ".join(f"version {v} ({n} runs)" for v, n in ordered)
+        notes.append(f"'{name}' comes from {len(counts)} versions of its definition across these runs, "
+                     f"{listed}, and they are not comparable: `python -m benchmark rescore metrics=[{name}]` "
+                     "brings them all to this code's version")  # fmt: skip
+    return notes
+
+
 def explanation(lb: Leaderboard) -> str:
     by = lb.table.attrs.get("ranked_by", lb.metric)
     return (
@@ -414,7 +438,7 @@ def print_rich(lb: Leaderboard, title: str = "soundmatch leaderboard", wide: boo
         console = Console(width=max(console.width, 200 if wide else 100))
     console.print(out)
     for note in lb.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {note}", markup=False)  # notes quote commands: [brackets] are text
 
 
 SUMMARY = (

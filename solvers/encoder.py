@@ -12,14 +12,22 @@ checkpoint cached by a hash of the configuration) follows one of three procedure
 - ``real``: ``synth``, then ``real_steps`` more steps of spectral loss alone on real
   recordings from a suite's *train* split (``real_suite``, e.g. gm_notes or nsynth
   with ``split: train``), each rendered at the recording's own note.
+- ``presets``: parameter loss on the presets of a DX7 corpus (``corpus``, its train split:
+  banks never in the test split, read as ``target=dx7_presets`` reads them), each rendered
+  at ``corpus_notes`` x ``corpus_velocities`` and heard at a random gain within
+  ``gain_db``; the algorithm and every integer parameter of at most 32 values (coarse
+  ratios, feedback, detune, sensitivities) are predicted as classes, levels and rates as
+  values. Targets that are training presets are not scored (:meth:`held_out`).
 
 Synthetic patches are rendered at the task's note (``note.pitch``); only the
 ``real`` stage renders at other pitches (each recording's own).
 
 Splits never leak: the checkpoint records a digest of every recording trained on
 (and its source file when the suite names one); solving a target whose audio or
-source is among them is refused. Synthetic training draws come from their own
-seed stream (``derive_seed(train_seed, "encoder", ...)``), never the suites'.
+source is among them is refused. Each answer names the checkpoint (``checkpoint``, a
+digest of the trained weights) and, for ``presets``, the corpus (``corpus_hash``).
+Synthetic training draws come from their own seed stream
+(``derive_seed(train_seed, "encoder", ...)``), never the suites'.
 
 Solving spends one render on the network's prediction; ``refine`` (a gradient
 solver taking ``x0``) may then polish it with the rest of the budget.
@@ -31,17 +39,27 @@ import hashlib
 import inspect
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from solvers.base import Problem, Result, Solver, Target, Task, solver_registry
 from solvers.encoder_net import BACKBONES, EncoderNet, parameter_loss
-from solvers.learning import Stopwatch, cached_fit, fit_key, training_metrics
+from solvers.learning import (
+    Stopwatch,
+    cached_fit,
+    corpus_digest,
+    fit_key,
+    training_metrics,
+    unseen,
+    weights_digest,
+)
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed
 
-PROCEDURES = ("ploss", "synth", "real")
+PROCEDURES = ("ploss", "synth", "real", "presets")
+MAX_CLASSES = 32  # presets: integer parameters with at most this many values are classes
 SOURCE_KEYS = ("source", "path", "file", "source_file")
 SOLVE_ONLY = ("refine", "refine_options")  # options that do not change the trained network
 
@@ -78,6 +96,12 @@ class Encoder(Solver):
         real_steps, real_batch_size: ``real``: steps and recordings per step.
         gumbel_tau: temperature of the Gumbel-softmax samples of categorical
             parameters while training with the spectral loss (0: argmax).
+        corpus: ``presets``: folder of DX7 ``.syx`` banks (its train split is trained on).
+        corpus_notes, corpus_velocities: ``presets``: each preset is rendered at every pair.
+        gain_db: ``presets``: each training clip is heard at a gain drawn uniformly within
+            +-gain_db dB (a recording's level is not the preset's).
+        test_fraction, corpus_seed: ``presets``: the corpus split, as ``target.test_fraction``
+            and ``target.seed`` of ``target=dx7_presets`` (the same values split it the same way).
         refine: gradient solver from the registry that polishes the prediction with
             the remaining budget (must take ``x0``), or ``none``.
         refine_options: its options.
@@ -97,6 +121,12 @@ class Encoder(Solver):
     real_steps: int = 200
     real_batch_size: int = 8
     gumbel_tau: float = 1.0
+    corpus: str | None = None
+    corpus_notes: list[float] = field(default_factory=lambda: [48.0, 60.0, 72.0])
+    corpus_velocities: list[int] = field(default_factory=lambda: [64, 100, 127])
+    gain_db: float = 12.0
+    test_fraction: float = 0.2
+    corpus_seed: int = 0
     refine: str = "none"
     refine_options: dict[str, Any] = field(default_factory=dict)
     train_seed: int = 0
@@ -117,18 +147,41 @@ class Encoder(Solver):
                 "solver.real_suite names no split; give its train split (e.g. real_suite.split=train) "
                 "so test targets are never trained on"
             )
+        if self.procedure == "presets" and not self.corpus:
+            raise UserError("solver.procedure=presets needs solver.corpus=FOLDER (DX7 .syx banks to learn)")
         self.net: EncoderNet | None = None
         self.trained_on: set[str] = set()
         self.trained_sources: set[str] = set()
+        self.trained_presets: torch.Tensor | None = None
+        self.checkpoint = ""
+        self.corpus_hash = ""
 
     # --- training ---------------------------------------------------------------------------
     def build_net(self, task: Task) -> EncoderNet:
         with torch.random.fork_rng(devices=[]):  # seeded, and the run's global stream is left alone
             torch.manual_seed(derive_seed(self.train_seed, self.name, "init") % 2**31)
-            net = EncoderNet(task.synth.spec, task.sample_rate, self.backbone, self.hidden, self.n_mels)
+            net = EncoderNet(task.synth.spec, task.sample_rate, self.backbone, self.hidden, self.n_mels,
+                             discrete=self.discrete_params(task.synth.spec))  # fmt: skip
         return net.to(task.device)
 
+    def discrete_params(self, spec: Any) -> dict[int, int]:
+        """``presets``: the integer parameters predicted as classes (index -> number of values)."""
+        if self.procedure != "presets":
+            return {}
+        out = {}
+        for i in spec.continuous_indices:
+            p = spec.params[i]
+            span = p.high - p.low
+            integer = float(p.low).is_integer() and float(span).is_integer()
+            if p.scale == "linear" and integer and span < MAX_CLASSES:
+                out[i] = int(span) + 1
+        return out
+
     def check_synth(self, synth: Any) -> None:
+        if self.procedure == "presets":
+            from synths.dx7.family import require_dx7_family
+
+            require_dx7_family(synth, synth.name, "solver=encoder solver.procedure=presets")
         if self.procedure != "ploss" and not synth.differentiable:
             raise UserError(
                 f"solver.procedure={self.procedure} trains through the synth, but '{synth.name}' "
@@ -140,13 +193,18 @@ class Encoder(Solver):
     def fit(self, task: Task) -> dict[str, float]:
         self.check_synth(task.synth)
         clock = Stopwatch()
-        key = fit_key(self, task, type(task.loss).__name__, repr(task.loss), solve_only=SOLVE_ONLY)
+        # presets: the corpus folder's content is in the key (banks added or edited: a new fit)
+        corpus = [corpus_digest(Path(self.corpus).expanduser())] if self.procedure == "presets" else []
+        key = fit_key(self, task, type(task.loss).__name__, repr(task.loss), *corpus, solve_only=SOLVE_ONLY)
         state, from_cache = cached_fit(task, self.name, key, lambda: self._train_seeded(task))
         self.net = self.build_net(task)
         self.net.load_state_dict(state["net"])
         self.net.eval()
         self.trained_on = set(state["trained_on"])
         self.trained_sources = set(state["trained_sources"])
+        self.trained_presets = state.get("trained_presets")
+        self.corpus_hash = str(state.get("corpus_hash", ""))
+        self.checkpoint = weights_digest(state["net"])
         return training_metrics(state, clock.seconds, from_cache)
 
     def spectral_weight(self, step: int) -> float:
@@ -175,6 +233,8 @@ class Encoder(Solver):
         render = lambda x, note: synth.render(  # noqa: E731
             x, sample_rate=task.sample_rate, duration=task.duration, note=note
         )
+        if self.procedure == "presets":
+            return self._train_presets(task, net, opt, clock)
         renders, loss_value = 0, math.nan
         for step in range(self.steps):
             x = synth.sample(self.batch_size, gen).to(device)
@@ -236,7 +296,47 @@ class Encoder(Solver):
         sources = sorted(set().union(*(target_sources(c) for c in clips)))
         return loss_value, renders, digests, sources
 
+    def _train_presets(self, task: Task, net: EncoderNet, opt, clock: Stopwatch) -> dict[str, Any]:
+        """Parameter loss on the corpus's train-split presets, rendered once at every note and
+        velocity and heard at a random gain each time they are drawn."""
+        if task.load_suite is None:
+            raise UserError("solver.procedure=presets reads its corpus through the harness; use `run`")
+        options = {"name": "dx7_presets", "path": self.corpus, "split": "train", "seed": self.corpus_seed,
+                   "test_fraction": self.test_fraction, "notes": [float(p) for p in self.corpus_notes],
+                   "velocities": [int(v) for v in self.corpus_velocities]}  # fmt: skip
+        clips = [c for c in task.load_suite(options) if c.params is not None]
+        if not clips:
+            raise UserError(f"solver.corpus={self.corpus}: its train split holds no presets to train on")
+        device = torch.device(task.device)
+        audio = torch.stack([c.audio.reshape(-1) for c in clips]).float()
+        params = torch.stack([c.params.reshape(-1) for c in clips]).float()  # type: ignore[union-attr]
+        gen = torch.Generator().manual_seed(derive_seed(self.train_seed, self.name, "preset-order"))
+        loss_value = math.nan
+        for _ in range(self.steps):
+            pick = torch.randint(len(clips), (self.batch_size,), generator=gen)
+            gain_db = (torch.rand(self.batch_size, 1, generator=gen) * 2.0 - 1.0) * self.gain_db
+            x = (audio[pick] * 10.0 ** (gain_db / 20.0)).to(device)
+            loss = parameter_loss(net(x), params[pick].to(device), net.continuous)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss_value = float(loss.detach())
+        return {
+            "net": net.state_dict(),
+            "trained_on": [],
+            "trained_sources": [],
+            "trained_presets": torch.unique(params, dim=0),
+            "corpus_hash": str((clips[0].meta or {}).get("corpus_hash", "")),
+            "training_renders": len(clips),
+            "training_seconds": clock.seconds,
+            "final_loss": loss_value,
+        }
+
     # --- solving ----------------------------------------------------------------------------
+    def held_out(self, targets: list[Target]) -> list[Target]:
+        """``presets``: the targets that are not a training preset (the runner scores only these)."""
+        return targets if self.trained_presets is None else unseen(targets, self.trained_presets)
+
     def check_not_trained_on(self, target: Target) -> None:
         """UserError when ``target`` (its audio or its source file) was in the training data."""
         leaked = audio_digest(target.audio) in self.trained_on
@@ -262,7 +362,10 @@ class Encoder(Solver):
         self.check_not_trained_on(problem.target)
         clock = Stopwatch()
         x = self.predict(problem.target.audio.reshape(1, -1))
-        info: dict[str, Any] = {"metrics": {"inference_seconds": clock.seconds}}
+        info: dict[str, Any] = {"metrics": {"inference_seconds": clock.seconds},
+                                "checkpoint": self.checkpoint}  # fmt: skip
+        if self.corpus_hash:
+            info["corpus_hash"] = self.corpus_hash
         problem.evaluate(x)
         if self.refine != "none" and not problem.exhausted:
             refiner = solver_registry.create(self.refine, **self.refine_options)

@@ -4,7 +4,8 @@
 (unit cube), categorical ones as logits over their choices (softmax; Gumbel-softmax
 samples while training). The continuous heads are the rows of one linear layer
 (each row sees the shared embedding and predicts one parameter); each categorical
-parameter has its own linear head.
+parameter has its own linear head. ``discrete`` makes integer parameters classes too
+(a DX7 operator's coarse ratio: the mean of ratios 1 and 3 is no ratio a preset has).
 """
 
 from __future__ import annotations
@@ -75,27 +76,42 @@ class GRUBackbone(nn.Module):
 
 @dataclass
 class Prediction:
-    """``unit[B, D]`` in the cube, and ``logits[i]`` ``[B, n_i]`` for each categorical index i."""
+    """``unit[B, D]`` in the cube; ``logits[i]`` ``[B, n_i]`` for each class-valued index i and
+    ``centres[i]`` ``[n_i]``, the unit value of each of its classes."""
 
     unit: Tensor
     logits: dict[int, Tensor]
+    centres: dict[int, Tensor]
+
+
+def class_centres(spec: ParamSpec, discrete: dict[int, int]) -> dict[int, Tensor]:
+    """Unit value of each class of every class-valued parameter: a choice's cell centre
+    ``(k + 0.5) / n``; an integer parameter's ``k / (n - 1)``, its k-th integer exactly."""
+    centres = {i: (torch.arange(len(spec.params[i].choices or ())) + 0.5) / len(spec.params[i].choices or ())
+               for i in spec.categorical_indices}  # fmt: skip
+    for i, n in discrete.items():
+        centres[i] = torch.arange(n) / max(n - 1, 1)
+    return centres
 
 
 class EncoderNet(nn.Module):
     """audio ``[B, T]`` -> :class:`Prediction` for the synth whose parameters are ``spec``."""
 
-    def __init__(self, spec: ParamSpec, sample_rate: int, backbone: str, hidden: int, n_mels: int):
+    def __init__(self, spec: ParamSpec, sample_rate: int, backbone: str, hidden: int, n_mels: int,
+                 discrete: dict[int, int] | None = None):  # fmt: skip
+        """``discrete``: integer parameters predicted as classes, index -> number of integers."""
         super().__init__()
         if backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {BACKBONES}")
         self.dim = spec.dim
-        self.continuous = spec.continuous_indices
-        self.categorical = spec.categorical_indices
+        self.centres = class_centres(spec, dict(discrete or {}))
+        self.categorical = list(self.centres)
+        self.continuous = [i for i in spec.continuous_indices if i not in self.centres]
         self.mel = LogMel(sample_rate, n_mels)
         self.backbone = CNNBackbone(hidden) if backbone == "cnn" else GRUBackbone(n_mels, hidden)
         self.continuous_heads = nn.Linear(hidden, len(self.continuous))
         self.categorical_heads = nn.ModuleList(
-            nn.Linear(hidden, len(spec.params[i].choices or ())) for i in self.categorical
+            nn.Linear(hidden, len(self.centres[i])) for i in self.categorical
         )
 
     def forward(self, audio: Tensor, gumbel_tau: float = 0.0) -> Prediction:
@@ -104,24 +120,24 @@ class EncoderNet(nn.Module):
         unit = audio.new_zeros(audio.shape[0], self.dim)
         unit[:, self.continuous] = torch.sigmoid(self.continuous_heads(h))
         logits: dict[int, Tensor] = {}
+        centres: dict[int, Tensor] = {}
         for i, head in zip(self.categorical, self.categorical_heads, strict=True):
             z = head(h)
             logits[i] = z
-            n = z.shape[-1]
+            centres[i] = self.centres[i].to(z)
             if gumbel_tau > 0:
                 onehot = F.gumbel_softmax(z, tau=gumbel_tau, hard=True)
             else:
-                onehot = F.one_hot(z.argmax(-1), n).to(z.dtype)
-            centres = (torch.arange(n, device=z.device, dtype=z.dtype) + 0.5) / n
-            unit[:, i] = onehot @ centres
-        return Prediction(unit, logits)
+                onehot = F.one_hot(z.argmax(-1), z.shape[-1]).to(z.dtype)
+            unit[:, i] = onehot @ centres[i]
+        return Prediction(unit, logits, centres)
 
 
 def parameter_loss(pred: Prediction, true_unit: Tensor, continuous: list[int]) -> Tensor:
-    """Mean squared error on continuous coordinates plus cross-entropy on each categorical one."""
+    """Mean squared error on continuous coordinates plus the mean cross-entropy over class-valued
+    ones (the true class: the centre nearest the true unit value)."""
     loss = F.mse_loss(pred.unit[:, continuous], true_unit[:, continuous]) if continuous else 0.0
     for i, z in pred.logits.items():
-        n = z.shape[-1]
-        target = (true_unit[:, i] * n).floor().clamp(0, n - 1).long()
+        target = (true_unit[:, i, None] - pred.centres[i][None, :]).abs().argmin(dim=1)
         loss = loss + F.cross_entropy(z, target) / max(len(pred.logits), 1)
     return loss

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from solvers.base import Problem, Task, solver_registry
+from solvers.base import Problem, Target, Task, solver_registry
 from soundmatch.errors import UserError
 
 
@@ -123,3 +123,31 @@ def refine_from(problem: Problem, refine: str, options: dict[str, Any], x0: torc
                         "such as cma or adam")  # fmt: skip
     result = refiner.solve(problem, x0=x0)
     return dict(result.info) if result is not None else {}
+
+
+def corpus_digest(folder: Path) -> str:
+    """sha1 of every ``.syx`` file under ``folder``: its path there and its bytes (a preset corpus's
+    content, in the key of what is learnt from it)."""
+    digest = hashlib.sha1()
+    for path in sorted(folder.rglob("*.syx")) if folder.is_dir() else []:
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def weights_digest(state: dict[str, torch.Tensor]) -> str:
+    """sha1 (16 hex digits) of a trained network's weights, in name order: the checkpoint's identity."""
+    digest = hashlib.sha1()
+    for name in sorted(state):
+        digest.update(name.encode() + b"\0" + state[name].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def unseen(targets: list[Target], trained: torch.Tensor) -> list[Target]:
+    """The targets whose ground-truth parameters are none of ``trained[N, D]`` (those without
+    parameters, or of another dimension, are kept): a target that was learnt from is not scored."""
+    kept = []
+    for t in targets:
+        x = None if t.params is None else t.params.reshape(-1).float()
+        if x is None or x.numel() != trained.shape[1] or float((trained - x).abs().amax(dim=1).min()) > 1e-6:
+            kept.append(t)
+    return kept

@@ -27,7 +27,6 @@ hop 512 at 16 kHz, pooled to 16 frames), in dB under the clip's loudest band-fra
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,15 @@ import numpy as np
 import torch
 
 from solvers.base import Problem, Result, Solver, Target, Task, solver_registry
-from solvers.learning import Stopwatch, cached_fit, fit_key, refine_from, training_metrics
+from solvers.learning import (
+    Stopwatch,
+    cached_fit,
+    corpus_digest,
+    fit_key,
+    refine_from,
+    training_metrics,
+    unseen,
+)
 from soundmatch.errors import UserError
 
 LOW_MIDI, HIGH_MIDI = 24, 120  # band centres: one per semitone, 32.7 Hz to 8.4 kHz
@@ -89,14 +96,6 @@ def transposed(emb: torch.Tensor, semitones: int) -> torch.Tensor:
     else:
         out[..., :semitones, :] = emb[..., -semitones:, :]
     return out
-
-
-def corpus_digest(folder: Path) -> str:
-    """sha1 of every ``.syx`` file under ``folder``: its path there and its bytes."""
-    digest = hashlib.sha1()
-    for path in sorted(folder.rglob("*.syx")) if folder.is_dir() else []:
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
 
 
 def preset_of(target_name: str) -> str:
@@ -215,15 +214,7 @@ class Retrieval(Solver):
     def held_out(self, targets: list[Target]) -> list[Target]:
         """The targets that are not a gallery preset (the runner scores only these): a target whose
         ground truth is a gallery entry's point would be found by lookup, not matched."""
-        gallery = self._require_state()["params"]
-        kept = []
-        for t in targets:
-            x = None if t.params is None else t.params.reshape(-1).float()
-            if x is None or x.numel() != gallery.shape[1]:
-                kept.append(t)
-            elif float((gallery - x).abs().amax(dim=1).min()) > 1e-6:
-                kept.append(t)
-        return kept
+        return unseen(targets, self._require_state()["params"])
 
     @property
     def gallery_size(self) -> int:

@@ -106,3 +106,43 @@ def test_real_training_never_sees_the_test_split(tmp_path):
 def test_real_procedure_requires_a_split():
     with pytest.raises(UserError, match="split"):
         Encoder(procedure="real", real_suite={"name": "gm_notes"})
+
+
+def test_presets_procedure_learns_ratios_as_classes_and_never_scores_a_training_preset(tmp_path):
+    """``procedure=presets``: trained on a corpus's train-split presets (five made banks of 8 voices),
+    coarse ratios and the algorithm are classes; the answer names its checkpoint and corpus, and a
+    training preset given as a target is held out while a test-split one is kept."""
+    from benchmark.run.spec import suite_loader
+    from benchmark.run.targets.base import SuiteContext
+    from losses.mss import MultiScaleSpectral
+    from synths.base import synth_registry
+    from synths.dx7.sysex import write_bank
+
+    synth = synth_registry.create("dx7", algorithm=None)
+    banks = tmp_path / "banks"
+    banks.mkdir()
+    for seed in range(5):
+        voices = [synth.unit_to_voice(x) for x in synth.sample(8, torch.Generator().manual_seed(seed))]
+        write_bank(banks / f"bank{seed}.syx", voices)
+    note = Note(60.0, 100)
+    load = suite_loader(SuiteContext(synth, SR, DUR, note, torch.device("cpu")))
+    task = Task(synth, MultiScaleSpectral(SR), SR, DUR, note, "cpu", tmp_path / "cache", load)
+    enc = Encoder(procedure="presets", corpus=str(banks), steps=3, batch_size=4, hidden=16,
+                  n_mels=16, corpus_notes=[60.0], corpus_velocities=[100], test_fraction=0.4)
+    figures = enc.fit(task)
+    spec = synth.spec
+    coarse = [i for i, p in enumerate(spec.params) if p.name.endswith("_coarse")]
+    assert set(coarse) <= set(enc.net.categorical) and not set(coarse) & set(enc.net.continuous)
+    assert [p.name for p in spec.params].index("algorithm") in enc.net.categorical
+    assert len(enc.net.centres[coarse[0]]) == 32 and figures["training_renders"] > 0
+    corpus = {"name": "dx7_presets", "path": str(banks), "test_fraction": 0.4, "notes": [60.0],
+              "velocities": [100]}
+    train, test = load({**corpus, "split": "train"}), load({**corpus, "split": "test"})
+    assert train and test and enc.held_out(train[:2]) == [] and enc.held_out(test[:2]) == test[:2]
+    problem = Problem(synth, test[0], MultiScaleSpectral(SR), Budget(renders=1))
+    result = enc.solve(problem)
+    assert problem.renders == 1 and len(result.info["checkpoint"]) == 16
+    assert result.info["corpus_hash"] and result.info["corpus_hash"] == str(test[0].meta["corpus_hash"])
+    # a class-valued answer is exactly one of the parameter's integers
+    value = spec.params[coarse[0]].to_physical(result.x.reshape(-1)[coarse[0]])
+    assert float(value) == round(float(value))

@@ -97,11 +97,11 @@ class Encoder(Solver):
         gumbel_tau: temperature of the Gumbel-softmax samples of categorical
             parameters while training with the spectral loss (0: argmax).
         corpus: ``presets``: folder of DX7 ``.syx`` banks (its train split is trained on).
-        corpus_notes, corpus_velocities: ``presets``: each preset is rendered at every pair.
-        gain_db: ``presets``: each training clip is heard at a gain drawn uniformly within
-            +-gain_db dB (a recording's level is not the preset's).
-        test_fraction, corpus_seed: ``presets``: the corpus split, as ``target.test_fraction``
-            and ``target.seed`` of ``target=dx7_presets`` (the same values split it the same way).
+        corpus_notes: ``presets``: MIDI notes each preset is rendered at.
+        corpus_velocities: ``presets``: velocities each preset is rendered at (every note).
+        gain_db: ``presets``: each clip is heard at a random gain within +-gain_db dB.
+        test_fraction: ``presets``: the corpus split, as ``target.test_fraction`` of dx7_presets.
+        corpus_seed: ``presets``: the split's seed, as ``target.seed`` of dx7_presets.
         refine: gradient solver from the registry that polishes the prediction with
             the remaining budget (must take ``x0``), or ``none``.
         refine_options: its options.

@@ -57,6 +57,7 @@ from solvers.learning import (
 )
 from soundmatch.errors import UserError
 from soundmatch.seeding import derive_seed
+from synths.base import Note
 
 PROCEDURES = ("ploss", "synth", "real", "presets")
 MAX_CLASSES = 32  # presets: integer parameters with at most this many values are classes
@@ -81,7 +82,9 @@ class Encoder(Solver):
     """Amortized encoder: log-mel -> CNN/GRU -> one head per parameter; one forward pass per target.
 
     Args:
-        backbone: ``cnn`` or ``gru``.
+        backbone: ``cnn`` or ``gru`` over a log-mel spectrogram, ``bands`` over semitone bands
+            moved to the note played (ratios read as band offsets), or ``auto``: ``bands`` for
+            ``presets``, else ``cnn``.
         procedure: ``ploss``, ``synth`` or ``real`` (see the module docstring).
         steps: synthetic training steps (batches of ``batch_size`` sampled patches).
         batch_size: patches per synthetic step.
@@ -108,7 +111,7 @@ class Encoder(Solver):
         train_seed: seeds initialisation, patch draws and batch order.
     """
 
-    backbone: str = "cnn"
+    backbone: str = "auto"
     procedure: str = "ploss"
     steps: int = 2000
     batch_size: int = 32
@@ -134,8 +137,8 @@ class Encoder(Solver):
     name = "encoder"
 
     def __post_init__(self) -> None:
-        if self.backbone not in BACKBONES:
-            raise UserError(f"solver.backbone must be one of {BACKBONES}, got '{self.backbone}'")
+        if self.backbone not in (*BACKBONES, "auto"):
+            raise UserError(f"solver.backbone must be auto or one of {BACKBONES}, got '{self.backbone}'")
         if self.procedure not in PROCEDURES:
             raise UserError(f"solver.procedure must be one of {PROCEDURES}, got '{self.procedure}'")
         if not 0.0 <= self.handover_start <= self.handover_end <= 1.0:
@@ -160,9 +163,16 @@ class Encoder(Solver):
     def build_net(self, task: Task) -> EncoderNet:
         with torch.random.fork_rng(devices=[]):  # seeded, and the run's global stream is left alone
             torch.manual_seed(derive_seed(self.train_seed, self.name, "init") % 2**31)
-            net = EncoderNet(task.synth.spec, task.sample_rate, self.backbone, self.hidden, self.n_mels,
+            net = EncoderNet(task.synth.spec, task.sample_rate, self.network, self.hidden, self.n_mels,
                              discrete=self.discrete_params(task.synth.spec))  # fmt: skip
         return net.to(task.device)
+
+    @property
+    def network(self) -> str:
+        """The backbone ``auto`` stands for: ``bands`` for ``presets``, else ``cnn``."""
+        if self.backbone != "auto":
+            return self.backbone
+        return "bands" if self.procedure == "presets" else "cnn"
 
     def discrete_params(self, spec: Any) -> dict[int, int]:
         """``presets``: the integer parameters predicted as classes (index -> number of values)."""
@@ -242,7 +252,8 @@ class Encoder(Solver):
                 audio = render(x, task.note)
             renders += x.shape[0]
             alpha = self.spectral_weight(step)
-            pred = net(audio, gumbel_tau=self.gumbel_tau if alpha > 0 else 0.0)
+            notes = torch.full((x.shape[0],), float(task.note.pitch if task.note else 60.0))
+            pred = net(audio, gumbel_tau=self.gumbel_tau if alpha > 0 else 0.0, note=notes)
             loss = parameter_loss(pred, x, net.continuous) if alpha < 1 else 0.0
             if alpha > 0:
                 spectral = task.loss(render(pred.unit, task.note), audio).mean()
@@ -281,7 +292,8 @@ class Encoder(Solver):
         for _ in range(self.real_steps):
             pick = torch.randperm(len(clips), generator=gen)[: self.real_batch_size].tolist()
             audio = torch.stack([clips[i].audio for i in pick]).to(device)
-            pred = net(audio, gumbel_tau=self.gumbel_tau)
+            notes = torch.tensor([float((clips[i].note or task.note or Note(60.0)).pitch) for i in pick])
+            pred = net(audio, gumbel_tau=self.gumbel_tau, note=notes)
             losses = []
             for row, i in enumerate(pick):
                 y = render(pred.unit[row : row + 1], clips[i].note or task.note)
@@ -310,13 +322,14 @@ class Encoder(Solver):
         device = torch.device(task.device)
         audio = torch.stack([c.audio.reshape(-1) for c in clips]).float()
         params = torch.stack([c.params.reshape(-1) for c in clips]).float()  # type: ignore[union-attr]
+        notes = torch.tensor([float((c.note or task.note or Note(60.0)).pitch) for c in clips])
         gen = torch.Generator().manual_seed(derive_seed(self.train_seed, self.name, "preset-order"))
         loss_value = math.nan
         for _ in range(self.steps):
             pick = torch.randint(len(clips), (self.batch_size,), generator=gen)
             gain_db = (torch.rand(self.batch_size, 1, generator=gen) * 2.0 - 1.0) * self.gain_db
             x = (audio[pick] * 10.0 ** (gain_db / 20.0)).to(device)
-            loss = parameter_loss(net(x), params[pick].to(device), net.continuous)
+            loss = parameter_loss(net(x, note=notes[pick]), params[pick].to(device), net.continuous)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -347,13 +360,15 @@ class Encoder(Solver):
                 "evaluate on the suite's test split"
             )
 
-    def predict(self, audio: torch.Tensor) -> torch.Tensor:
-        """Parameters ``[B, D]`` for sounds ``audio[B, T]`` (one forward pass, no render)."""
+    def predict(self, audio: torch.Tensor, note: float = 60.0) -> torch.Tensor:
+        """Parameters ``[B, D]`` for sounds ``audio[B, T]`` played at MIDI ``note`` (one forward
+        pass, no render)."""
         if self.net is None:
             raise UserError("solver encoder was not fitted; the runner calls fit(task) before solve()")
         device = next(self.net.parameters()).device
+        notes = torch.full((audio.shape[0],), float(note))
         with torch.no_grad():
-            return self.net(audio.to(device, torch.float32)).unit.cpu()
+            return self.net(audio.to(device, torch.float32), note=notes).unit.cpu()
 
     def solve(self, problem: Problem) -> Result:
         if self.net is None:  # used outside the runner: train now, without a cache
@@ -361,7 +376,8 @@ class Encoder(Solver):
             self.fit(Task(problem.synth, problem.loss, problem.sample_rate, problem.duration, note, device))
         self.check_not_trained_on(problem.target)
         clock = Stopwatch()
-        x = self.predict(problem.target.audio.reshape(1, -1))
+        note = problem.target.note or Note(60.0)
+        x = self.predict(problem.target.audio.reshape(1, -1), float(note.pitch))
         info: dict[str, Any] = {"metrics": {"inference_seconds": clock.seconds},
                                 "checkpoint": self.checkpoint}  # fmt: skip
         if self.corpus_hash:

@@ -18,7 +18,8 @@ from torch import Tensor, nn
 
 from synths.base import ParamSpec
 
-BACKBONES = ("cnn", "gru")
+BACKBONES = ("cnn", "gru", "bands")
+NOTE_CENTRE = 60.0  # ``bands``: every input is moved to sound as if played at this MIDI note
 
 
 class LogMel(nn.Module):
@@ -43,6 +44,54 @@ class LogMel(nn.Module):
         power = spec.real.square() + spec.imag.square()
         mel = torch.einsum("mf,bft->bmt", self.filters, power)
         return (torch.log(mel + 1e-6) + 7.0) / 4.0
+
+
+class NoteBands(nn.Module):
+    """Semitone-band spectrogram ``[B, bands, 16]`` of ``audio[B, T]`` moved to :data:`NOTE_CENTRE`:
+    :func:`solvers.retrieval.embed`'s bands (dB re the clip's loudest, 60 dB deep, 16 frames),
+    shifted by ``NOTE_CENTRE - note`` whole semitones. A partial's band then says its ratio to
+    the note played, which is what a coarse ratio is; the clip's level is left out."""
+
+    def __init__(self, sample_rate: int):
+        super().__init__()
+        from solvers.retrieval import FRAMES, RANGE_DB, _bands
+
+        n_fft, bank = _bands(sample_rate)
+        self.register_buffer("bank", torch.as_tensor(bank, dtype=torch.float32), persistent=False)
+        self.register_buffer("window", torch.hann_window(n_fft, periodic=False), persistent=False)
+        self.n_fft, self.frames, self.range_db = n_fft, FRAMES, RANGE_DB
+
+    @property
+    def bands(self) -> int:
+        return int(self.bank.shape[0])
+
+    def forward(self, audio: Tensor, note: Tensor) -> Tensor:
+        hop = self.n_fft // 4
+        spec = torch.stft(audio, self.n_fft, hop, window=self.window, center=False, return_complex=True)
+        power = torch.einsum("bk,nkt->nbt", self.bank, spec.real.square() + spec.imag.square())
+        pooled = F.adaptive_avg_pool1d(power, self.frames)
+        db = 10.0 * torch.log10(pooled.clamp_min(1e-30))
+        db = (db - db.amax(dim=(1, 2), keepdim=True)).clamp_min(-self.range_db)
+        shifts = torch.round(NOTE_CENTRE - note).long().tolist()
+        moved = torch.full_like(db, -self.range_db)
+        for row, k in enumerate(shifts):
+            if k >= 0:
+                moved[row, k:] = db[row, : db.shape[1] - k]
+            else:
+                moved[row, :k] = db[row, -k:]
+        return moved / self.range_db + 0.5  # about -0.5 .. 0.5
+
+
+class BandsBackbone(nn.Module):
+    """Two hidden layers over the flattened note-relative bands."""
+
+    def __init__(self, bands: int, frames: int, hidden: int):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(bands * frames, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, hidden), nn.ReLU())  # fmt: skip
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.net(features)
 
 
 class CNNBackbone(nn.Module):
@@ -107,16 +156,27 @@ class EncoderNet(nn.Module):
         self.centres = class_centres(spec, dict(discrete or {}))
         self.categorical = list(self.centres)
         self.continuous = [i for i in spec.continuous_indices if i not in self.centres]
-        self.mel = LogMel(sample_rate, n_mels)
-        self.backbone = CNNBackbone(hidden) if backbone == "cnn" else GRUBackbone(n_mels, hidden)
+        self.uses_note = backbone == "bands"
+        if self.uses_note:
+            self.note_bands = NoteBands(sample_rate)
+            self.backbone: nn.Module = BandsBackbone(self.note_bands.bands, self.note_bands.frames, hidden)
+        else:
+            self.mel = LogMel(sample_rate, n_mels)
+            self.backbone = CNNBackbone(hidden) if backbone == "cnn" else GRUBackbone(n_mels, hidden)
         self.continuous_heads = nn.Linear(hidden, len(self.continuous))
         self.categorical_heads = nn.ModuleList(
             nn.Linear(hidden, len(self.centres[i])) for i in self.categorical
         )
 
-    def forward(self, audio: Tensor, gumbel_tau: float = 0.0) -> Prediction:
-        """With ``gumbel_tau`` > 0 categorical choices are Gumbel-softmax samples, else the argmax."""
-        h = self.backbone(self.mel(audio))
+    def forward(self, audio: Tensor, gumbel_tau: float = 0.0, note: Tensor | None = None) -> Prediction:
+        """With ``gumbel_tau`` > 0 categorical choices are Gumbel-softmax samples, else the argmax.
+        ``note[B]``: the MIDI note each sound is played at (the ``bands`` backbone needs it)."""
+        if self.uses_note:
+            if note is None:
+                raise ValueError("the bands backbone reads the note each sound is played at: pass note=")
+            h = self.backbone(self.note_bands(audio, note.to(audio)))
+        else:
+            h = self.backbone(self.mel(audio))
         unit = audio.new_zeros(audio.shape[0], self.dim)
         unit[:, self.continuous] = torch.sigmoid(self.continuous_heads(h))
         logits: dict[int, Tensor] = {}

@@ -135,6 +135,7 @@ def test_presets_procedure_learns_ratios_as_classes_and_never_scores_a_training_
     assert set(coarse) <= set(enc.net.categorical) and not set(coarse) & set(enc.net.continuous)
     assert [p.name for p in spec.params].index("algorithm") in enc.net.categorical
     assert len(enc.net.centres[coarse[0]]) == 32 and figures["training_renders"] > 0
+    assert enc.network == "bands" and enc.net.uses_note  # ratios read against the note played
     corpus = {"name": "dx7_presets", "path": str(banks), "test_fraction": 0.4, "notes": [60.0],
               "velocities": [100]}
     train, test = load({**corpus, "split": "train"}), load({**corpus, "split": "test"})

@@ -79,13 +79,14 @@ def target_sources(target: Target) -> set[str]:
 @solver_registry.register("encoder")
 @dataclass
 class Encoder(Solver):
-    """Amortized encoder: log-mel -> CNN/GRU -> one head per parameter; one forward pass per target.
+    """Amortized encoder: a spectrogram -> a backbone -> one head per parameter; one forward pass
+    per target.
 
     Args:
         backbone: ``cnn`` or ``gru`` over a log-mel spectrogram, ``bands`` over semitone bands
             moved to the note played (ratios read as band offsets), or ``auto``: ``bands`` for
             ``presets``, else ``cnn``.
-        procedure: ``ploss``, ``synth`` or ``real`` (see the module docstring).
+        procedure: ``ploss``, ``synth``, ``real`` or ``presets`` (see the module docstring).
         steps: synthetic training steps (batches of ``batch_size`` sampled patches).
         batch_size: patches per synthetic step.
         lr: Adam learning rate.

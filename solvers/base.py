@@ -412,6 +412,9 @@ class Result:
     the controls instead of ``x`` (it renders them itself), and ``x`` is only logged.
     ``info["metrics"]``, when given, maps names to numbers the runner logs as
     metrics beside its own (never replacing them), e.g. ``inference_seconds``.
+    ``info["training"]``, when given, names what a learned solver answered from (e.g.
+    ``checkpoint``, ``corpus``); the runner tags the run ``soundmatch.training.<key>`` and the
+    leaderboard shows them.
     """
 
     x: Tensor

@@ -25,7 +25,8 @@ Synthetic patches are rendered at the task's note (``note.pitch``); only the
 Splits never leak: the checkpoint records a digest of every recording trained on
 (and its source file when the suite names one); solving a target whose audio or
 source is among them is refused. Each answer names the checkpoint (``checkpoint``, a
-digest of the trained weights) and, for ``presets``, the corpus (``corpus_hash``).
+digest of the trained weights) and, for ``presets``, the corpus (``corpus``), which the run
+tags as ``soundmatch.training.checkpoint`` and ``soundmatch.training.corpus``.
 Synthetic training draws come from their own seed stream
 (``derive_seed(train_seed, "encoder", ...)``), never the suites'.
 
@@ -379,10 +380,10 @@ class Encoder(Solver):
         clock = Stopwatch()
         note = problem.target.note or Note(60.0)
         x = self.predict(problem.target.audio.reshape(1, -1), float(note.pitch))
-        info: dict[str, Any] = {"metrics": {"inference_seconds": clock.seconds},
-                                "checkpoint": self.checkpoint}  # fmt: skip
+        training = {"checkpoint": self.checkpoint}
         if self.corpus_hash:
-            info["corpus_hash"] = self.corpus_hash
+            training["corpus"] = self.corpus_hash
+        info: dict[str, Any] = {"metrics": {"inference_seconds": clock.seconds}, "training": training}
         problem.evaluate(x)
         if self.refine != "none" and not problem.exhausted:
             refiner = solver_registry.create(self.refine, **self.refine_options)

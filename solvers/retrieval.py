@@ -237,7 +237,7 @@ class Retrieval(Solver):
             "retrieved": names,  # nearest first, as played
             "retrieved_best": names[int(torch.argmin(losses))],  # the one the loss prefers
             "gallery_note": gallery_note,
-            "corpus_hash": self._require_state()["corpus_hash"],
+            "training": {"corpus": self._require_state()["corpus_hash"]},  # the gallery's corpus
         }
         if self.refine != "none" and not problem.exhausted:
             info.update(refine_from(problem, self.refine, self.refine_options, x0[torch.argsort(losses)]))

@@ -366,3 +366,18 @@ def test_a_metric_scored_under_two_versions_of_its_definition_is_flagged():
     runs.loc[0, "metrics.match_distance"] = None  # a run without the metric does not count
     runs.loc[1, "metrics.match_distance"] = None
     assert version_notes(runs, ["match_distance"]) == []
+
+
+def test_learned_solvers_are_shown_with_what_they_answered_from():
+    from benchmark.report.leaderboard import training_notes
+
+    runs = runs_table(ROWS)
+    assert training_notes(runs) == []
+    runs["tags.soundmatch.training.checkpoint"] = None
+    runs.loc[runs["tags.soundmatch.solver"] == "cma", "tags.soundmatch.training.checkpoint"] = "abc"
+    runs["metrics.training_renders"] = 900.0
+    assert training_notes(runs) == ["cma answered from checkpoint abc (900 training renders)"]
+    first = runs.index[runs["tags.soundmatch.solver"] == "cma"][0]
+    runs.loc[first, "tags.soundmatch.training.checkpoint"] = "def"
+    (note,) = training_notes(runs)
+    assert note.startswith("cma answered from checkpoint abc and def") and "mix trained models" in note

@@ -142,8 +142,8 @@ def test_presets_procedure_learns_ratios_as_classes_and_never_scores_a_training_
     assert train and test and enc.held_out(train[:2]) == [] and enc.held_out(test[:2]) == test[:2]
     problem = Problem(synth, test[0], MultiScaleSpectral(SR), Budget(renders=1))
     result = enc.solve(problem)
-    assert problem.renders == 1 and len(result.info["checkpoint"]) == 16
-    assert result.info["corpus_hash"] and result.info["corpus_hash"] == str(test[0].meta["corpus_hash"])
+    assert problem.renders == 1 and len(result.info["training"]["checkpoint"]) == 16
+    assert result.info["training"]["corpus"] == str(test[0].meta["corpus_hash"])
     # a class-valued answer is exactly one of the parameter's integers
     value = spec.params[coarse[0]].to_physical(result.x.reshape(-1)[coarse[0]])
     assert float(value) == round(float(value))

@@ -138,6 +138,14 @@ def test_run_through_the_cli_scores_only_targets_not_in_the_gallery(gallery, mai
     for info in infos:
         record = json.loads(Path(info).read_text())["solver_info"]
         assert len(record["retrieved"]) == 4 and record["gallery_note"] == 60.0
+    # the run is tagged with the corpus its gallery came from, and the leaderboard says it
+    from benchmark.report.leaderboard import load_runs
+
+    runs = load_runs(f"sqlite:///{workdir / 'results' / 'mlflow.db'}", "soundmatch")
+    (corpus,) = set(runs["tags.soundmatch.training.corpus"])
+    assert {corpus} == set(runs["tags.soundmatch.corpus_hash"])  # the same folder the targets come from
+    board = main_cli("leaderboard")
+    assert f"retrieval answered from corpus {corpus}" in board.stdout.replace("\n", " "), board.stdout
     both = main_cli("run", *solver, *common, "target.split=all", "force=true")
     assert both.returncode == 0, both.stderr[-2000:]
     assert "retrieval: scoring the 32 held-out targets (32 trained on)" in both.stdout

@@ -33,7 +33,14 @@ from benchmark.options import (
     words,
 )
 from benchmark.report import scoring
-from benchmark.run.tracking import mlflow_client, quiet_mlflow, require_store, resolve_uri, with_retry
+from benchmark.run.tracking import (
+    TRAINING_TAG,
+    mlflow_client,
+    quiet_mlflow,
+    require_store,
+    resolve_uri,
+    with_retry,
+)
 from metrics.base import DEFAULT_METRIC, VERSION_TAG, metric_registry
 from soundmatch.errors import UserError
 
@@ -214,6 +221,7 @@ def compute(
         )
     lb.notes.extend(machine_notes(runs))
     lb.notes.extend(version_notes(runs, [metric, *metrics]))
+    lb.notes.extend(training_notes(runs))
     missing = table.attrs.get("unbaselined", 0)
     if missing == len(runs):
         lb.notes.append(
@@ -368,6 +376,31 @@ def to_markdown(lb: Leaderboard) -> str:
             vals = [f"{v:.2f}" if math.isfinite(v) else "-" for v in r.to_numpy(dtype=float)]
             lines.append(f"| {name} | " + " | ".join(vals) + " |")
     return "\n".join(lines)
+
+
+def training_notes(runs: pd.DataFrame) -> list[str]:
+    """One line per learned solver naming what its answers came from (the runs'
+    ``soundmatch.training.<key>`` tags: checkpoint, corpus) and its training renders; a warning
+    when one solver's runs answered from more than one checkpoint or corpus."""
+    keys = sorted(c for c in runs.columns if c.startswith(f"tags.{TRAINING_TAG}"))
+    if not keys or "tags.soundmatch.solver" not in runs:
+        return []
+    notes = []
+    for solver, group in runs.groupby("tags.soundmatch.solver"):
+        named = []
+        for column in keys:
+            values = sorted(group[column].dropna().astype(str).unique())
+            if values:
+                named.append(f"{column.removeprefix(f'tags.{TRAINING_TAG}')} {' and '.join(values)}")
+        if not named:
+            continue
+        line = f"{solver} answered from " + ", ".join(named)
+        if "metrics.training_renders" in group and group["metrics.training_renders"].notna().any():
+            line += f" ({int(group['metrics.training_renders'].max())} training renders)"
+        if any(" and " in n for n in named):
+            line += ": more than one, so its rows mix trained models"
+        notes.append(line)
+    return notes
 
 
 def version_notes(runs: pd.DataFrame, metrics: list[str]) -> list[str]:

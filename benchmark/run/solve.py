@@ -16,6 +16,7 @@ import torch
 from benchmark.run.progress import ProgressView
 from benchmark.run.reference_check import reference_check
 from benchmark.run.spec import RunSpec
+from benchmark.run.tracking import TRAINING_TAG
 from metrics.base import Evaluation, bind_metric
 from solvers.base import BudgetExhausted, Problem, Result, Target
 from soundmatch.seeding import derive_seed
@@ -178,7 +179,8 @@ def solve_target(spec: RunSpec, synth: Any, target: Target, view: ProgressView) 
               file=sys.stderr)  # fmt: skip
     extra = info.pop("metrics", None) or {}  # a solver's own figures (e.g. inference_seconds)
     values.update({k: float(v) for k, v in extra.items() if k not in values})
-    tags = {}
+    # what a learned solver answered from (its checkpoint, its training corpus): run tags
+    tags = {f"{TRAINING_TAG}{k}": str(v) for k, v in (info.pop("training", None) or {}).items()}
     if controls is None:  # a voice, not per-frame controls: what match.syx holds
         check = reference_check(synth, x, target.note, target.duration)
         values.update(check.values)

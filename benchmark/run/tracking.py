@@ -37,6 +37,7 @@ LOCK_MESSAGES = ("database is locked", "database table is locked", "database sch
 # set by `run` in the launching process and inherited by its local workers: tags every run of
 # one command, so that after Ctrl-C the runs of workers killed mid-run can be ended KILLED
 INVOCATION_ENV = "SOUNDMATCH_INVOCATION"
+TRAINING_TAG = "soundmatch.training."  # + a key of a solver's info["training"]: what it learnt from
 
 T = TypeVar("T")
 

@@ -37,7 +37,6 @@ solver taking ``x0``) may then polish it with the rest of the budget.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +51,7 @@ from solvers.learning import (
     cached_fit,
     corpus_digest,
     fit_key,
+    refine_from,
     training_metrics,
     unseen,
     weights_digest,
@@ -70,6 +70,11 @@ def audio_digest(audio: torch.Tensor) -> str:
     """sha1 of a clip's float32 samples: the identity of a recording as trained on."""
     data = audio.detach().to("cpu", torch.float32).contiguous().numpy().tobytes()
     return hashlib.sha1(data).hexdigest()
+
+
+def played_pitch(*notes: Note | None) -> float:
+    """The MIDI pitch of the first note given (a clip's own, then the task's), else 60."""
+    return next((float(n.pitch) for n in notes if n is not None), 60.0)
 
 
 def target_sources(target: Target) -> set[str]:
@@ -254,7 +259,7 @@ class Encoder(Solver):
                 audio = render(x, task.note)
             renders += x.shape[0]
             alpha = self.spectral_weight(step)
-            notes = torch.full((x.shape[0],), float(task.note.pitch if task.note else 60.0))
+            notes = torch.full((x.shape[0],), played_pitch(task.note))
             pred = net(audio, gumbel_tau=self.gumbel_tau if alpha > 0 else 0.0, note=notes)
             loss = parameter_loss(pred, x, net.continuous) if alpha < 1 else 0.0
             if alpha > 0:
@@ -294,7 +299,7 @@ class Encoder(Solver):
         for _ in range(self.real_steps):
             pick = torch.randperm(len(clips), generator=gen)[: self.real_batch_size].tolist()
             audio = torch.stack([clips[i].audio for i in pick]).to(device)
-            notes = torch.tensor([float((clips[i].note or task.note or Note(60.0)).pitch) for i in pick])
+            notes = torch.tensor([played_pitch(clips[i].note, task.note) for i in pick])
             pred = net(audio, gumbel_tau=self.gumbel_tau, note=notes)
             losses = []
             for row, i in enumerate(pick):
@@ -324,7 +329,7 @@ class Encoder(Solver):
         device = torch.device(task.device)
         audio = torch.stack([c.audio.reshape(-1) for c in clips]).float()
         params = torch.stack([c.params.reshape(-1) for c in clips]).float()  # type: ignore[union-attr]
-        notes = torch.tensor([float((c.note or task.note or Note(60.0)).pitch) for c in clips])
+        notes = torch.tensor([played_pitch(c.note, task.note) for c in clips])
         gen = torch.Generator().manual_seed(derive_seed(self.train_seed, self.name, "preset-order"))
         loss_value = math.nan
         for _ in range(self.steps):
@@ -378,17 +383,12 @@ class Encoder(Solver):
             self.fit(Task(problem.synth, problem.loss, problem.sample_rate, problem.duration, note, device))
         self.check_not_trained_on(problem.target)
         clock = Stopwatch()
-        note = problem.target.note or Note(60.0)
-        x = self.predict(problem.target.audio.reshape(1, -1), float(note.pitch))
+        x = self.predict(problem.target.audio.reshape(1, -1), played_pitch(problem.target.note))
         training = {"checkpoint": self.checkpoint}
         if self.corpus_hash:
             training["corpus"] = self.corpus_hash
         info: dict[str, Any] = {"metrics": {"inference_seconds": clock.seconds}, "training": training}
         problem.evaluate(x)
         if self.refine != "none" and not problem.exhausted:
-            refiner = solver_registry.create(self.refine, **self.refine_options)
-            if "x0" not in inspect.signature(refiner.solve).parameters:
-                raise UserError(f"solver.refine='{self.refine}' takes no starting points (x0); use e.g. adam")
-            result = refiner.solve(problem, x0=x)
-            info.update(result.info if result is not None else {})
+            info.update(refine_from(problem, self.refine, self.refine_options, x))
         return Result(problem.best_x, info)

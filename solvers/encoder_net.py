@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from solvers.retrieval import FRAMES, RANGE_DB, _bands, transposed
 from synths.base import ParamSpec
 
 BACKBONES = ("cnn", "gru", "bands")
@@ -54,7 +55,6 @@ class NoteBands(nn.Module):
 
     def __init__(self, sample_rate: int):
         super().__init__()
-        from solvers.retrieval import FRAMES, RANGE_DB, _bands
 
         n_fft, bank = _bands(sample_rate)
         self.register_buffer("bank", torch.as_tensor(bank, dtype=torch.float32), persistent=False)
@@ -73,12 +73,7 @@ class NoteBands(nn.Module):
         db = 10.0 * torch.log10(pooled.clamp_min(1e-30))
         db = (db - db.amax(dim=(1, 2), keepdim=True)).clamp_min(-self.range_db)
         shifts = torch.round(NOTE_CENTRE - note).long().tolist()
-        moved = torch.full_like(db, -self.range_db)
-        for row, k in enumerate(shifts):
-            if k >= 0:
-                moved[row, k:] = db[row, : db.shape[1] - k]
-            else:
-                moved[row, :k] = db[row, -k:]
+        moved = torch.stack([transposed(row, k) for row, k in zip(db, shifts, strict=True)])
         return moved / self.range_db + 0.5  # about -0.5 .. 0.5
 
 

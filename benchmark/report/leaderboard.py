@@ -387,17 +387,18 @@ def training_notes(runs: pd.DataFrame) -> list[str]:
         return []
     notes = []
     for solver, group in runs.groupby("tags.soundmatch.solver"):
-        named = []
+        named, mixed = [], False
         for column in keys:
             values = sorted(group[column].dropna().astype(str).unique())
             if values:
                 named.append(f"{column.removeprefix(f'tags.{TRAINING_TAG}')} {' and '.join(values)}")
+                mixed |= len(values) > 1
         if not named:
             continue
         line = f"{solver} answered from " + ", ".join(named)
         if "metrics.training_renders" in group and group["metrics.training_renders"].notna().any():
             line += f" ({int(group['metrics.training_renders'].max())} training renders)"
-        if any(" and " in n for n in named):
+        if mixed:
             line += ": more than one, so its rows mix trained models"
         notes.append(line)
     return notes
